@@ -1,0 +1,1 @@
+"""apel-bot: neutrality apel briefings and pledges for Indonesian correctional units."""

@@ -1,0 +1,251 @@
+"""config.toml -> validated settings. Every error names the key and what was expected."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from datetime import date, time
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+SLOTS: tuple[str, ...] = ("pagi", "siang", "malam")
+OFF_DUTY = "libur"
+TIMEZONES: dict[str, str] = {
+    "Asia/Jakarta": "WIB",
+    "Asia/Makassar": "WITA",
+    "Asia/Jayapura": "WIT",
+}
+UNIT_KINDS = ("Lapas", "Rutan", "LPKA")
+
+Slot = Literal["pagi", "siang", "malam"]
+
+
+class ConfigError(Exception):
+    """Invalid configuration; the message is for an operator and names the key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TelegramConfig(_Strict):
+    token: SecretStr | None = None
+    token_env: str = "APEL_BOT_TOKEN"
+    base_url: str | None = None
+    base_file_url: str | None = None
+    operator_chat_id: int | None = None
+    admin_user_ids: list[int] = Field(default_factory=list)
+    tally_edit_seconds: float = Field(default=5.0, ge=1.0, le=60.0)
+
+    def resolved_token(self) -> str | None:
+        from_env = os.environ.get(self.token_env)
+        if from_env:
+            return from_env.strip()
+        return self.token.get_secret_value() if self.token else None
+
+
+class DatabaseConfig(_Strict):
+    url: str = "sqlite:///apel.db"
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, v: str) -> str:
+        if not v.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
+            raise ValueError("expected a sqlite:/// or postgresql:// URL")
+        return v
+
+
+class ApelTimes(_Strict):
+    pagi: time = time(7, 0)
+    siang: time = time(13, 0)
+    malam: time = time(19, 0)
+
+    def of(self, slot: str) -> time:
+        return getattr(self, slot)
+
+
+class ReguConfig(_Strict):
+    name: Annotated[str, Field(min_length=1, max_length=60)]
+    chat_id: int
+
+
+class RotationOverride(_Strict):
+    date: date
+    slot: Slot
+    regu: str
+
+
+class RotationConfig(_Strict):
+    anchor_date: date
+    # The states a regu passes through, one per day; on the anchor date the first regu of
+    # `order` is in cycle[0], the second in cycle[1], ... and each day every regu moves one on.
+    cycle: list[Literal["pagi", "siang", "malam", "libur"]] = Field(
+        default_factory=lambda: ["pagi", "siang", "malam", "libur"]
+    )
+    order: list[str] = Field(default_factory=list)
+    overrides: list[RotationOverride] = Field(default_factory=list)
+
+    @field_validator("cycle")
+    @classmethod
+    def _cycle_covers_slots(cls, v: list[str]) -> list[str]:
+        for slot in SLOTS:
+            if v.count(slot) != 1:
+                raise ValueError(f"expected each of pagi, siang, malam exactly once, got {v}")
+        return v
+
+
+class UnitConfig(_Strict):
+    code: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,39}$")]
+    name: Annotated[str, Field(min_length=3, max_length=120)]
+    kind: Literal["Lapas", "Rutan", "LPKA"]
+    kanwil: Annotated[str, Field(min_length=3, max_length=120)]
+    timezone: Literal["Asia/Jakarta", "Asia/Makassar", "Asia/Jayapura"]
+    apel_times: ApelTimes = Field(default_factory=ApelTimes)
+    late_after_minutes: int = Field(default=15, ge=1, le=180)
+    deadline_minutes: int = Field(default=30, ge=1, le=240)
+    kalapas_chat_id: int
+    admin_group_chat_id: int | None = None
+    regu: list[ReguConfig]
+    rotation: RotationConfig
+
+    @model_validator(mode="after")
+    def _consistent(self) -> UnitConfig:
+        names = [r.name for r in self.regu]
+        if len(set(names)) != len(names):
+            raise ValueError("regu names must be unique within a unit")
+        chat_ids = [r.chat_id for r in self.regu]
+        if len(set(chat_ids)) != len(chat_ids):
+            raise ValueError("each regu needs its own chat_id")
+        order = self.rotation.order or names
+        unknown = [n for n in order if n not in names]
+        if unknown:
+            raise ValueError(f"rotation.order names unknown regu {unknown}")
+        if len(order) != len(self.rotation.cycle):
+            raise ValueError(
+                f"rotation.order has {len(order)} regu but rotation.cycle has "
+                f"{len(self.rotation.cycle)} states; they must match"
+            )
+        for ov in self.rotation.overrides:
+            if ov.regu not in names:
+                raise ValueError(f"rotation.overrides: unknown regu {ov.regu!r} on {ov.date}")
+        if self.late_after_minutes > self.deadline_minutes:
+            raise ValueError("late_after_minutes must not exceed deadline_minutes")
+        return self
+
+    @property
+    def rotation_order(self) -> list[str]:
+        return self.rotation.order or [r.name for r in self.regu]
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def zone_abbr(self) -> str:
+        return TIMEZONES[self.timezone]
+
+
+class PeriodConfig(_Strict):
+    name: Annotated[str, Field(min_length=3, max_length=120)]
+    start: date
+    end: date
+    pledge_points: list[Annotated[str, Field(min_length=3)]]
+    topics: list[Annotated[str, Field(min_length=3)]] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _dates(self) -> PeriodConfig:
+        if self.end < self.start:
+            raise ValueError("end must not be before start")
+        if len(self.pledge_points) != 4:
+            raise ValueError("pledge_points must hold the four points of the ikrar")
+        return self
+
+
+class CalendarConfig(_Strict):
+    cuti_bersama: list[date] = Field(default_factory=list)
+    extra_holidays: list[date] = Field(default_factory=list)
+
+
+class AuditConfig(_Strict):
+    key_file: str = "apel-audit.key"
+    origin: str = "apel-bot"
+
+
+class Settings(_Strict):
+    telegram: TelegramConfig = Field(default_factory=TelegramConfig)
+    database: DatabaseConfig = Field(default_factory=DatabaseConfig)
+    calendar: CalendarConfig = Field(default_factory=CalendarConfig)
+    audit: AuditConfig = Field(default_factory=AuditConfig)
+    period: PeriodConfig
+    units: list[UnitConfig] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique(self) -> Settings:
+        codes = [u.code for u in self.units]
+        dupes = {c for c in codes if codes.count(c) > 1}
+        if dupes:
+            raise ValueError(f"unit codes must be unique, repeated: {sorted(dupes)}")
+        chats = [r.chat_id for u in self.units for r in u.regu]
+        if len(set(chats)) != len(chats):
+            raise ValueError("a Telegram group may belong to one regu only")
+        return self
+
+    def unit(self, code: str) -> UnitConfig:
+        for u in self.units:
+            if u.code == code:
+                return u
+        raise KeyError(code)
+
+
+def _key_path(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def format_validation_error(err: ValidationError, source: str) -> str:
+    lines = [f"Invalid configuration in {source}:"]
+    for e in err.errors():
+        key = _key_path(tuple(p for p in e["loc"] if p not in ("function-after",)))
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "missing":
+            msg = "this key is required"
+        elif e["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling against config.example.toml)"
+        lines.append(f"  - {key}: {msg}")
+    return "\n".join(lines)
+
+
+def parse_settings(data: dict, source: str = "config") -> Settings:
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(format_validation_error(err, source)) from None
+
+
+def load_settings(path: str | Path) -> Settings:
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"Configuration file not found: {p}")
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{p} is not valid TOML: {err}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{p} is not UTF-8 text") from None
+    return parse_settings(data, str(p))

@@ -1,0 +1,145 @@
+"""Who stands which apel when: rotation, working days, leave. Pure functions, no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
+
+import holidays
+
+from bot.config import OFF_DUTY, SLOTS, CalendarConfig, PeriodConfig, UnitConfig
+
+
+@dataclass(frozen=True)
+class ApelPlan:
+    unit_code: str
+    duty_date: date
+    slot: str
+    scheduled_local: datetime
+    scheduled_at: datetime  # UTC
+    late_after_at: datetime  # UTC: pledges after this are late
+    deadline_at: datetime  # UTC: the report goes out, missing people are nudged
+    regu: str  # the regu on duty
+    includes_administration: bool  # pagi on a working day
+
+
+@dataclass(frozen=True)
+class Person:
+    id: int
+    regu: str | None  # None: administration staff, outside the regu system
+
+
+@dataclass(frozen=True)
+class LeaveSpan:
+    employee_id: int
+    start: date
+    end: date  # inclusive
+
+    def covers(self, day: date) -> bool:
+        return self.start <= day <= self.end
+
+
+@lru_cache(maxsize=32)
+def _national_holidays(year: int) -> frozenset[date]:
+    return frozenset(holidays.country_holidays("ID", years=year).keys())
+
+
+def is_working_day(day: date, calendar: CalendarConfig) -> bool:
+    """Administration staff work Monday to Friday, except national holidays and cuti bersama."""
+    if day.weekday() >= 5:
+        return False
+    if day in _national_holidays(day.year):
+        return False
+    return day not in calendar.cuti_bersama and day not in calendar.extra_holidays
+
+
+def regu_on_duty(unit: UnitConfig, day: date, slot: str) -> str:
+    if slot not in SLOTS:
+        raise ValueError(f"unknown slot {slot!r}")
+    for override in unit.rotation.overrides:
+        if override.date == day and override.slot == slot:
+            return override.regu
+    order = unit.rotation_order
+    cycle = unit.rotation.cycle
+    days = (day - unit.rotation.anchor_date).days
+    # regu i stands cycle[(i + days) % n]; solve for the i that stands `slot`.
+    return order[(cycle.index(slot) - days) % len(cycle)]
+
+
+def plan_apel(unit: UnitConfig, day: date, slot: str, calendar: CalendarConfig) -> ApelPlan:
+    local = datetime.combine(day, unit.apel_times.of(slot), tzinfo=unit.zone)
+    at = local.astimezone(UTC)
+    return ApelPlan(
+        unit_code=unit.code,
+        duty_date=day,
+        slot=slot,
+        scheduled_local=local,
+        scheduled_at=at,
+        late_after_at=at + timedelta(minutes=unit.late_after_minutes),
+        deadline_at=at + timedelta(minutes=unit.deadline_minutes),
+        regu=regu_on_duty(unit, day, slot),
+        includes_administration=slot == "pagi" and is_working_day(day, calendar),
+    )
+
+
+def day_plan(unit: UnitConfig, day: date, calendar: CalendarConfig) -> list[ApelPlan]:
+    return [plan_apel(unit, day, slot, calendar) for slot in SLOTS]
+
+
+def local_date(unit: UnitConfig, instant: datetime) -> date:
+    return instant.astimezone(unit.zone).date()
+
+
+def plans_due(
+    unit: UnitConfig,
+    calendar: CalendarConfig,
+    period: PeriodConfig,
+    since: datetime,
+    until: datetime,
+) -> Iterator[ApelPlan]:
+    """Apel of `unit` scheduled in [since, until], inside the pledge period, oldest first."""
+    day = local_date(unit, since)
+    last = local_date(unit, until)
+    while day <= last:
+        if period.start <= day <= period.end:
+            for plan in day_plan(unit, day, calendar):
+                if since <= plan.scheduled_at <= until:
+                    yield plan
+        day += timedelta(days=1)
+
+
+def expected_people(
+    plan: ApelPlan, people: Iterable[Person], leaves: Iterable[LeaveSpan]
+) -> list[Person]:
+    """The on-duty regu (plus administration at pagi on working days), minus those on leave."""
+    on_leave = {lv.employee_id for lv in leaves if lv.covers(plan.duty_date)}
+    out = []
+    for p in people:
+        if p.id in on_leave:
+            continue
+        if p.regu == plan.regu or (p.regu is None and plan.includes_administration):
+            out.append(p)
+    return out
+
+
+def off_duty_regu(unit: UnitConfig, day: date) -> list[str]:
+    on_duty = {regu_on_duty(unit, day, slot) for slot in SLOTS}
+    return [r for r in unit.rotation_order if r not in on_duty]
+
+
+__all__ = [
+    "OFF_DUTY",
+    "ApelPlan",
+    "LeaveSpan",
+    "Person",
+    "day_plan",
+    "expected_people",
+    "is_working_day",
+    "local_date",
+    "off_duty_regu",
+    "plan_apel",
+    "plans_due",
+    "regu_on_duty",
+]

@@ -1,0 +1,67 @@
+"""Bring the units, regu and pledge period of config.toml into the database."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlmodel import Session, select
+
+from bot.config import PeriodConfig, Settings, UnitConfig
+from bot.models import PledgePeriod, Regu, Unit
+
+log = logging.getLogger(__name__)
+
+
+def _sync_unit(session: Session, cfg: UnitConfig, now: datetime) -> Unit:
+    unit = session.exec(select(Unit).where(Unit.code == cfg.code)).first()
+    if unit is None:
+        unit = Unit(code=cfg.code, created_at=now, kalapas_chat_id=cfg.kalapas_chat_id)
+        log.info("unit %s added", cfg.code)
+    unit.name, unit.kind, unit.kanwil, unit.timezone = cfg.name, cfg.kind, cfg.kanwil, cfg.timezone
+    unit.kalapas_chat_id = cfg.kalapas_chat_id
+    unit.admin_group_chat_id = cfg.admin_group_chat_id
+    unit.active = True
+    session.add(unit)
+    session.flush()
+    existing = {r.name: r for r in session.exec(select(Regu).where(Regu.unit_id == unit.id))}
+    for rc in cfg.regu:
+        regu = existing.pop(rc.name, None) or Regu(unit_id=unit.id, name=rc.name, chat_id=0)
+        regu.chat_id, regu.active = rc.chat_id, True
+        session.add(regu)
+    for gone in existing.values():
+        # Regu dropped from config: keep the row (history points at it), stop using it.
+        gone.active = False
+        session.add(gone)
+    session.flush()
+    return unit
+
+
+def _sync_period(session: Session, cfg: PeriodConfig) -> PledgePeriod:
+    period = session.exec(select(PledgePeriod).where(PledgePeriod.name == cfg.name)).first()
+    if period is None:
+        period = PledgePeriod(name=cfg.name, start=cfg.start, end=cfg.end, pledge_points=[],
+                              topics=[])
+    period.start, period.end = cfg.start, cfg.end
+    period.pledge_points, period.topics = list(cfg.pledge_points), list(cfg.topics)
+    session.add(period)
+    session.flush()
+    return period
+
+
+def sync_config(session: Session, settings: Settings, now: datetime) -> None:
+    """Idempotent: running it twice changes nothing. Units missing from config go inactive."""
+    codes = set()
+    for cfg in settings.units:
+        _sync_unit(session, cfg, now)
+        codes.add(cfg.code)
+    for unit in session.exec(select(Unit).where(Unit.active)):
+        if unit.code not in codes:
+            unit.active = False
+            session.add(unit)
+    _sync_period(session, settings.period)
+
+
+def period_row(session: Session, settings: Settings) -> PledgePeriod:
+    row = session.exec(select(PledgePeriod).where(PledgePeriod.name == settings.period.name)).one()
+    return row

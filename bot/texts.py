@@ -1,0 +1,64 @@
+"""Every text a person reads: Jinja2 templates in messages/, Indonesian, with Babel dates."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_time
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from bot.config import TIMEZONES
+
+MESSAGES_DIR = Path(__file__).resolve().parent.parent / "messages"
+LOCALE = "id_ID"
+
+
+def tanggal(value: date | datetime, zone: str | None = None) -> str:
+    """'Selasa, 26 November 2024'."""
+    if isinstance(value, datetime) and zone:
+        value = value.astimezone(ZoneInfo(zone))
+    return format_date(value, "EEEE, d MMMM y", locale=LOCALE)
+
+
+def tanggal_pendek(value: date | datetime) -> str:
+    """'26-11-2024', the form users type."""
+    return value.strftime("%d-%m-%Y")
+
+
+def jam(value: datetime, zone: str) -> str:
+    """'07.30 WITA': local time with the Indonesian zone name."""
+    local = value.astimezone(ZoneInfo(zone))
+    return f"{format_time(local, 'HH.mm', locale=LOCALE)} {TIMEZONES.get(zone, zone)}"
+
+
+def persen(part: int, whole: int) -> str:
+    if whole == 0:
+        return "-"
+    return f"{100 * part / whole:.0f}%".replace(".", ",")
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(MESSAGES_DIR),
+        autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
+        undefined=StrictUndefined,  # a missing variable is an error, never a silent blank
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+    )
+    env.filters.update(tanggal=tanggal, tanggal_pendek=tanggal_pendek, jam=jam)
+    env.globals.update(persen=persen)
+    return env
+
+
+def render(name: str, **context: object) -> str:
+    """Render messages/<name>.html.j2 (Telegram HTML, escaped) or messages/<name>.txt.j2."""
+    env = environment()
+    for candidate in (f"{name}.html.j2", f"{name}.txt.j2"):
+        if (MESSAGES_DIR / candidate).is_file():
+            return env.get_template(candidate).render(**context).strip()
+    raise LookupError(f"no template messages/{name}.html.j2 or .txt.j2")

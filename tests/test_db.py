@@ -1,0 +1,51 @@
+"""Migrations match the models, and the constraints forbid doubles."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import SQLModel, select
+
+from bot.models import Apel, Unit
+from bot.services.units import period_row, sync_config
+
+
+def test_migrations_match_models(db):
+    with db.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+    assert diff == [], f"models and migrations differ; add an Alembic revision: {diff}"
+    db.require_migrated()
+
+
+def test_sqlite_pragmas(sqlite_db):
+    with sqlite_db.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 10000
+
+
+def test_sync_config_is_idempotent(db, settings, clock):
+    db.call(lambda s: sync_config(s, settings, clock.now()))
+    db.call(lambda s: sync_config(s, settings, clock.now()))
+    units = db.call(lambda s: s.exec(select(Unit)).all())
+    assert sorted(u.code for u in units) == ["lapas-cilacap", "lapas-palu"]
+
+
+def test_apel_unique_per_unit_date_slot(db, settings, clock):
+    db.call(lambda s: sync_config(s, settings, clock.now()))
+
+    def add_apel(s):
+        unit = s.exec(select(Unit).where(Unit.code == "lapas-palu")).one()
+        now = clock.now()
+        s.add(Apel(unit_id=unit.id, duty_date=date(2024, 11, 25), slot="pagi",
+                   period_id=period_row(s, settings).id, scheduled_at=now, late_after_at=now,
+                   deadline_at=now, state="open"))
+
+    db.call(add_apel)
+    with pytest.raises(IntegrityError):
+        db.call(add_apel)
