@@ -41,7 +41,7 @@ class _Strict(BaseModel):
 
 class TelegramConfig(_Strict):
     token: SecretStr | None = None
-    token_env: str = "APEL_BOT_TOKEN"
+    token_env: str = "APEL_BOT_TOKEN"  # noqa: S105 (the variable name, not a secret)
     base_url: str | None = None
     base_file_url: str | None = None
     operator_chat_id: int | None = None
