@@ -15,6 +15,7 @@ from bot.logging_setup import setup_logging
 COMMAND_MODULES = (
     "bot.commands.database",
     "bot.commands.schedule",
+    "bot.commands.run",
 )
 
 

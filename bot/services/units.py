@@ -65,3 +65,18 @@ def sync_config(session: Session, settings: Settings, now: datetime) -> None:
 def period_row(session: Session, settings: Settings) -> PledgePeriod:
     row = session.exec(select(PledgePeriod).where(PledgePeriod.name == settings.period.name)).one()
     return row
+
+
+def move_chat(session: Session, old_chat_id: int, new_chat_id: int) -> None:
+    """A group was upgraded to a supergroup: its regu (or unit chat) follows the new id."""
+    for regu in session.exec(select(Regu).where(Regu.chat_id == old_chat_id)):
+        regu.chat_id = new_chat_id
+        session.add(regu)
+        log.warning("regu %s moved to chat %d; update chat_id in config.toml to match",
+                    regu.name, new_chat_id)
+    for unit in session.exec(select(Unit)):
+        if unit.admin_group_chat_id == old_chat_id:
+            unit.admin_group_chat_id = new_chat_id
+        if unit.kalapas_chat_id == old_chat_id:
+            unit.kalapas_chat_id = new_chat_id
+        session.add(unit)

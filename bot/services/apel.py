@@ -1,0 +1,417 @@
+"""The apel cycle: open (briefings out), pledge, tally, close (report and nudges), missed."""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from bot.config import Settings
+from bot.duty import ApelPlan, LeaveSpan, Person, expected_people
+from bot.models import (
+    Apel,
+    ApelExpected,
+    Briefing,
+    Employee,
+    Leave,
+    OutboxMessage,
+    Pledge,
+    PledgePeriod,
+    Regu,
+    Unit,
+)
+from bot.services import outbox
+from bot.services.audit_log import record_event
+from bot.services.units import period_row
+from bot.texts import render
+
+log = logging.getLogger(__name__)
+
+PLEDGE_PREFIX = "p:"
+# Late pledges still move the tally for a day after the apel.
+_TALLY_HORIZON = timedelta(days=1)
+
+
+def pledge_callback(apel_id: int) -> str:
+    return f"{PLEDGE_PREFIX}{apel_id}"
+
+
+def parse_pledge_callback(data: str | None) -> int | None:
+    """`p:<apel id>` -> apel id; anything else (forged, truncated, foreign) -> None."""
+    if not data or not data.startswith(PLEDGE_PREFIX):
+        return None
+    digits = data[len(PLEDGE_PREFIX):]
+    if not digits.isdigit() or len(digits) > 12:
+        return None
+    return int(digits)
+
+
+# --- opening -----------------------------------------------------------------------------------
+
+
+def _unit_row(session: Session, code: str) -> Unit:
+    return session.exec(select(Unit).where(Unit.code == code)).one()
+
+
+def _leaves_on(session: Session, unit_id: int, day) -> list[LeaveSpan]:  # noqa: ANN001
+    rows = session.exec(
+        select(Leave.employee_id, Leave.start, Leave.end)
+        .join(Employee, col(Employee.id) == Leave.employee_id)
+        .where(Employee.unit_id == unit_id, Leave.start <= day, Leave.end >= day)
+    ).all()
+    return [LeaveSpan(*r) for r in rows]
+
+
+def _people(session: Session, unit_id: int) -> tuple[list[Person], dict[str, int]]:
+    regu_ids = {r.name: r.id for r in session.exec(
+        select(Regu).where(Regu.unit_id == unit_id, Regu.active))}
+    names = {v: k for k, v in regu_ids.items()}
+    rows = session.exec(select(Employee.id, Employee.regu_id).where(
+        Employee.unit_id == unit_id, Employee.active)).all()
+    return [Person(id=i, regu=names.get(r) if r else None) for i, r in rows], regu_ids
+
+
+def _topic(period: PledgePeriod, plan: ApelPlan) -> str | None:
+    if not period.topics:
+        return None
+    turn = plan.duty_date.toordinal() * 3 + ("pagi", "siang", "malam").index(plan.slot)
+    return period.topics[turn % len(period.topics)]
+
+
+def briefing_text(session: Session, apel: Apel, tally: tuple[int, int] | None = None) -> str:
+    unit = session.get(Unit, apel.unit_id)
+    period = session.get(PledgePeriod, apel.period_id)
+    plan_like = ApelPlan(unit.code, apel.duty_date, apel.slot, apel.scheduled_at,
+                         apel.scheduled_at, apel.late_after_at, apel.deadline_at, "", False)
+    return render("briefing", unit=unit, apel=apel, period=period, topic=_topic(period, plan_like),
+                  tally=tally)
+
+
+def open_apel(session: Session, settings: Settings, plan: ApelPlan, now: datetime) -> Apel | None:
+    """Open the apel once: freeze who is expected, queue a briefing per group. None if it exists."""
+    unit = _unit_row(session, plan.unit_code)
+    if _find(session, unit.id, plan) is not None:
+        return None
+    period = period_row(session, settings)
+    apel = Apel(unit_id=unit.id, duty_date=plan.duty_date, slot=plan.slot, period_id=period.id,
+                scheduled_at=plan.scheduled_at, late_after_at=plan.late_after_at,
+                deadline_at=plan.deadline_at, opened_at=now, state="open",
+                opened_late=(now - plan.scheduled_at).total_seconds() > 120)
+    try:
+        with session.begin_nested():
+            session.add(apel)
+            session.flush()
+    except IntegrityError:
+        return None  # another process opened it a moment ago
+    people, regu_ids = _people(session, unit.id)
+    expected = expected_people(plan, people, _leaves_on(session, unit.id, plan.duty_date))
+    session.add_all([ApelExpected(apel_id=apel.id, employee_id=p.id,
+                                  regu_id=regu_ids.get(p.regu) if p.regu else None)
+                     for p in expected])
+    groups: list[tuple[int | None, int]] = []
+    on_duty = session.get(Regu, regu_ids[plan.regu]) if plan.regu in regu_ids else None
+    if on_duty is not None:
+        groups.append((on_duty.id, on_duty.chat_id))
+    if plan.includes_administration and unit.admin_group_chat_id:
+        groups.append((None, unit.admin_group_chat_id))
+    text = briefing_text(session, apel)
+    keyboard = [[outbox.button(render("button_pledge"), pledge_callback(apel.id))]]
+    for regu_id, chat_id in groups:
+        msg = outbox.send_message(session, key=f"briefing:{apel.id}:{chat_id}", chat_id=chat_id,
+                                  text=text, keyboard=keyboard, now=now,
+                                  priority=outbox.PRIORITY_BRIEFING)
+        session.add(Briefing(apel_id=apel.id, regu_id=regu_id, chat_id=chat_id,
+                             outbox_id=msg.id))
+    record_event(session, kind="apel.opened", actor="scheduler", at=now, payload={
+        "apel_id": apel.id, "unit_id": unit.id, "date": plan.duty_date.isoformat(),
+        "slot": plan.slot, "expected": sorted(p.id for p in expected), "late": apel.opened_late})
+    session.flush()
+    log.info("apel %s %s %s opened (%d expected, %d groups)", unit.code, plan.duty_date,
+             plan.slot, len(expected), len(groups))
+    return apel
+
+
+def _find(session: Session, unit_id: int, plan: ApelPlan) -> Apel | None:
+    return session.exec(select(Apel).where(
+        Apel.unit_id == unit_id, Apel.duty_date == plan.duty_date, Apel.slot == plan.slot)).first()
+
+
+def record_missed(session: Session, settings: Settings, plan: ApelPlan,
+                  now: datetime) -> Apel | None:
+    """The bot was down through the whole apel: say so instead of pretending it happened."""
+    unit = _unit_row(session, plan.unit_code)
+    if _find(session, unit.id, plan) is not None:
+        return None
+    apel = Apel(unit_id=unit.id, duty_date=plan.duty_date, slot=plan.slot,
+                period_id=period_row(session, settings).id, scheduled_at=plan.scheduled_at,
+                late_after_at=plan.late_after_at, deadline_at=plan.deadline_at,
+                closed_at=now, state="missed")
+    try:
+        with session.begin_nested():
+            session.add(apel)
+            session.flush()
+    except IntegrityError:
+        return None
+    outbox.send_message(session, key=f"missed:{apel.id}", chat_id=unit.kalapas_chat_id,
+                        text=render("apel_missed", unit=unit, apel=apel, regu=plan.regu),
+                        now=now, priority=outbox.PRIORITY_REPORT)
+    record_event(session, kind="apel.missed", actor="scheduler", at=now, payload={
+        "apel_id": apel.id, "unit_id": unit.id, "date": plan.duty_date.isoformat(),
+        "slot": plan.slot})
+    log.warning("apel %s %s %s missed (bot was down)", unit.code, plan.duty_date, plan.slot)
+    return apel
+
+
+# --- pledging ----------------------------------------------------------------------------------
+
+
+class PledgeResult(enum.Enum):
+    RECORDED = "recorded"
+    RECORDED_LATE = "recorded_late"
+    ALREADY = "already"
+    NOT_REGISTERED = "not_registered"
+    NOT_EXPECTED = "not_expected"  # recorded, with a note
+    UNKNOWN_APEL = "unknown_apel"
+
+
+@dataclass(frozen=True)
+class PledgeOutcome:
+    result: PledgeResult
+    apel_id: int | None = None
+    employee_name: str | None = None
+    pledged_at: datetime | None = None
+    timezone: str = "Asia/Jakarta"  # the unit's, for the time in the toast
+
+
+def pledge(session: Session, *, apel_id: int, telegram_user_id: int, chat_id: int,
+           now: datetime) -> PledgeOutcome:
+    """Record the presser's pledge. The person is whoever Telegram says pressed, nothing else."""
+    apel = session.get(Apel, apel_id)
+    if apel is None or apel.state == "missed":
+        return PledgeOutcome(PledgeResult.UNKNOWN_APEL)
+    zone = session.get(Unit, apel.unit_id).timezone
+    employee = session.exec(select(Employee).where(
+        Employee.telegram_user_id == telegram_user_id, Employee.active)).first()
+    if employee is None:
+        return PledgeOutcome(PledgeResult.NOT_REGISTERED, apel.id, timezone=zone)
+    existing = session.exec(select(Pledge).where(
+        Pledge.apel_id == apel.id, Pledge.employee_id == employee.id)).first()
+    if existing is not None:
+        return PledgeOutcome(PledgeResult.ALREADY, apel.id, employee.name, existing.pledged_at,
+                             zone)
+    expected = session.get(ApelExpected, (apel.id, employee.id)) is not None
+    row = Pledge(apel_id=apel.id, employee_id=employee.id, telegram_user_id=telegram_user_id,
+                 chat_id=chat_id, pledged_at=now, late=now > apel.late_after_at,
+                 after_deadline=now > apel.deadline_at, expected=expected)
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:  # the same press delivered twice, concurrently
+        return PledgeOutcome(PledgeResult.ALREADY, apel.id, employee.name, now, zone)
+    record_event(session, kind="pledge.recorded", actor=f"tg:{telegram_user_id}", at=now,
+                 payload={"pledge_id": row.id, "apel_id": apel.id, "employee_id": employee.id,
+                          "late": row.late, "after_deadline": row.after_deadline,
+                          "expected": expected})
+    if not expected:
+        result = PledgeResult.NOT_EXPECTED
+    elif row.late:
+        result = PledgeResult.RECORDED_LATE
+    else:
+        result = PledgeResult.RECORDED
+    return PledgeOutcome(result, apel.id, employee.name, now, zone)
+
+
+# --- tallies -----------------------------------------------------------------------------------
+
+
+def refresh_tallies(session: Session, now: datetime, min_interval_s: float) -> int:
+    """Queue an edit for each delivered briefing whose count changed, at most once per interval."""
+    rows = session.exec(
+        select(Briefing, OutboxMessage.state)
+        .join(Apel, col(Apel.id) == Briefing.apel_id)
+        .join(OutboxMessage, col(OutboxMessage.id) == Briefing.outbox_id)
+        .where(col(Apel.state).in_(("open", "closed")),
+               col(Apel.scheduled_at) >= now - _TALLY_HORIZON)
+    ).all()
+    if not rows:
+        return 0
+    apel_ids = {b.apel_id for b, _ in rows}
+    totals = _group_counts(session, apel_ids, pledged=False)
+    pledged = _group_counts(session, apel_ids, pledged=True)
+    queued = 0
+    for briefing, state in rows:
+        if state != "sent":
+            continue
+        key = (briefing.apel_id, briefing.regu_id)
+        count, total = pledged.get(key, 0), totals.get(key, 0)
+        if count == briefing.tally_shown:
+            continue
+        if briefing.tally_edited_at and (
+                now - briefing.tally_edited_at).total_seconds() < min_interval_s:
+            continue
+        apel = session.get(Apel, briefing.apel_id)
+        payload = outbox.html_message(
+            briefing_text(session, apel, (count, total)),
+            [[outbox.button(render("button_pledge"), pledge_callback(apel.id))]])
+        payload["ref_outbox_id"] = briefing.outbox_id
+        outbox.enqueue(session, key=f"tally:{briefing.id}:{count}", chat_id=briefing.chat_id,
+                       method="editMessageText", payload=payload, now=now,
+                       priority=outbox.PRIORITY_TALLY)
+        briefing.tally_shown, briefing.tally_edited_at = count, now
+        session.add(briefing)
+        queued += 1
+    return queued
+
+
+def _group_counts(session: Session, apel_ids: set[int], *, pledged: bool) -> dict:
+    query = select(ApelExpected.apel_id, ApelExpected.regu_id, func.count()).where(
+        col(ApelExpected.apel_id).in_(apel_ids))
+    if pledged:
+        query = query.join(Pledge, (col(Pledge.apel_id) == ApelExpected.apel_id)
+                           & (col(Pledge.employee_id) == ApelExpected.employee_id))
+    query = query.group_by(ApelExpected.apel_id, ApelExpected.regu_id)
+    return {(a, r): n for a, r, n in session.exec(query)}
+
+
+# --- closing -----------------------------------------------------------------------------------
+
+
+@dataclass
+class GroupReport:
+    regu_id: int | None  # None: the administration group
+    name: str
+    reached: bool
+    missing: list[Employee] = field(default_factory=list)
+    late: list[Employee] = field(default_factory=list)
+    on_time: int = 0
+    excused: list[Employee] = field(default_factory=list)
+    expected: int = 0
+
+
+@dataclass
+class ApelReport:
+    apel: Apel
+    unit: Unit
+    groups: list[GroupReport]
+
+    @property
+    def expected(self) -> int:
+        return sum(g.expected for g in self.groups)
+
+    @property
+    def pledged(self) -> int:
+        return sum(g.on_time + len(g.late) for g in self.groups)
+
+    @property
+    def missing(self) -> int:
+        return sum(len(g.missing) for g in self.groups if g.reached)
+
+    @property
+    def not_reached(self) -> int:
+        return sum(g.expected - len(g.excused) for g in self.groups if not g.reached)
+
+    @property
+    def excused(self) -> int:
+        return sum(len(g.excused) for g in self.groups)
+
+    @property
+    def late(self) -> int:
+        return sum(len(g.late) for g in self.groups)
+
+
+def build_report(session: Session, apel: Apel, at: datetime) -> ApelReport:
+    """Expected minus excused (leave) minus pledged by `at`; unreached groups kept apart."""
+    unit = session.get(Unit, apel.unit_id)
+    expected = session.exec(
+        select(ApelExpected, Employee)
+        .join(Employee, col(Employee.id) == ApelExpected.employee_id)
+        .where(ApelExpected.apel_id == apel.id)
+        .order_by(col(Employee.name))
+    ).all()
+    pledges = {p.employee_id: p for p in session.exec(
+        select(Pledge).where(Pledge.apel_id == apel.id, Pledge.pledged_at <= at))}
+    on_leave = {lv.employee_id for lv in _leaves_on(session, unit.id, apel.duty_date)}
+    briefings = session.exec(
+        select(Briefing, OutboxMessage.state, OutboxMessage.sent_at)
+        .join(OutboxMessage, col(OutboxMessage.id) == Briefing.outbox_id)
+        .where(Briefing.apel_id == apel.id)).all()
+    reached = {b.regu_id: state == "sent" and sent_at is not None and sent_at <= at
+               for b, state, sent_at in briefings}
+    regu_names = {r.id: r.name for r in session.exec(select(Regu).where(Regu.unit_id == unit.id))}
+    groups: dict[int | None, GroupReport] = {}
+    for exp, emp in expected:
+        group = groups.get(exp.regu_id)
+        if group is None:
+            name = regu_names.get(exp.regu_id) if exp.regu_id else None
+            group = groups[exp.regu_id] = GroupReport(
+                regu_id=exp.regu_id, name=name or render("admin_group_name"),
+                reached=reached.get(exp.regu_id, False))
+        group.expected += 1
+        pledge_row = pledges.get(emp.id)
+        if pledge_row is not None:
+            if pledge_row.late:
+                group.late.append(emp)
+            else:
+                group.on_time += 1
+        elif emp.id in on_leave:
+            group.excused.append(emp)
+        elif group.reached:
+            group.missing.append(emp)
+    ordered = sorted(groups.items(), key=lambda kv: (kv[0] is None, kv[1].name))
+    return ApelReport(apel=apel, unit=unit, groups=[g for _, g in ordered])
+
+
+def close_apel(session: Session, apel: Apel, now: datetime) -> ApelReport:
+    """At the deadline: one report to the Kalapas, one nudge per missing person."""
+    report = build_report(session, apel, apel.deadline_at)
+    apel.state, apel.closed_at = "closed", now
+    session.add(apel)
+    unit = report.unit
+    outbox.send_message(session, key=f"report:{apel.id}", chat_id=unit.kalapas_chat_id,
+                        text=render("apel_report", report=report, unit=unit, apel=apel),
+                        now=now, priority=outbox.PRIORITY_REPORT)
+    chats = _group_chats(session, apel)
+    missing_by_chat: dict[int, list[Employee]] = defaultdict(list)
+    for group in report.groups:
+        chat_id = chats.get(group.regu_id)
+        if chat_id is not None and group.reached:
+            missing_by_chat[chat_id].extend(group.missing)
+    for chat_id, people in missing_by_chat.items():
+        if not people:
+            continue
+        outbox.send_message(session, key=f"nudge:{apel.id}:{chat_id}", chat_id=chat_id,
+                            text=render("nudge_group", people=people, apel=apel, unit=unit),
+                            now=now, priority=outbox.PRIORITY_NUDGE)
+        for emp in people:
+            if emp.telegram_user_id and emp.private_chat_ok:
+                outbox.send_message(session, key=f"nudge-dm:{apel.id}:{emp.id}",
+                                    chat_id=emp.telegram_user_id,
+                                    text=render("nudge_private", person=emp, apel=apel,
+                                                unit=unit),
+                                    now=now, priority=outbox.PRIORITY_NUDGE)
+    record_event(session, kind="apel.closed", actor="scheduler", at=now, payload={
+        "apel_id": apel.id, "expected": report.expected, "pledged": report.pledged,
+        "late": report.late, "missing": report.missing, "excused": report.excused,
+        "not_reached": report.not_reached})
+    record_event(session, kind="report.sent", actor="scheduler", at=now, payload={
+        "apel_id": apel.id, "chat_id": unit.kalapas_chat_id,
+        "missing_employee_ids": sorted(e.id for g in report.groups for e in g.missing)})
+    log.info("apel %d closed: %d expected, %d pledged, %d missing, %d not reached", apel.id,
+             report.expected, report.pledged, report.missing, report.not_reached)
+    return report
+
+
+def _group_chats(session: Session, apel: Apel) -> dict[int | None, int]:
+    return {b.regu_id: b.chat_id for b in session.exec(
+        select(Briefing).where(Briefing.apel_id == apel.id))}
+
+
+def apels_past_deadline(session: Session, now: datetime) -> list[Apel]:
+    return list(session.exec(select(Apel).where(Apel.state == "open", Apel.deadline_at <= now)))

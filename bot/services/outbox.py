@@ -1,0 +1,171 @@
+"""The one road out: every message to Telegram is a row here, written with the change it reports.
+
+A row holds a Bot API method and its parameters exactly as Telegram takes them (plain JSON), so
+the sender needs no per-message code. Rows are idempotent by `key`.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from bot.models import OutboxMessage
+
+# Lower goes first: a person waiting on a reply beats a fan-out.
+PRIORITY_REPLY = 0
+PRIORITY_REPORT = 2
+PRIORITY_BRIEFING = 4
+PRIORITY_NUDGE = 6
+PRIORITY_TALLY = 8
+
+MAX_UNCERTAIN_RESENDS = 1
+
+
+@dataclass(frozen=True)
+class Due:
+    """What the sender needs of a row, detached from the session."""
+
+    id: int
+    key: str
+    chat_id: int
+    method: str
+    payload: dict
+    attempts: int
+    uncertain: bool
+
+
+def html_message(text: str, keyboard: list[list[dict]] | None = None) -> dict:
+    payload: dict = {"text": text, "parse_mode": "HTML", "link_preview_options": {
+        "is_disabled": True}}
+    if keyboard is not None:
+        payload["reply_markup"] = {"inline_keyboard": keyboard}
+    return payload
+
+
+def button(text: str, callback_data: str) -> dict:
+    if len(callback_data.encode()) > 64:
+        raise ValueError("callback_data is limited to 64 bytes by Telegram")
+    return {"text": text, "callback_data": callback_data}
+
+
+def document_payload(filename: str, content: bytes, caption: str | None = None) -> dict:
+    payload: dict = {"document": {"filename": filename,
+                                  "base64": base64.b64encode(content).decode()}}
+    if caption:
+        payload.update(caption=caption, parse_mode="HTML")
+    return payload
+
+
+def enqueue(
+    session: Session,
+    *,
+    key: str,
+    chat_id: int,
+    method: str,
+    payload: dict,
+    now: datetime,
+    priority: int = PRIORITY_BRIEFING,
+) -> OutboxMessage:
+    """Queue a message once: a second call with the same key returns the first row."""
+    existing = session.exec(select(OutboxMessage).where(OutboxMessage.key == key)).first()
+    if existing is not None:
+        return existing
+    row = OutboxMessage(key=key, chat_id=chat_id, method=method, payload=payload,
+                        priority=priority, next_attempt_at=now, created_at=now)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def send_message(session: Session, *, key: str, chat_id: int, text: str, now: datetime,
+                 keyboard: list[list[dict]] | None = None,
+                 priority: int = PRIORITY_BRIEFING) -> OutboxMessage:
+    return enqueue(session, key=key, chat_id=chat_id, method="sendMessage",
+                   payload=html_message(text, keyboard), now=now, priority=priority)
+
+
+def due(session: Session, now: datetime, limit: int,
+        skip_chats: Iterable[int] = ()) -> list[Due]:
+    query = (
+        select(OutboxMessage)
+        .where(OutboxMessage.state == "pending", OutboxMessage.next_attempt_at <= now)
+        .order_by(col(OutboxMessage.priority), col(OutboxMessage.id))
+        .limit(limit)
+    )
+    skip = list(skip_chats)
+    if skip:
+        query = query.where(col(OutboxMessage.chat_id).not_in(skip))
+    return [Due(r.id, r.key, r.chat_id, r.method, r.payload, r.attempts, r.uncertain)
+            for r in session.exec(query)]
+
+
+def next_due_at(session: Session) -> datetime | None:
+    return session.exec(
+        select(OutboxMessage.next_attempt_at)
+        .where(OutboxMessage.state == "pending")
+        .order_by(col(OutboxMessage.next_attempt_at))
+        .limit(1)
+    ).first()
+
+
+def mark_sending(session: Session, message_id: int) -> None:
+    session.exec(update(OutboxMessage).where(col(OutboxMessage.id) == message_id)
+                 .values(state="sending", attempts=OutboxMessage.attempts + 1))
+
+
+def mark_sent(session: Session, message_id: int, telegram_message_id: int | None,
+              now: datetime) -> None:
+    session.exec(update(OutboxMessage).where(col(OutboxMessage.id) == message_id)
+                 .values(state="sent", sent_at=now, message_id=telegram_message_id,
+                         last_error=None))
+
+
+def mark_retry(session: Session, message_id: int, *, error: str, at: datetime,
+               uncertain: bool = False) -> None:
+    values: dict = {"state": "pending", "next_attempt_at": at, "last_error": error[:500]}
+    if uncertain:
+        values["uncertain"] = True
+    session.exec(update(OutboxMessage).where(col(OutboxMessage.id) == message_id).values(**values))
+
+
+def mark_failed(session: Session, message_id: int, *, error: str, now: datetime) -> None:
+    session.exec(update(OutboxMessage).where(col(OutboxMessage.id) == message_id)
+                 .values(state="failed", last_error=error[:500], sent_at=None,
+                         next_attempt_at=now))
+
+
+def move_chat(session: Session, old_chat_id: int, new_chat_id: int) -> int:
+    """A group became a supergroup: everything not yet delivered follows it."""
+    result = session.exec(
+        update(OutboxMessage)
+        .where(col(OutboxMessage.chat_id) == old_chat_id,
+               col(OutboxMessage.state).in_(("pending", "sending")))
+        .values(chat_id=new_chat_id, state="pending")
+    )
+    return result.rowcount or 0
+
+
+def recover_in_flight(session: Session, now: datetime) -> int:
+    """At start-up: a row left 'sending' by a crash may or may not have arrived; resend, marked."""
+    result = session.exec(
+        update(OutboxMessage).where(OutboxMessage.state == "sending")
+        .values(state="pending", uncertain=True, next_attempt_at=now,
+                last_error="in flight at shutdown or crash")
+    )
+    return result.rowcount or 0
+
+
+def message_id_of(session: Session, outbox_id: int) -> tuple[str, int | None]:
+    row = session.get(OutboxMessage, outbox_id)
+    if row is None:
+        return ("missing", None)
+    return (row.state, row.message_id)
+
+
+def backoff(attempts: int, *, base: float = 1.0, cap: float = 300.0) -> timedelta:
+    return timedelta(seconds=min(cap, base * 2 ** max(0, attempts - 1)))

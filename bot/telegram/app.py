@@ -1,0 +1,106 @@
+"""Wires the Application: one builder chain, handlers, sender, scheduler, error reporting."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+
+from telegram import BotCommand, Update
+from telegram.ext import Application, ApplicationBuilder, ContextTypes
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.db import Database
+from bot.scheduler import ApelScheduler
+from bot.services import outbox
+from bot.services.units import move_chat
+from bot.telegram.runtime import KEY, Runtime
+from bot.telegram.sender import Limits, OutboxSender
+from bot.texts import render
+
+log = logging.getLogger(__name__)
+
+# Order matters only for the fallbacks, which every module may add and which go last.
+HANDLER_MODULES = (
+    "bot.telegram.handlers.start",
+    "bot.telegram.handlers.registration",
+    "bot.telegram.handlers.pledge",
+)
+
+DEFAULT_COMMANDS = (
+    ("daftar", "menu_daftar"),
+    ("bantuan", "menu_bantuan"),
+)
+
+
+def build_application(settings: Settings, db: Database, clock: Clock, token: str, *,
+                      run_scheduler: bool = True, limits: Limits | None = None) -> Application:
+    builder: ApplicationBuilder = Application.builder().token(token).concurrent_updates(True)
+    if settings.telegram.base_url:
+        builder = builder.base_url(settings.telegram.base_url)
+    if settings.telegram.base_file_url:
+        builder = builder.base_file_url(settings.telegram.base_file_url)
+    rt = Runtime(settings=settings, db=db, clock=clock)
+
+    async def post_init(app: Application) -> None:
+        app.bot_data[KEY] = rt
+        await app.bot.set_my_commands(
+            [BotCommand(cmd, render(desc)) for cmd, desc in DEFAULT_COMMANDS])
+        rt.sender = OutboxSender(
+            db, app.bot, clock, limits=limits,
+            operator_chat_id=settings.telegram.operator_chat_id,
+            on_chat_migrated=lambda old, new: db.call(lambda s: move_chat(s, old, new)))
+        rt.background.append(asyncio.create_task(rt.sender.run(), name="outbox-sender"))
+        rt.scheduler = ApelScheduler(db, settings, clock, on_queued=rt.wake_sender,
+                                     on_error=lambda what, err: _alert(rt, what, err))
+        if run_scheduler:
+            await asyncio.to_thread(rt.scheduler.reconcile)  # catch up before the first tick
+            rt.scheduler.start()
+
+    async def post_stop(app: Application) -> None:
+        if rt.scheduler is not None:
+            rt.scheduler.stop()
+        if rt.sender is not None:
+            await rt.sender.stop()
+        for task in rt.background:
+            task.cancel()
+        await asyncio.gather(*rt.background, return_exceptions=True)
+
+    app = builder.post_init(post_init).post_stop(post_stop).build()
+    app.bot_data[KEY] = rt
+    modules = [importlib.import_module(name) for name in HANDLER_MODULES]
+    for module in modules:
+        module.register(app)
+    for module in modules:
+        if hasattr(module, "register_fallbacks"):
+            module.register_fallbacks(app)
+    app.add_error_handler(_on_error)
+    return app
+
+
+def _alert(rt: Runtime, what: str, err: BaseException) -> None:
+    """Tell the operator chat (once per kind of error per minute), from any thread."""
+    chat = rt.settings.telegram.operator_chat_id
+    if not chat:
+        return
+    now = rt.clock.now()
+    key = f"op-error:{what}:{type(err).__name__}:{now:%Y%m%d%H%M}"
+    text = render("operator_error", what=what, error=str(err)[:300])
+    try:
+        rt.db.call(lambda s: outbox.send_message(s, key=key, chat_id=chat, text=text, now=now,
+                                                 priority=outbox.PRIORITY_REPORT))
+        rt.wake_sender()
+    except Exception:
+        log.exception("could not queue the operator alert")
+
+
+async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    log.error("error while handling an update", exc_info=context.error)
+    rt: Runtime | None = context.application.bot_data.get(KEY)
+    if rt is None:
+        return
+    what = "handling an update"
+    if isinstance(update, Update) and update.effective_message and update.effective_message.text:
+        what = f"handling {update.effective_message.text.split()[0][:40]}"
+    await asyncio.to_thread(_alert, rt, what, context.error)

@@ -1,0 +1,40 @@
+"""Small helpers shared by handlers: who is asking, where, and how to answer a button."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Update
+from telegram.constants import ChatType
+from telegram.error import TelegramError
+
+log = logging.getLogger(__name__)
+
+# Telegram's own accounts: anonymous group admins, channel posts, service notifications.
+SERVICE_ACCOUNTS = frozenset({1087968824, 136817688, 777000})
+
+
+def real_user_id(update: Update) -> int | None:
+    """The person behind an update, or None for anonymous/service senders and bots."""
+    user = update.effective_user
+    if user is None or user.is_bot or user.id in SERVICE_ACCOUNTS:
+        return None
+    if update.effective_message is not None and update.effective_message.sender_chat:
+        return None  # sent "as the group" or as a channel: nobody we can hold to a pledge
+    return user.id
+
+
+def is_private(update: Update) -> bool:
+    chat = update.effective_chat
+    return chat is not None and chat.type == ChatType.PRIVATE
+
+
+async def toast(update: Update, text: str, *, alert: bool = False) -> None:
+    """Answer a button press at once. A lost answer loses nothing: the record is already made."""
+    query = update.callback_query
+    if query is None:
+        return
+    try:
+        await query.answer(text[:200], show_alert=alert)
+    except TelegramError as err:
+        log.warning("could not answer callback %s: %s", query.id, err)

@@ -1,0 +1,39 @@
+"""The "Saya berikrar" button: record the presser's pledge, answer with a toast at once."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import Application, CallbackQueryHandler, ContextTypes
+
+from bot.services import apel as apel_service
+from bot.telegram.handlers.common import real_user_id, toast
+from bot.telegram.runtime import runtime
+from bot.texts import render
+
+
+async def press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    rt = runtime(context)
+    apel_id = apel_service.parse_pledge_callback(update.callback_query.data)
+    user_id = real_user_id(update)
+    if apel_id is None or user_id is None:
+        await toast(update, render("toast_invalid"))
+        return
+    chat_id = update.effective_chat.id if update.effective_chat else user_id
+    outcome = await rt.run(lambda s: apel_service.pledge(
+        s, apel_id=apel_id, telegram_user_id=user_id, chat_id=chat_id, now=rt.clock.now()))
+    await toast(update, render("toast_pledge", result=outcome.result.value,
+                               name=outcome.employee_name or "", at=outcome.pledged_at,
+                               zone=outcome.timezone))
+
+
+async def stray_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Any other button data — forged, stale or from an old version — gets a polite refusal."""
+    await toast(update, render("toast_invalid"))
+
+
+def register(app: Application) -> None:
+    app.add_handler(CallbackQueryHandler(press, pattern=r"^p:"))
+
+
+def register_fallbacks(app: Application) -> None:
+    app.add_handler(CallbackQueryHandler(stray_button))

@@ -1,0 +1,54 @@
+"""What every handler needs, kept in application.bot_data under one key."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TypeVar
+
+from sqlmodel import Session
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.db import Database
+from bot.services import outbox
+from bot.texts import render
+
+if TYPE_CHECKING:
+    from telegram.ext import CallbackContext
+
+    from bot.scheduler import ApelScheduler
+    from bot.telegram.sender import OutboxSender
+
+T = TypeVar("T")
+KEY = "apel_runtime"
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    clock: Clock
+    sender: OutboxSender | None = None
+    scheduler: ApelScheduler | None = None
+    background: list = field(default_factory=list)
+
+    def wake_sender(self) -> None:
+        if self.sender is not None:
+            self.sender.wake()
+
+    async def reply(self, chat_id: int, template: str, *, key: str, **context: object) -> None:
+        """Answer a person through the outbox, ahead of every fan-out."""
+        text = render(template, **context)
+        now = self.clock.now()
+        await self.db.run(lambda s: outbox.send_message(
+            s, key=key, chat_id=chat_id, text=text, now=now, priority=outbox.PRIORITY_REPLY))
+        self.wake_sender()
+
+    async def run(self, fn: Callable[[Session], T]) -> T:
+        return await self.db.run(fn)
+
+
+def runtime(context: CallbackContext) -> Runtime:
+    return context.application.bot_data[KEY]
+

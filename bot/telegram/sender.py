@@ -1,0 +1,310 @@
+"""Drains the outbox into Telegram within its limits; classifies every failure before retrying.
+
+Pacing lives here rather than in PTB's AIORateLimiter: that limiter is per process, lets an
+initial burst through and ends a retry_after pause early (PTB issue 5338).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import random
+import time
+import zlib
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from telegram import Bot, InputFile
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TimedOut,
+)
+
+from bot.clock import Clock
+from bot.db import Database
+from bot.services import outbox
+from bot.services.outbox import Due
+from bot.texts import render
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 25  # with the 5-minute cap on backoff: about two hours of trying, then failed
+REF_WAIT = timedelta(seconds=2)  # an edit waits this long for the message it edits
+
+
+@dataclass(frozen=True)
+class Limits:
+    global_per_second: float = 28.0  # Telegram: about 30/s per bot
+    group_per_minute: int = 19  # Telegram: about 20/min per group
+    private_per_second: float = 1.0
+    concurrency: int = 16
+
+
+class ChatWindows:
+    """Sliding windows of recent sends per chat, plus holds imposed by a 429."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self._sent: dict[int, deque[float]] = {}
+        self._held_until: dict[int, float] = {}
+
+    def _window(self, chat_id: int) -> tuple[int, float]:
+        if chat_id < 0:
+            return self.limits.group_per_minute, 60.0
+        return 1, 1.0 / self.limits.private_per_second
+
+    def ready(self, chat_id: int, now: float) -> bool:
+        if self._held_until.get(chat_id, 0.0) > now:
+            return False
+        sent = self._sent.get(chat_id)
+        if not sent:
+            return True
+        cap, span = self._window(chat_id)
+        while sent and sent[0] <= now - span:
+            sent.popleft()
+        return len(sent) < cap
+
+    def note(self, chat_id: int, now: float) -> None:
+        self._sent.setdefault(chat_id, deque()).append(now)
+
+    def hold(self, chat_id: int, until: float) -> None:
+        self._held_until[chat_id] = max(until, self._held_until.get(chat_id, 0.0))
+
+    def busy(self, now: float) -> list[int]:
+        """Chats that cannot take a message now, to leave out of the next fetch."""
+        out = [c for c, t in self._held_until.items() if t > now]
+        out += [c for c in self._sent if c not in self._held_until and not self.ready(c, now)]
+        return out
+
+
+class OutboxSender:
+    def __init__(self, db: Database, bot: Bot, clock: Clock, *, limits: Limits | None = None,
+                 operator_chat_id: int | None = None,
+                 on_chat_migrated: Callable[[int, int], None] | None = None) -> None:
+        self.db, self.bot, self.clock = db, bot, clock
+        self.limits = limits or Limits()
+        self.windows = ChatWindows(self.limits)
+        self.operator_chat_id = operator_chat_id
+        self.on_chat_migrated = on_chat_migrated
+        self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping = False
+        self._next_slot = 0.0
+        self._inflight: set[asyncio.Task] = set()
+        self._sem = asyncio.Semaphore(self.limits.concurrency)
+        self.stats = {"sent": 0, "retried": 0, "failed": 0, "uncertain": 0, "429": 0}
+
+    # --- control -------------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """Safe from any thread: new rows are waiting."""
+        loop = self._loop
+        if loop is None:
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._wake.set()
+        else:
+            loop.call_soon_threadsafe(self._wake.set)
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Stop taking new rows; let the sends in flight finish so none is left uncertain."""
+        self._stopping = True
+        self._wake.set()
+        if self._inflight:
+            await asyncio.wait(self._inflight, timeout=timeout)
+
+    async def run(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        recovered = await self.db.run(lambda s: outbox.recover_in_flight(s, self.clock.now()))
+        if recovered:
+            log.warning("%d outbox messages were in flight at the last stop; resending, marked",
+                        recovered)
+        while not self._stopping:
+            try:
+                sent_any = await self._drain_once()
+            except Exception:
+                log.exception("outbox drain failed; retrying shortly")
+                sent_any = False
+                await asyncio.sleep(1.0)
+            if not sent_any and not self._stopping:
+                await self._idle()
+
+    async def _idle(self) -> None:
+        self._wake.clear()
+        try:
+            await asyncio.wait_for(self._wake.wait(), timeout=0.5)
+        except TimeoutError:
+            pass
+
+    # --- one pass ------------------------------------------------------------------------------
+
+    async def _drain_once(self) -> bool:
+        now_m = time.monotonic()
+        skip = self.windows.busy(now_m)
+        batch = await self.db.run(lambda s: outbox.due(s, self.clock.now(), 200, skip))
+        started = False
+        for item in batch:
+            if self._stopping:
+                break
+            if not self.windows.ready(item.chat_id, time.monotonic()):
+                continue
+            await self._sem.acquire()
+            try:
+                await self._pace()
+                self.windows.note(item.chat_id, time.monotonic())
+                await self.db.run(lambda s, i=item.id: outbox.mark_sending(s, i))
+            except BaseException:
+                self._sem.release()
+                raise
+            task = asyncio.create_task(self._deliver(item))
+            self._inflight.add(task)
+            task.add_done_callback(self._inflight.discard)
+            started = True
+        return started
+
+    async def _pace(self) -> None:
+        """Strict spacing, no catch-up burst: no 1-second window ever exceeds the rate."""
+        interval = 1.0 / self.limits.global_per_second
+        now = time.monotonic()
+        slot = max(now, self._next_slot)
+        self._next_slot = slot + interval
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
+    # --- one message ---------------------------------------------------------------------------
+
+    async def _deliver(self, item: Due) -> None:
+        try:
+            await self._attempt(item)
+        except Exception:
+            log.exception("outbox row %d: unexpected error", item.id)
+            await self._retry(item, "unexpected error", outbox.backoff(item.attempts + 1))
+        finally:
+            self._sem.release()
+
+    async def _attempt(self, item: Due) -> None:
+        kwargs = await self._prepare(item)
+        if kwargs is None:
+            return
+        try:
+            result = await self.bot.do_api_request(item.method, api_kwargs=kwargs)
+        except RetryAfter as err:
+            self.stats["429"] += 1
+            wait = _seconds(err.retry_after)
+            self.windows.hold(item.chat_id, time.monotonic() + wait)
+            log.warning("429 for chat %d: waiting %.0f s", item.chat_id, wait)
+            await self._retry(item, f"429 retry after {wait:.0f}s", timedelta(seconds=wait),
+                              count_attempt=False)
+        except ChatMigrated as err:
+            await self._migrated(item, err.new_chat_id)
+        except TimedOut as err:
+            await self._uncertain(item, err)
+        except Forbidden as err:
+            await self._fail(item, f"forbidden: {err.message}")
+        except BadRequest as err:
+            if "message is not modified" in err.message:
+                await self._sent(item, None)
+            else:
+                await self._fail(item, f"bad request: {err.message}")
+        except NetworkError as err:  # 5xx and connection errors: worth trying again
+            await self._retry(item, f"network: {err.message}", _jittered(item.attempts + 1))
+        else:
+            message_id = result.get("message_id") if isinstance(result, dict) else None
+            await self._sent(item, message_id)
+
+    async def _prepare(self, item: Due) -> dict | None:
+        kwargs = {k: v for k, v in item.payload.items() if k != "ref_outbox_id"}
+        kwargs["chat_id"] = item.chat_id
+        ref = item.payload.get("ref_outbox_id")
+        if ref is not None:
+            state, message_id = await self.db.run(lambda s: outbox.message_id_of(s, ref))
+            if state == "failed" or state == "missing":
+                await self._fail(item, f"the message to edit (outbox {ref}) was never delivered")
+                return None
+            if message_id is None:
+                await self._retry(item, "waiting for the message to edit", REF_WAIT,
+                                  count_attempt=False)
+                return None
+            kwargs["message_id"] = message_id
+        for field in ("document", "photo"):
+            value = kwargs.get(field)
+            if isinstance(value, dict) and "base64" in value:
+                kwargs[field] = InputFile(base64.b64decode(value["base64"]),
+                                          filename=value.get("filename"))
+        if item.uncertain and item.method.startswith("send"):
+            marker = render("resend_marker")
+            key = "text" if "text" in kwargs else "caption"
+            kwargs[key] = f"{marker}\n\n{kwargs.get(key) or ''}".strip()
+        return kwargs
+
+    # --- outcomes ------------------------------------------------------------------------------
+
+    async def _sent(self, item: Due, message_id: int | None) -> None:
+        self.stats["sent"] += 1
+        await self.db.run(lambda s: outbox.mark_sent(s, item.id, message_id, self.clock.now()))
+
+    async def _retry(self, item: Due, error: str, delay: timedelta, *,
+                     count_attempt: bool = True) -> None:
+        if count_attempt and item.attempts + 1 >= MAX_ATTEMPTS:
+            await self._fail(item, f"gave up after {MAX_ATTEMPTS} attempts: {error}")
+            return
+        self.stats["retried"] += 1
+        at = self.clock.now() + delay
+        await self.db.run(lambda s: outbox.mark_retry(s, item.id, error=error, at=at))
+        self.wake()
+
+    async def _uncertain(self, item: Due, err: Exception) -> None:
+        """No answer: it may have arrived. Resend once, visibly marked; never more."""
+        self.stats["uncertain"] += 1
+        if item.uncertain:
+            await self._fail(item, f"no answer again after a marked resend: {err}")
+            return
+        at = self.clock.now() + _jittered(1)
+        await self.db.run(lambda s: outbox.mark_retry(
+            s, item.id, error=f"timed out: {err}", at=at, uncertain=True))
+        self.wake()
+
+    async def _migrated(self, item: Due, new_chat_id: int) -> None:
+        log.warning("chat %d became supergroup %d; following it", item.chat_id, new_chat_id)
+        await self.db.run(lambda s: outbox.move_chat(s, item.chat_id, new_chat_id))
+        if self.on_chat_migrated is not None:
+            await asyncio.to_thread(self.on_chat_migrated, item.chat_id, new_chat_id)
+        self.wake()
+
+    async def _fail(self, item: Due, reason: str) -> None:
+        self.stats["failed"] += 1
+        log.error("outbox row %d to chat %d failed: %s", item.id, item.chat_id, reason)
+        now = self.clock.now()
+
+        def record(session) -> None:  # noqa: ANN001
+            outbox.mark_failed(session, item.id, error=reason, now=now)
+            if self.operator_chat_id and item.chat_id != self.operator_chat_id:
+                # Keyed by chat and reason: the operator hears once, not once per message.
+                outbox.send_message(
+                    session, key=f"alert:{item.chat_id}:{zlib.crc32(reason.encode())}",
+                    chat_id=self.operator_chat_id,
+                    text=render("operator_delivery_failed", chat_id=item.chat_id, reason=reason),
+                    now=now, priority=outbox.PRIORITY_REPORT)
+
+        await self.db.run(record)
+
+
+def _seconds(value: float | timedelta) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def _jittered(attempt: int) -> timedelta:
+    """Capped exponential backoff with full jitter, so retries from many rows don't align."""
+    cap = outbox.backoff(attempt).total_seconds()
+    return timedelta(seconds=random.uniform(cap / 2, cap))
