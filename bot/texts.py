@@ -55,7 +55,7 @@ def environment() -> Environment:
     return env
 
 
-def render(name: str, **context: object) -> str:
+def render(name: str, /, **context: object) -> str:
     """Render messages/<name>.html.j2 (Telegram HTML, escaped) or messages/<name>.txt.j2."""
     env = environment()
     for candidate in (f"{name}.html.j2", f"{name}.txt.j2"):

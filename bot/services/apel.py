@@ -110,7 +110,8 @@ def open_apel(session: Session, settings: Settings, plan: ApelPlan, now: datetim
     except IntegrityError:
         return None  # another process opened it a moment ago
     people, regu_ids = _people(session, unit.id)
-    expected = expected_people(plan, people, _leaves_on(session, unit.id, plan.duty_date))
+    # Freeze the roster on duty; leave is applied when counting, so leave added later excuses too.
+    expected = expected_people(plan, people, leaves=())
     session.add_all([ApelExpected(apel_id=apel.id, employee_id=p.id,
                                   regu_id=regu_ids.get(p.regu) if p.regu else None)
                      for p in expected])
@@ -243,7 +244,7 @@ def refresh_tallies(session: Session, now: datetime, min_interval_s: float) -> i
     if not rows:
         return 0
     apel_ids = {b.apel_id for b, _ in rows}
-    totals = _group_counts(session, apel_ids, pledged=False)
+    totals = _group_counts(session, apel_ids, pledged=False, skip_leave=True)
     pledged = _group_counts(session, apel_ids, pledged=True)
     queued = 0
     for briefing, state in rows:
@@ -270,9 +271,15 @@ def refresh_tallies(session: Session, now: datetime, min_interval_s: float) -> i
     return queued
 
 
-def _group_counts(session: Session, apel_ids: set[int], *, pledged: bool) -> dict:
+def _group_counts(session: Session, apel_ids: set[int], *, pledged: bool,
+                  skip_leave: bool = False) -> dict:
     query = select(ApelExpected.apel_id, ApelExpected.regu_id, func.count()).where(
         col(ApelExpected.apel_id).in_(apel_ids))
+    if skip_leave:
+        on_leave = (select(Leave.id).join(Apel, col(Apel.id) == ApelExpected.apel_id)
+                    .where(Leave.employee_id == ApelExpected.employee_id,
+                           Leave.start <= Apel.duty_date, Leave.end >= Apel.duty_date))
+        query = query.where(~on_leave.exists())
     if pledged:
         query = query.join(Pledge, (col(Pledge.apel_id) == ApelExpected.apel_id)
                            & (col(Pledge.employee_id) == ApelExpected.employee_id))
@@ -302,8 +309,14 @@ class ApelReport:
     groups: list[GroupReport]
 
     @property
-    def expected(self) -> int:
+    def roster(self) -> int:
+        """Everyone on the frozen list, leave included."""
         return sum(g.expected for g in self.groups)
+
+    @property
+    def expected(self) -> int:
+        """Those who had to pledge: the roster minus leave."""
+        return self.roster - self.excused
 
     @property
     def pledged(self) -> int:

@@ -41,31 +41,13 @@ def build_application(settings: Settings, db: Database, clock: Clock, token: str
         builder = builder.base_url(settings.telegram.base_url)
     if settings.telegram.base_file_url:
         builder = builder.base_file_url(settings.telegram.base_file_url)
-    rt = Runtime(settings=settings, db=db, clock=clock)
+    rt = Runtime(settings=settings, db=db, clock=clock, limits=limits)
 
     async def post_init(app: Application) -> None:
-        app.bot_data[KEY] = rt
-        await app.bot.set_my_commands(
-            [BotCommand(cmd, render(desc)) for cmd, desc in DEFAULT_COMMANDS])
-        rt.sender = OutboxSender(
-            db, app.bot, clock, limits=limits,
-            operator_chat_id=settings.telegram.operator_chat_id,
-            on_chat_migrated=lambda old, new: db.call(lambda s: move_chat(s, old, new)))
-        rt.background.append(asyncio.create_task(rt.sender.run(), name="outbox-sender"))
-        rt.scheduler = ApelScheduler(db, settings, clock, on_queued=rt.wake_sender,
-                                     on_error=lambda what, err: _alert(rt, what, err))
-        if run_scheduler:
-            await asyncio.to_thread(rt.scheduler.reconcile)  # catch up before the first tick
-            rt.scheduler.start()
+        await start_services(app, run_scheduler=run_scheduler)
 
     async def post_stop(app: Application) -> None:
-        if rt.scheduler is not None:
-            rt.scheduler.stop()
-        if rt.sender is not None:
-            await rt.sender.stop()
-        for task in rt.background:
-            task.cancel()
-        await asyncio.gather(*rt.background, return_exceptions=True)
+        await stop_services(app)
 
     app = builder.post_init(post_init).post_stop(post_stop).build()
     app.bot_data[KEY] = rt
@@ -77,6 +59,37 @@ def build_application(settings: Settings, db: Database, clock: Clock, token: str
             module.register_fallbacks(app)
     app.add_error_handler(_on_error)
     return app
+
+
+async def start_services(app: Application, *, run_scheduler: bool = True) -> None:
+    """Menu, outbox sender, scheduler (with a catch-up pass before the first tick)."""
+    rt: Runtime = app.bot_data[KEY]
+    settings, db, clock = rt.settings, rt.db, rt.clock
+    await app.bot.set_my_commands(
+        [BotCommand(cmd, render(desc)) for cmd, desc in DEFAULT_COMMANDS])
+    rt.sender = OutboxSender(
+        db, app.bot, clock, limits=rt.limits,
+        operator_chat_id=settings.telegram.operator_chat_id,
+        on_chat_migrated=lambda old, new: db.call(lambda s: move_chat(s, old, new)))
+    rt.background.append(asyncio.create_task(rt.sender.run(), name="outbox-sender"))
+    rt.scheduler = ApelScheduler(db, settings, clock, on_queued=rt.wake_sender,
+                                 on_error=lambda what, err: _alert(rt, what, err))
+    if run_scheduler:
+        await asyncio.to_thread(rt.scheduler.reconcile)
+        rt.scheduler.start()
+
+
+async def stop_services(app: Application) -> None:
+    """Stop ringing, let the sends in flight finish, then stop the sender."""
+    rt: Runtime = app.bot_data[KEY]
+    if rt.scheduler is not None:
+        rt.scheduler.stop()
+    if rt.sender is not None:
+        await rt.sender.stop()
+    for task in rt.background:
+        task.cancel()
+    await asyncio.gather(*rt.background, return_exceptions=True)
+    rt.background.clear()
 
 
 def _alert(rt: Runtime, what: str, err: BaseException) -> None:

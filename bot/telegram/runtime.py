@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from telegram.ext import CallbackContext
 
     from bot.scheduler import ApelScheduler
-    from bot.telegram.sender import OutboxSender
+    from bot.telegram.sender import Limits, OutboxSender
 
 T = TypeVar("T")
 KEY = "apel_runtime"
@@ -31,13 +31,15 @@ class Runtime:
     clock: Clock
     sender: OutboxSender | None = None
     scheduler: ApelScheduler | None = None
+    limits: Limits | None = None
     background: list = field(default_factory=list)
 
     def wake_sender(self) -> None:
         if self.sender is not None:
             self.sender.wake()
 
-    async def reply(self, chat_id: int, template: str, *, key: str, **context: object) -> None:
+    async def reply(self, chat_id: int, template: str, /, *, key: str,
+                    **context: object) -> None:
         """Answer a person through the outbox, ahead of every fan-out."""
         text = render(template, **context)
         now = self.clock.now()

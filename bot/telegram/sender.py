@@ -11,6 +11,7 @@ import base64
 import logging
 import random
 import time
+import warnings
 import zlib
 from collections import deque
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from telegram.error import (
     RetryAfter,
     TimedOut,
 )
+from telegram.warnings import PTBUserWarning
 
 from bot.clock import Clock
 from bot.db import Database
@@ -34,6 +36,8 @@ from bot.services.outbox import Due
 from bot.texts import render
 
 log = logging.getLogger(__name__)
+# The outbox stores raw Bot API calls on purpose; PTB's hint to use typed methods is noise here.
+warnings.filterwarnings("ignore", message=r"Please use 'Bot\.", category=PTBUserWarning)
 
 MAX_ATTEMPTS = 25  # with the 5-minute cap on backoff: about two hours of trying, then failed
 REF_WAIT = timedelta(seconds=2)  # an edit waits this long for the message it edits
