@@ -5,26 +5,32 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import pkgutil
 import sys
 
 from bot.config import ConfigError
 from bot.db import DatabaseNotMigrated
 from bot.logging_setup import setup_logging
 
-# Each module exposes register(subparsers); a parser sets `func(args) -> int`.
-COMMAND_MODULES = (
-    "bot.commands.database",
-    "bot.commands.schedule",
-    "bot.commands.run",
-)
+
+def command_modules() -> list:
+    """Every module in bot/commands/ with register(subparsers); a parser sets func(args)->int."""
+    import bot.commands as package
+
+    modules = []
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{package.__name__}.{info.name}")
+        if hasattr(module, "register"):
+            modules.append(module)
+    return modules
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="apel-bot", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     subparsers = parser.add_subparsers(dest="command", required=True)
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(subparsers)
+    for module in command_modules():
+        module.register(subparsers)
     return parser
 
 

@@ -183,3 +183,18 @@ class OutboxMessage(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=500)
     # Set when a send may or may not have arrived (timeout, crash mid-send): resent once, marked.
     uncertain: bool = False
+
+
+def load_feature_tables() -> None:
+    """Import every bot/models_<area>.py so their tables join the metadata (and Alembic's)."""
+    import importlib
+    import pkgutil
+
+    import bot
+
+    for module in pkgutil.iter_modules(bot.__path__):
+        if module.name.startswith("models_"):
+            importlib.import_module(f"bot.{module.name}")
+
+
+load_feature_tables()

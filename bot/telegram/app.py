@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import pkgutil
 
 from telegram import BotCommand, Update
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
@@ -21,17 +22,21 @@ from bot.texts import render
 
 log = logging.getLogger(__name__)
 
-# Order matters only for the fallbacks, which every module may add and which go last.
-HANDLER_MODULES = (
-    "bot.telegram.handlers.start",
-    "bot.telegram.handlers.registration",
-    "bot.telegram.handlers.pledge",
-)
 
-DEFAULT_COMMANDS = (
-    ("daftar", "menu_daftar"),
-    ("bantuan", "menu_bantuan"),
-)
+
+def handler_modules() -> list:
+    """Every module in bot/telegram/handlers/ with register(app): adding a file adds a feature.
+
+    A module may also define MENU, a list of (command, template of its menu description).
+    """
+    import bot.telegram.handlers as package
+
+    modules = []
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{package.__name__}.{info.name}")
+        if hasattr(module, "register"):
+            modules.append(module)
+    return modules
 
 
 def build_application(settings: Settings, db: Database, clock: Clock, token: str, *,
@@ -51,7 +56,7 @@ def build_application(settings: Settings, db: Database, clock: Clock, token: str
 
     app = builder.post_init(post_init).post_stop(post_stop).build()
     app.bot_data[KEY] = rt
-    modules = [importlib.import_module(name) for name in HANDLER_MODULES]
+    modules = handler_modules()
     for module in modules:
         module.register(app)
     for module in modules:
@@ -65,8 +70,9 @@ async def start_services(app: Application, *, run_scheduler: bool = True) -> Non
     """Menu, outbox sender, scheduler (with a catch-up pass before the first tick)."""
     rt: Runtime = app.bot_data[KEY]
     settings, db, clock = rt.settings, rt.db, rt.clock
-    await app.bot.set_my_commands(
-        [BotCommand(cmd, render(desc)) for cmd, desc in DEFAULT_COMMANDS])
+    menu = [BotCommand(cmd, render(desc)) for module in handler_modules()
+            for cmd, desc in getattr(module, "MENU", ())]
+    await app.bot.set_my_commands(menu)
     rt.sender = OutboxSender(
         db, app.bot, clock, limits=rt.limits,
         operator_chat_id=settings.telegram.operator_chat_id,

@@ -10,6 +10,8 @@ from bot.telegram.handlers.common import is_private, real_user_id, toast
 from bot.telegram.runtime import runtime
 from bot.texts import render
 
+MENU = [("daftar", "menu_daftar")]
+
 
 async def daftar(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     rt = runtime(context)

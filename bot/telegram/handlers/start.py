@@ -10,6 +10,8 @@ from bot.services.registration import mark_started
 from bot.telegram.handlers.common import is_private, real_user_id
 from bot.telegram.runtime import runtime
 
+MENU = [("bantuan", "menu_bantuan")]
+
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     rt = runtime(context)
