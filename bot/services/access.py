@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlmodel import Session, select
 
 from bot.config import Settings
-from bot.models import Employee, RoleGrant
+from bot.models import Employee, RoleGrant, Unit
+
+
+@dataclass(frozen=True)
+class Grant:
+    role: str  # admin | kanwil | satgas
+    unit_id: int | None
+    kanwil: str | None
 
 
 @dataclass(frozen=True)
 class Actor:
     telegram_user_id: int
     employee: Employee | None
-    grants: frozenset[str] = field(default_factory=frozenset)
+    grant_rows: tuple[Grant, ...] = ()
     is_admin: bool = False
+
+    @property
+    def grants(self) -> frozenset[str]:
+        return frozenset(g.role for g in self.grant_rows)
 
     @property
     def role(self) -> str | None:
@@ -30,11 +41,32 @@ class Actor:
 def actor_for(session: Session, settings: Settings, telegram_user_id: int) -> Actor:
     employee = session.exec(select(Employee).where(
         Employee.telegram_user_id == telegram_user_id, Employee.active)).first()
-    grants = frozenset(session.exec(select(RoleGrant.role).where(
+    rows = session.exec(select(RoleGrant).where(
         RoleGrant.telegram_user_id == telegram_user_id,
-        RoleGrant.revoked_at.is_(None))).all())  # type: ignore[union-attr]
-    is_admin = telegram_user_id in settings.telegram.admin_user_ids or "admin" in grants
+        RoleGrant.revoked_at.is_(None))).all()  # type: ignore[union-attr]
+    grants = tuple(Grant(r.role, r.unit_id, r.kanwil) for r in rows)
+    is_admin = telegram_user_id in settings.telegram.admin_user_ids or any(
+        g.role == "admin" for g in grants)
     return Actor(telegram_user_id, employee, grants, is_admin)
+
+
+# Roles that see their own unit's records (besides kanwil officers and admins).
+UNIT_READERS = frozenset({"kalapas", "satgas"})
+
+
+def visible_units(session: Session, actor: Actor) -> list[Unit]:
+    """The units whose records this person may see: admin all, Kanwil officer the Kanwil's,
+    Kalapas and Satgas their own. Empty means: not allowed."""
+    units = session.exec(select(Unit).where(Unit.active).order_by(Unit.name)).all()
+    if actor.is_admin:
+        return list(units)
+    unit_ids: set[int] = set()
+    kanwils = {g.kanwil for g in actor.grant_rows if g.role == "kanwil" and g.kanwil}
+    unit_ids |= {g.unit_id for g in actor.grant_rows
+                 if g.role in UNIT_READERS and g.unit_id is not None}
+    if actor.employee is not None and actor.employee.role in UNIT_READERS:
+        unit_ids.add(actor.employee.unit_id)
+    return [u for u in units if u.id in unit_ids or u.kanwil in kanwils]
 
 
 def approvers_for(session: Session, settings: Settings, employee: Employee) -> list[int]:
