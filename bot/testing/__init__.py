@@ -1,0 +1,1 @@
+"""Test helpers: a fake Telegram Bot API server and friends."""
