@@ -96,6 +96,8 @@ async def stop_services(app: Application) -> None:
         task.cancel()
     await asyncio.gather(*rt.background, return_exceptions=True)
     rt.background.clear()
+    if rt.writer is not None:
+        await rt.writer.close()
 
 
 def _alert(rt: Runtime, what: str, err: BaseException) -> None:

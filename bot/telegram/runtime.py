@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from sqlmodel import Session
 
+from bot.batching import BatchWriter
 from bot.clock import Clock
 from bot.config import Settings
 from bot.db import Database
@@ -32,6 +33,7 @@ class Runtime:
     sender: OutboxSender | None = None
     scheduler: ApelScheduler | None = None
     limits: Limits | None = None
+    writer: BatchWriter | None = None  # group commit for button presses
     background: list = field(default_factory=list)
 
     def wake_sender(self) -> None:
@@ -49,6 +51,12 @@ class Runtime:
 
     async def run(self, fn: Callable[[Session], T]) -> T:
         return await self.db.run(fn)
+
+    async def run_batched(self, fn: Callable[[Session], T]) -> T:
+        """Like run(), but shares a transaction with other presses arriving at the same time."""
+        if self.writer is None:
+            self.writer = BatchWriter(self.db)
+        return await self.writer.submit(fn)
 
 
 def runtime(context: CallbackContext) -> Runtime:

@@ -27,7 +27,7 @@ from telegram.error import (
     RetryAfter,
     TimedOut,
 )
-from telegram.warnings import PTBUserWarning
+from telegram.warnings import PTBDeprecationWarning, PTBUserWarning
 
 from bot.clock import Clock
 from bot.db import Database
@@ -38,6 +38,8 @@ from bot.texts import render
 log = logging.getLogger(__name__)
 # The outbox stores raw Bot API calls on purpose; PTB's hint to use typed methods is noise here.
 warnings.filterwarnings("ignore", message=r"Please use 'Bot\.", category=PTBUserWarning)
+# _seconds() reads retry_after as int or timedelta, so PTB's coming type change is handled.
+warnings.filterwarnings("ignore", message=r".*`retry_after` will be", category=PTBDeprecationWarning)
 
 MAX_ATTEMPTS = 25  # with the 5-minute cap on backoff: about two hours of trying, then failed
 REF_WAIT = timedelta(seconds=2)  # an edit waits this long for the message it edits
@@ -49,6 +51,9 @@ class Limits:
     group_per_minute: int = 19  # Telegram: about 20/min per group
     private_per_second: float = 1.0
     concurrency: int = 16
+    retry_base_seconds: float = 1.0  # first backoff step; doubles up to retry_cap_seconds
+    retry_cap_seconds: float = 300.0
+    send_timeout_seconds: float = 15.0  # no answer by then: the send is uncertain
 
 
 class ChatWindows:
@@ -193,7 +198,7 @@ class OutboxSender:
             await self._attempt(item)
         except Exception:
             log.exception("outbox row %d: unexpected error", item.id)
-            await self._retry(item, "unexpected error", outbox.backoff(item.attempts + 1))
+            await self._retry(item, "unexpected error", self._backoff(item.attempts + 1))
         finally:
             self._sem.release()
 
@@ -202,7 +207,8 @@ class OutboxSender:
         if kwargs is None:
             return
         try:
-            result = await self.bot.do_api_request(item.method, api_kwargs=kwargs)
+            result = await self.bot.do_api_request(
+                item.method, api_kwargs=kwargs, read_timeout=self.limits.send_timeout_seconds)
         except RetryAfter as err:
             self.stats["429"] += 1
             wait = _seconds(err.retry_after)
@@ -222,7 +228,7 @@ class OutboxSender:
             else:
                 await self._fail(item, f"bad request: {err.message}")
         except NetworkError as err:  # 5xx and connection errors: worth trying again
-            await self._retry(item, f"network: {err.message}", _jittered(item.attempts + 1))
+            await self._retry(item, f"network: {err.message}", self._backoff(item.attempts + 1))
         else:
             message_id = result.get("message_id") if isinstance(result, dict) else None
             await self._sent(item, message_id)
@@ -254,6 +260,12 @@ class OutboxSender:
 
     # --- outcomes ------------------------------------------------------------------------------
 
+    def _backoff(self, attempt: int) -> timedelta:
+        """Capped exponential backoff with jitter, so retries from many rows don't align."""
+        step = outbox.backoff(attempt, base=self.limits.retry_base_seconds,
+                              cap=self.limits.retry_cap_seconds).total_seconds()
+        return timedelta(seconds=random.uniform(step / 2, step))
+
     async def _sent(self, item: Due, message_id: int | None) -> None:
         self.stats["sent"] += 1
         await self.db.run(lambda s: outbox.mark_sent(s, item.id, message_id, self.clock.now()))
@@ -274,7 +286,7 @@ class OutboxSender:
         if item.uncertain:
             await self._fail(item, f"no answer again after a marked resend: {err}")
             return
-        at = self.clock.now() + _jittered(1)
+        at = self.clock.now() + self._backoff(1)
         await self.db.run(lambda s: outbox.mark_retry(
             s, item.id, error=f"timed out: {err}", at=at, uncertain=True))
         self.wake()
@@ -308,7 +320,3 @@ def _seconds(value: float | timedelta) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
-def _jittered(attempt: int) -> timedelta:
-    """Capped exponential backoff with full jitter, so retries from many rows don't align."""
-    cap = outbox.backoff(attempt).total_seconds()
-    return timedelta(seconds=random.uniform(cap / 2, cap))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+
+from sqlalchemy.exc import SQLAlchemyError
 from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes
 
@@ -9,6 +12,8 @@ from bot.services import apel as apel_service
 from bot.telegram.handlers.common import real_user_id, toast
 from bot.telegram.runtime import runtime
 from bot.texts import render
+
+log = logging.getLogger(__name__)
 
 
 async def press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -19,8 +24,14 @@ async def press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await toast(update, render("toast_invalid"))
         return
     chat_id = update.effective_chat.id if update.effective_chat else user_id
-    outcome = await rt.run(lambda s: apel_service.pledge(
-        s, apel_id=apel_id, telegram_user_id=user_id, chat_id=chat_id, now=rt.clock.now()))
+    now = rt.clock.now()
+    try:
+        outcome = await rt.run_batched(lambda s: apel_service.pledge(
+            s, apel_id=apel_id, telegram_user_id=user_id, chat_id=chat_id, now=now))
+    except SQLAlchemyError:
+        log.exception("pledge of %d for apel %d not recorded", user_id, apel_id)
+        await toast(update, render("toast_busy"), alert=True)  # nothing was acknowledged
+        return
     await toast(update, render("toast_pledge", result=outcome.result.value,
                                name=outcome.employee_name or "", at=outcome.pledged_at,
                                zone=outcome.timezone))
