@@ -198,3 +198,4 @@ def load_feature_tables() -> None:
 
 
 load_feature_tables()
+import bot.audit.models  # noqa: E402, F401  (audit tables share this metadata)

@@ -1,0 +1,85 @@
+"""Appending to the hash chain, inside the caller's transaction.
+
+Serialisation: every append locks the single chain-head row (`SELECT ... FOR UPDATE` on
+PostgreSQL; on SQLite bot.db already opens every transaction with BEGIN IMMEDIATE). So two
+writers can never take the same sequence number or link to the same predecessor, and the
+entry commits or rolls back together with the change it records.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session
+
+from bot.audit.canonical import GENESIS_PREV, canonical_payload, format_at, leaf_data
+from bot.audit.kinds import KINDS
+from bot.audit.merkle import leaf_hash
+from bot.audit.models import AuditEntry, AuditHead
+
+_ACTOR_BAD = re.compile(r"[\x00-\x1f\x7f]")
+_ENTRY = AuditEntry.__table__
+_HEAD = AuditHead.__table__
+
+
+class AuditChainBroken(RuntimeError):
+    """The stored chain is not what this code wrote; run `apel-bot verify`."""
+
+
+def _init_head(session: Session) -> None:
+    # The head row is absent on a new database (or after TRUNCATE): derive it from the last
+    # entry. ON CONFLICT: a concurrent first appender may insert it at the same moment.
+    last = session.execute(
+        select(_ENTRY.c.seq, _ENTRY.c.leaf_hash, _ENTRY.c.at).order_by(_ENTRY.c.seq.desc())
+        .limit(1)
+    ).first()
+    values = {"id": 1, "seq": last.seq if last else 0,
+              "leaf_hash": last.leaf_hash if last else GENESIS_PREV, "at": last.at if last else ""}
+    dialect = session.get_bind().dialect.name
+    make = pg_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(make(_HEAD).values(**values).on_conflict_do_nothing(index_elements=["id"]))
+
+
+def lock_head(session: Session) -> tuple[int, str, str]:
+    """(last seq, its leaf hash hex, its time) with the chain locked until the transaction ends."""
+    stmt = (select(_HEAD.c.seq, _HEAD.c.leaf_hash, _HEAD.c.at).where(_HEAD.c.id == 1)
+            .with_for_update())
+    row = session.execute(stmt).first()
+    if row is None:
+        _init_head(session)
+        row = session.execute(stmt).first()
+    return int(row.seq), row.leaf_hash, row.at
+
+
+def append(session: Session, *, kind: str, actor: str, payload: dict[str, Any],
+           at: datetime) -> AuditEntry:
+    """Record one event in the caller's transaction and return the (detached) entry.
+
+    kind: one of bot.audit.kinds. actor: who caused it ("tg:<user id>", "scheduler", "cli:..").
+    payload: JSON object of internal ids and facts (no floats; NIPs as strings).
+    at: aware UTC time from the caller's Clock. If a concurrent writer already appended a
+    later time, the entry takes that time instead, so chain time never runs backwards and
+    verification can flag any entry that does.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"unknown audit kind {kind!r}; add it to bot/audit/kinds.py")
+    if not isinstance(actor, str) or not 0 < len(actor) <= 80 or _ACTOR_BAD.search(actor):
+        raise ValueError(f"audit actor must be 1-80 printable characters, got {actor!r}")
+    payload_json = canonical_payload(payload)
+    at_text = format_at(at)
+
+    last_seq, prev, last_at = lock_head(session)
+    at_text = max(at_text, last_at)
+    seq = last_seq + 1
+    leaf = leaf_hash(leaf_data(seq, at_text, kind, actor, payload_json, prev)).hex()
+    row = {"seq": seq, "at": at_text, "kind": kind, "actor": actor, "payload": payload_json,
+           "prev_hash": prev, "leaf_hash": leaf}
+    session.execute(insert(_ENTRY).values(**row))
+    session.execute(update(_HEAD).where(_HEAD.c.id == 1).values(seq=seq, leaf_hash=leaf,
+                                                                at=at_text))
+    return AuditEntry(**row)

@@ -1,0 +1,57 @@
+"""What verification found: problems tied to sequence numbers, and the printed summary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Problem:
+    seq: int | None  # first sequence number concerned; None when none applies
+    message: str
+    seq_end: int | None = None  # last one, for a range
+    # 0: found in the entries themselves; 1: found through checkpoints. Entry findings are
+    # listed first: they are exact, while a checkpoint can only bound a range.
+    layer: int = 0
+
+    def covers(self, seq: int) -> bool:
+        if self.seq is None:
+            return False
+        return self.seq <= seq <= (self.seq_end if self.seq_end is not None else self.seq)
+
+    def line(self) -> str:
+        if self.seq is None:
+            return self.message
+        if self.seq_end is None or self.seq_end == self.seq:
+            return f"seq {self.seq}: {self.message}"
+        return f"seq {self.seq}-{self.seq_end}: {self.message}"
+
+
+@dataclass
+class Report:
+    source: str
+    entries: int = 0  # leaves in the tree
+    content_checked: int = 0  # entries whose full contents were re-hashed
+    last_seq: int = 0
+    checkpoints: int = 0
+    outside: int = 0
+    keys: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def sorted_problems(self) -> list[Problem]:
+        return sorted(self.problems,
+                      key=lambda p: (p.layer, p.seq is None, p.seq or 0, p.message))
+
+    def text(self) -> str:
+        counts = (f"{self.entries} entries (seq 1-{self.last_seq}), {self.content_checked} "
+                  f"re-hashed in full, {self.checkpoints} checkpoints, {self.outside} held "
+                  f"outside; signing keys: {', '.join(self.keys) or 'none'}")
+        if self.ok:
+            return f"OK: {self.source}: {counts}"
+        lines = [f"FAILED: {self.source}: {len(self.problems)} problem(s); {counts}"]
+        lines += ["  " + p.line() for p in self.sorted_problems()]
+        return "\n".join(lines)

@@ -1,0 +1,218 @@
+"""`apel-bot verify`: the chain, every checkpoint, and checkpoints held outside.
+
+Checks, each reported with the sequence number it concerns:
+- every leaf re-hashed from its stored fields; prev links; seq contiguous from 1; time
+  never running backwards (scan.py);
+- every checkpoint: signed note verifies with a known key, origin matches, table columns
+  equal the signed values, tree size never shrinks over checkpoint time, the size is not
+  beyond the log's end, the root equals the Merkle root of the first N leaves, and it is the
+  checkpoint the chain itself recorded (`checkpoint.signed` at seq N+1), and vice versa;
+- key use follows the chain's `key.rotated` records;
+- each checkpoint held outside: verifies, is not larger than the log, is consistent with
+  it (RFC 9162 consistency proof), and is still among the log's checkpoints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from bot.audit.keys import VerifierKey
+from bot.audit.kinds import CHECKPOINT_SIGNED, KEY_ROTATED
+from bot.audit.merkle import EMPTY_ROOT, consistency_proof, verify_consistency
+from bot.audit.note import NoteError, open_note, parse_checkpoint_body, parse_note
+from bot.audit.report import Problem, Report
+from bot.audit.scan import Scan, scan_rows
+from bot.audit.store import (
+    StoredCheckpoint,
+    iter_entries,
+    load_checkpoints,
+    read_head,
+    read_snapshot,
+)
+from bot.db import Database
+
+
+def _cp(seq: int | None, message: str, seq_end: int | None = None) -> Problem:
+    """A problem found through checkpoints (listed after those found in the entries)."""
+    return Problem(seq, message, seq_end, layer=1)
+
+
+def claimed_size(note: str) -> int | None:
+    """The tree size a note states, before any signature check (to know which roots to keep)."""
+    try:
+        return parse_checkpoint_body(parse_note(note)[0]).size
+    except NoteError:
+        return None
+
+
+def wanted_sizes(checkpoints: Iterable[StoredCheckpoint], outside: Iterable[str]) -> set[int]:
+    sizes = {cp.tree_size for cp in checkpoints}
+    sizes |= {s for s in map(claimed_size, [cp.note for cp in checkpoints]) if s is not None}
+    sizes |= {s for s in map(claimed_size, outside) if s is not None}
+    return sizes
+
+
+def _root_at(scan: Scan, size: int) -> bytes | None:
+    return EMPTY_ROOT if size == 0 else scan.roots.get(size)
+
+
+def _lower_bound(good: list[int], size: int) -> int:
+    """Last entry known good: the largest verified checkpoint below `size`."""
+    return max((s for s in good if s < size), default=0)
+
+
+def _check_table(scan: Scan, checkpoints: Sequence[StoredCheckpoint], keys: list[VerifierKey],
+                 origin: str | None, good: list[int], recorded: set[tuple[int, str]],
+                 problems: list[Problem]) -> None:
+    signed_events: dict[int, list] = {}
+    for ev in scan.events:
+        if ev.kind == CHECKPOINT_SIGNED:
+            signed_events.setdefault(ev.payload.get("tree_size"), []).append(ev)
+    mismatched: list[tuple[str, int, str]] = []
+    largest = 0
+    for cp in checkpoints:
+        label = f"checkpoint #{cp.id}"
+        try:
+            body, key = open_note(cp.note, keys)
+        except NoteError as err:
+            problems.append(_cp(cp.tree_size + 1,
+                                    f"{label} (tree size {cp.tree_size}): {err}"))
+            continue
+        size, root = body.size, body.root.hex()
+        recorded.add((size, root))
+        if origin is not None and body.origin != origin:
+            problems.append(_cp(size + 1,
+                                    f"{label} is for log {body.origin!r}, not {origin!r}"))
+        if (cp.tree_size, cp.root_hash, cp.key_id) != (size, root, key.key_id_hex):
+            problems.append(_cp(size + 1, f"{label}: table columns differ from its signed "
+                                              "note (edited)"))
+        if size < largest:
+            problems.append(_cp(size + 1, f"{label} signed at {cp.created_at} has tree size "
+                                              f"{size}, smaller than an earlier checkpoint's "
+                                              f"{largest}: the log shrank"))
+        largest = max(largest, size)
+        if size > scan.last_seq:
+            problems.append(_cp(scan.last_seq + 1, f"missing: {label} signed at "
+                                    f"{cp.created_at} covers {size} entries but the log ends "
+                                    f"at seq {scan.last_seq} (entries deleted)", size))
+            continue
+        if _root_at(scan, size) != body.root:
+            mismatched.append((label, size, cp.created_at))
+        else:
+            good.append(size)
+        if scan.covers(size + 1):
+            events = signed_events.get(size, [])
+            if not any(e.payload.get("root") == root and e.payload.get("key_id") == key.key_id_hex
+                       for e in events):
+                problems.append(_cp(size + 1, f"{label} is not the checkpoint the chain "
+                                                  "recorded here (replaced or forged)"))
+    # Once a root stops matching, every later checkpoint fails too: one line per break,
+    # bounded by the last checkpoint that still matches and the first that does not.
+    groups: dict[int, list[tuple[str, int, str]]] = {}
+    for item in sorted(mismatched, key=lambda m: m[1]):
+        groups.setdefault(_lower_bound(good, item[1]), []).append(item)
+    for lower, items in groups.items():
+        label, size, created = items[0]
+        more = (f" (and {len(items) - 1} later checkpoint(s), up to {items[-1][0]} of tree size "
+                f"{items[-1][1]}, fail the same way)" if len(items) > 1 else "")
+        problems.append(_cp(lower + 1, f"the first {size} entries no longer hash to the root "
+                            f"signed in {label} at {created}{more}: entries in this range were "
+                            "changed, added or removed after it was signed", size))
+    for size, events in signed_events.items():
+        for ev in events:
+            if (size, ev.payload.get("root")) not in recorded:
+                problems.append(_cp(ev.seq, f"the checkpoint of tree size {size} recorded "
+                                                "here is missing from the checkpoints (deleted "
+                                                "or replaced)"))
+
+
+def _check_key_history(scan: Scan, problems: list[Problem]) -> None:
+    current = None
+    for ev in scan.events:
+        if ev.kind == KEY_ROTATED:
+            old = ev.payload.get("old_key_id")
+            if current is not None and old != current:
+                problems.append(_cp(ev.seq, f"key.rotated retires key {old} but the key in "
+                                                f"use was {current}"))
+            current = ev.payload.get("new_key_id")
+        else:
+            kid = ev.payload.get("key_id")
+            if current is not None and kid != current:
+                problems.append(_cp(ev.seq, f"checkpoint signed with key {kid} while key "
+                                                f"{current} was in use and no key.rotated entry "
+                                                "records a change"))
+            current = kid
+
+
+def _check_outside(scan: Scan, outside: Sequence[tuple[str, str]], keys: list[VerifierKey],
+                   origin: str | None, good: list[int], recorded: set[tuple[int, str]],
+                   problems: list[Problem]) -> None:
+    for label, text in outside:
+        try:
+            body, _ = open_note(text, keys)
+        except NoteError as err:
+            problems.append(_cp(None, f"checkpoint held outside ({label}): {err}"))
+            continue
+        size = body.size
+        if origin is not None and body.origin != origin:
+            problems.append(_cp(None, f"checkpoint held outside ({label}) is for log "
+                                          f"{body.origin!r}, not {origin!r}"))
+            continue
+        if size > scan.last_seq:
+            problems.append(_cp(scan.last_seq + 1, f"missing: the checkpoint held outside "
+                                    f"({label}) covers {size} entries but the log ends at seq "
+                                    f"{scan.last_seq} (entries deleted)", size))
+            continue
+        if scan.leaves is not None and 0 < size <= scan.count:
+            proof = consistency_proof(size, scan.leaves)
+            consistent = verify_consistency(size, scan.count, body.root, scan.final_root, proof)
+        else:
+            consistent = _root_at(scan, size) == body.root
+        if not consistent:
+            lower = _lower_bound(good, size)
+            problems.append(_cp(lower + 1, f"the log is not consistent with the checkpoint "
+                                    f"held outside ({label}, tree size {size}): entries in this "
+                                    "range were changed, added or removed after it was signed",
+                                    size))
+        if (size, body.root.hex()) not in recorded:
+            problems.append(_cp(size + 1, f"the checkpoint held outside ({label}, tree size "
+                                              f"{size}) is missing from the log's checkpoints "
+                                              "(deleted or replaced)"))
+
+
+def check_log(scan: Scan, checkpoints: Sequence[StoredCheckpoint], keys: list[VerifierKey],
+              origin: str | None, outside: Sequence[tuple[str, str]]) -> list[Problem]:
+    problems: list[Problem] = []
+    good: list[int] = []
+    recorded: set[tuple[int, str]] = set()
+    _check_table(scan, checkpoints, keys, origin, good, recorded, problems)
+    _check_key_history(scan, problems)
+    _check_outside(scan, outside, keys, origin, good, recorded, problems)
+    return problems
+
+
+def verify_database(db: Database, *, keys: list[VerifierKey], origin: str | None,
+                    outside: Sequence[tuple[str, str]] = ()) -> Report:
+    """Verify the live database from one read snapshot (the bot may keep running)."""
+    with read_snapshot(db) as conn:
+        checkpoints = load_checkpoints(conn)
+        wanted = wanted_sizes(checkpoints, [text for _, text in outside])
+        scan = scan_rows(iter_entries(conn), wanted, keep_leaves=bool(outside))
+        head = read_head(conn)
+    problems = scan.problems + check_log(scan, checkpoints, keys, origin, outside)
+    if head is not None:
+        head_seq, head_leaf = head
+        if head_seq > scan.last_seq:
+            problems.append(Problem(scan.last_seq + 1, f"missing: the chain head records "
+                                    f"{head_seq} entries but the log ends at seq "
+                                    f"{scan.last_seq} (entries deleted)", head_seq))
+        elif head_seq < scan.last_seq:
+            problems.append(Problem(head_seq + 1, "entries added without moving the chain head "
+                                                  "(written outside the application)",
+                                    scan.last_seq))
+        elif head_leaf != scan.last_leaf:
+            problems.append(Problem(scan.last_seq, "the chain head's hash differs from the last "
+                                                   "entry's (the tail was rewritten)"))
+    return Report(source=db.safe_url, entries=scan.count, content_checked=scan.content_count,
+                  last_seq=scan.last_seq, checkpoints=len(checkpoints), outside=len(outside),
+                  keys=sorted({f"{k.name}+{k.key_id_hex}" for k in keys}), problems=problems)
