@@ -50,6 +50,22 @@ def test_entry_rolls_back_with_the_change_it_records(db, clock):
         assert _pledge(s, clock, 2).seq == 1
 
 
+def test_savepoint_rollback_does_not_confuse_the_next_append(db, clock):
+    with db.transaction() as s:
+        first = _pledge(s, clock, 1)
+        savepoint = s.begin_nested()
+        _pledge(s, clock, 2)
+        savepoint.rollback()
+        third = _pledge(s, clock, 3)
+        with s.begin_nested():
+            fourth = _pledge(s, clock, 4)
+        fifth = _pledge(s, clock, 5)
+    assert (third.seq, third.prev_hash) == (2, first.leaf_hash)
+    assert (fourth.seq, fifth.seq, fifth.prev_hash) == (3, 4, fourth.leaf_hash)
+    with db.engine.connect() as conn:
+        assert all(entry_hash(r) == r["leaf_hash"] for r in rows(conn))
+
+
 def test_chain_time_never_runs_backwards(db, clock):
     with db.transaction() as s:
         late = _pledge(s, clock, 1)

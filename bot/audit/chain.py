@@ -12,7 +12,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
@@ -25,6 +25,18 @@ from bot.audit.models import AuditEntry, AuditHead
 _ACTOR_BAD = re.compile(r"[\x00-\x1f\x7f]")
 _ENTRY = AuditEntry.__table__
 _HEAD = AuditHead.__table__
+# Built once: constructing statements per call costs more than the database round trip.
+_INSERT_ENTRY = insert(_ENTRY)
+_MOVE_HEAD = update(_HEAD).where(_HEAD.c.id == 1)
+_LOCK_HEAD = (select(_HEAD.c.seq, _HEAD.c.leaf_hash, _HEAD.c.at).where(_HEAD.c.id == 1)
+              .with_for_update())
+# PostgreSQL: entry and head move in one round trip (a data-modifying CTE).
+_APPEND_PG = text(
+    "WITH moved AS (UPDATE audithead SET seq = :seq, leaf_hash = :leaf_hash, at = :at "
+    "WHERE id = 1) INSERT INTO auditentry (seq, at, kind, actor, payload, prev_hash, leaf_hash) "
+    "VALUES (:seq, :at, :kind, :actor, :payload, :prev_hash, :leaf_hash)"
+)
+_HEAD_CACHE = "audit_head"
 
 
 class AuditChainBroken(RuntimeError):
@@ -45,14 +57,24 @@ def _init_head(session: Session) -> None:
     session.execute(make(_HEAD).values(**values).on_conflict_do_nothing(index_elements=["id"]))
 
 
+def _innermost(session: Session) -> object:
+    return session.get_nested_transaction() or session.get_transaction()
+
+
 def lock_head(session: Session) -> tuple[int, str, str]:
-    """(last seq, its leaf hash hex, its time) with the chain locked until the transaction ends."""
-    stmt = (select(_HEAD.c.seq, _HEAD.c.leaf_hash, _HEAD.c.at).where(_HEAD.c.id == 1)
-            .with_for_update())
-    row = session.execute(stmt).first()
+    """(last seq, its leaf hash hex, its time) with the chain locked until the transaction ends.
+
+    The lock lasts until commit, so within one (sub)transaction the head read last is still
+    the head: later appends reuse it instead of another round trip. A savepoint that rolls
+    back is a different innermost transaction, so its appends are never taken for granted.
+    """
+    cached = session.info.get(_HEAD_CACHE)
+    if cached is not None and cached[0] is _innermost(session):
+        return cached[1]
+    row = session.execute(_LOCK_HEAD).first()
     if row is None:
         _init_head(session)
-        row = session.execute(stmt).first()
+        row = session.execute(_LOCK_HEAD).first()
     return int(row.seq), row.leaf_hash, row.at
 
 
@@ -79,7 +101,10 @@ def append(session: Session, *, kind: str, actor: str, payload: dict[str, Any],
     leaf = leaf_hash(leaf_data(seq, at_text, kind, actor, payload_json, prev)).hex()
     row = {"seq": seq, "at": at_text, "kind": kind, "actor": actor, "payload": payload_json,
            "prev_hash": prev, "leaf_hash": leaf}
-    session.execute(insert(_ENTRY).values(**row))
-    session.execute(update(_HEAD).where(_HEAD.c.id == 1).values(seq=seq, leaf_hash=leaf,
-                                                                at=at_text))
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(_APPEND_PG, row)
+    else:
+        session.execute(_INSERT_ENTRY, row)
+        session.execute(_MOVE_HEAD, {"seq": seq, "leaf_hash": leaf, "at": at_text})
+    session.info[_HEAD_CACHE] = (_innermost(session), (seq, leaf, at_text))
     return AuditEntry(**row)
