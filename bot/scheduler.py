@@ -74,8 +74,8 @@ class ApelScheduler:
 
     def _catch_up(self, session: Session, unit: UnitConfig, now: datetime) -> tuple[int, int]:
         row = session.exec(select(Unit).where(Unit.code == unit.code)).one()
-        since = max(row.created_at, now - CATCH_UP)
-        plans = list(plans_due(unit, self.settings.calendar, self.settings.period, since, now))
+        plans = list(plans_due(unit, self.settings.calendar, self.settings.period,
+                               now - CATCH_UP, now))
         if not plans:
             return 0, 0
         existing = set(session.exec(select(Apel.duty_date, Apel.slot).where(
@@ -86,7 +86,7 @@ class ApelScheduler:
                 continue
             if now < plan.deadline_at:
                 opened += apel_service.open_apel(session, self.settings, plan, now) is not None
-            else:
+            elif plan.scheduled_at >= row.created_at:  # not "missed" before the unit was set up
                 missed += apel_service.record_missed(session, self.settings, plan, now) is not None
         return opened, missed
 

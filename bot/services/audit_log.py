@@ -6,9 +6,9 @@ from datetime import datetime
 
 from sqlmodel import Session
 
+from bot.audit.chain import append
+
 
 def record_event(session: Session, *, kind: str, actor: str, at: datetime, payload: dict) -> None:
     """Append in the caller's transaction: the event and its record commit or vanish together."""
-    from bot.audit.chain import append  # the audit package lands separately (issue 8)
-
     append(session, kind=kind, actor=actor, payload=payload, at=at)

@@ -21,7 +21,7 @@ import tomli_w
 
 from bot.testing.fake_telegram import FakeTelegram
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PG_ADMIN = os.environ.get("APEL_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 TOKEN = "123456:BENCH-token-for-the-fake-server-only"  # noqa: S105
 ZONES = ("Asia/Jakarta", "Asia/Makassar", "Asia/Jayapura")
@@ -38,7 +38,7 @@ def unit_config(i: int, zone: str, *, regu_base: int, deadline_minutes: int = 24
         "code": f"u{i:04d}", "name": f"Lapas Uji {i:04d}", "kind": "Lapas",
         "kanwil": f"Kanwil {i % 33:02d}", "timezone": zone,
         "apel_times": {"pagi": local_now.strftime("%H:%M"), "siang": later[0], "malam": later[1]},
-        "late_after_minutes": deadline_minutes, "deadline_minutes": deadline_minutes,
+        "late_after_minutes": min(180, deadline_minutes), "deadline_minutes": deadline_minutes,
         "kalapas_chat_id": 7_000_000 + i,
         "regu": [{"name": f"Regu {c}", "chat_id": -(regu_base + i * 4 + k)}
                  for k, c in enumerate("ABCD")],
