@@ -36,10 +36,11 @@ PEOPLE = [
 ]
 
 
-def demo_settings(db_url: str) -> Settings:
+def demo_settings(db_url: str, key_file: Path) -> Settings:
     regu = [{"name": f"Regu {c}", "chat_id": -1001000000000 - i} for i, c in enumerate("ABCD", 1)]
     return parse_settings({
         "database": {"url": db_url},
+        "audit": {"key_file": str(key_file)},
         "period": {
             "name": "Pilkada 2024", "start": "2024-09-01", "end": "2024-12-31",
             "pledge_points": ["Menjaga dan menegakkan prinsip netralitas pegawai",
@@ -76,7 +77,7 @@ async def run_demo(out: Callable[[str], None] = print) -> dict[str, int]:
     with tempfile.TemporaryDirectory(prefix="apel-demo-") as tmp:
         db = Database(f"sqlite:///{Path(tmp) / 'demo.db'}")
         db.upgrade()
-        settings = demo_settings(db.url)
+        settings = demo_settings(db.url, Path(tmp) / "audit.key")
         clock = FakeClock(datetime(2024, 11, 26, 6, 55, tzinfo=WITA))
         db.call(lambda s: sync_config(s, settings, clock.now()))
         result = db.call(lambda s: import_roster_file(s, _roster_csv(), "roster.csv", clock))

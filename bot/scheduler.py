@@ -17,12 +17,14 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlmodel import Session, col, select
 
+from bot.audit.keys import SigningKey, load_signing_key
 from bot.clock import Clock
 from bot.config import SLOTS, Settings, UnitConfig
 from bot.db import Database
 from bot.duty import plans_due
 from bot.models import Apel, Unit
 from bot.services import apel as apel_service
+from bot.services import checkpoints
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,7 @@ class ApelScheduler:
         self.on_queued = on_queued
         self.on_error = on_error
         self._scheduler: AsyncIOScheduler | None = None
+        self._key: SigningKey | None = None
 
     # --- the decisions -------------------------------------------------------------------------
 
@@ -64,10 +67,13 @@ class ApelScheduler:
                 summary.missed += missed
             except Exception as err:  # one unit's trouble must not stop the others
                 self._report(f"opening apel for unit {unit.code}", err)
+        closed_chats: list[int] = []
         try:
-            summary.closed = self.db.call(lambda s: self._close_due(s, now))
+            closed_chats = self.db.call(lambda s: self._close_due(s, now))
+            summary.closed = len(closed_chats)
         except Exception as err:
             self._report("closing apel", err)
+        self._checkpoint(now, closed_chats)
         if summary.changed:
             self.on_queued()
         return summary
@@ -90,11 +96,31 @@ class ApelScheduler:
                 missed += apel_service.record_missed(session, self.settings, plan, now) is not None
         return opened, missed
 
-    def _close_due(self, session: Session, now: datetime) -> int:
-        due = apel_service.apels_past_deadline(session, now)
-        for apel in due:
-            apel_service.close_apel(session, apel, now)
-        return len(due)
+    def _close_due(self, session: Session, now: datetime) -> list[int]:
+        """Close what passed its deadline; the Kalapas chats that got a report."""
+        return [apel_service.close_apel(session, apel, now).unit.kalapas_chat_id
+                for apel in apel_service.apels_past_deadline(session, now)]
+
+    def signing_key(self) -> SigningKey:
+        if self._key is None:  # created on first use, owner-only, outside the database
+            self._key = load_signing_key(self.settings.audit.key_file, self.settings.audit.origin)
+        return self._key
+
+    def _checkpoint(self, now: datetime, closed_chats: list[int]) -> None:
+        """After apel close, and at least daily: sign the log and send copies outside it."""
+        try:
+            if closed_chats:
+                self.db.call(lambda s: checkpoints.publish(
+                    s, self.signing_key(), now, closed_chats, daily=False))
+            elif self.db.call(lambda s: checkpoints.daily_due(s, now)):
+                chats = [u.kalapas_chat_id for u in self.db.call(lambda s: s.exec(
+                    select(Unit).where(Unit.active)).all())]
+                if self.settings.telegram.operator_chat_id:
+                    chats.append(self.settings.telegram.operator_chat_id)
+                self.db.call(lambda s: checkpoints.publish(
+                    s, self.signing_key(), now, chats, daily=True))
+        except Exception as err:
+            self._report("signing an audit checkpoint", err)
 
     def refresh_tallies(self) -> int:
         try:

@@ -56,6 +56,7 @@ def write_config(path: Path, units: list[dict], db_url: str, base_url: str) -> N
         "telegram": {"base_url": base_url,
                      "base_file_url": base_url.replace("/bot", "/file/bot")},
         "database": {"url": db_url},
+        "audit": {"key_file": str(path.parent / "audit.key")},
         "period": {"name": "Benchmark", "start": (today - timedelta(days=2)).isoformat(),
                    "end": (today + timedelta(days=2)).isoformat(), "pledge_points": PLEDGE_POINTS},
         "units": units,

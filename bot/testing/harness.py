@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import tempfile
 import time
+from pathlib import Path
 
 from sqlmodel import select
 from telegram.ext import Application
@@ -22,10 +24,12 @@ TEST_TOKEN = "123456:TEST-token-for-the-fake-server-only"  # noqa: S105
 
 
 def point_at(settings: Settings, server: FakeTelegram) -> Settings:
-    """The same settings, with the Bot API URLs of the fake server."""
+    """The same settings, with the Bot API URLs of the fake server and a throwaway audit key."""
     telegram = settings.telegram.model_copy(
         update={"base_url": server.base_url, "base_file_url": server.base_file_url})
-    return settings.model_copy(update={"telegram": telegram})
+    key_file = Path(tempfile.mkdtemp(prefix="apel-key-")) / "audit.key"
+    audit = settings.audit.model_copy(update={"key_file": str(key_file)})
+    return settings.model_copy(update={"telegram": telegram, "audit": audit})
 
 
 class BotUnderTest:
