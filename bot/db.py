@@ -50,7 +50,9 @@ def _sqlite_pragmas(engine: Engine) -> None:
     def _on_begin(conn) -> None:  # noqa: ANN001
         # Writers queue on the database lock at BEGIN instead of failing at their first write:
         # no "database is locked" mid-transaction, and audit appends are serialised.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Read-only work (Database.read) takes no lock: WAL readers never block the writer.
+        read_only = conn.get_execution_options().get("read_only", False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def make_engine(url: str) -> Engine:
@@ -79,6 +81,7 @@ class Database:
         self.is_sqlite = self.url.startswith("sqlite")
         # SQLite has one writer at a time; queueing in Python is cheaper than busy-waiting.
         self._write_lock = threading.Lock() if self.is_sqlite else None
+        self._reader = self.engine.execution_options(read_only=True)
 
     @property
     def safe_url(self) -> str:
@@ -118,6 +121,17 @@ class Database:
         finally:
             if lock is not None:
                 lock.release()
+
+    def read(self, fn: Callable[[Session], T]) -> T:
+        """Run `fn(session)` in a read-only transaction: no write lock, nothing committed."""
+        with Session(self._reader, expire_on_commit=False) as session:
+            try:
+                return fn(session)
+            finally:
+                session.rollback()
+
+    async def run_read(self, fn: Callable[[Session], T]) -> T:
+        return await asyncio.to_thread(self.read, fn)
 
     def call(self, fn: Callable[[Session], T]) -> T:
         with self.transaction() as session:

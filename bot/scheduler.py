@@ -8,6 +8,7 @@ with the Apel rows, so a restart, a missed job or a second process cannot open a
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,7 +22,7 @@ from bot.audit.keys import SigningKey, load_signing_key
 from bot.clock import Clock
 from bot.config import SLOTS, Settings, UnitConfig
 from bot.db import Database
-from bot.duty import plans_due
+from bot.duty import ApelPlan, plans_due
 from bot.models import Apel, Unit
 from bot.services import apel as apel_service
 from bot.services import checkpoints
@@ -53,24 +54,56 @@ class ApelScheduler:
         self.on_error = on_error
         self._scheduler: AsyncIOScheduler | None = None
         self._key: SigningKey | None = None
+        self._reconcile_lock = threading.Lock()
+        self._again = False
 
     # --- the decisions -------------------------------------------------------------------------
 
     def reconcile(self) -> ReconcileSummary:
-        """Open what is due, record what was slept through, close what passed its deadline."""
+        """Open what is due, record what was slept through, close what passed its deadline.
+
+        Single-flight: bells ringing together (hundreds of units share 07:00 WIB) run one pass;
+        a bell that rings during a pass makes it run once more instead of in parallel.
+        """
+        if not self._reconcile_lock.acquire(blocking=False):
+            self._again = True
+            return ReconcileSummary()
+        try:
+            total = ReconcileSummary()
+            while True:
+                self._again = False
+                once = self._reconcile_once()
+                total.opened += once.opened
+                total.missed += once.missed
+                total.closed += once.closed
+                if not self._again:
+                    return total
+        finally:
+            self._reconcile_lock.release()
+
+    def _reconcile_once(self) -> ReconcileSummary:
         summary = ReconcileSummary()
         now = self.clock.now()
+        # One cheap read finds the units with work; only those take the write lock.
+        known, created = self.db.read(lambda s: _apel_keys_since(s, now - CATCH_UP))
         for unit in self.settings.units:
+            plans = [p for p in plans_due(unit, self.settings.calendar, self.settings.period,
+                                          now - CATCH_UP, now)
+                     if (unit.code, p.duty_date, p.slot) not in known]
+            if not plans or unit.code not in created:
+                continue
             try:
-                opened, missed = self.db.call(lambda s, u=unit: self._catch_up(s, u, now))
+                opened, missed = self.db.call(
+                    lambda s, u=unit, ps=plans: self._catch_up(s, u, ps, created[u.code], now))
                 summary.opened += opened
                 summary.missed += missed
             except Exception as err:  # one unit's trouble must not stop the others
                 self._report(f"opening apel for unit {unit.code}", err)
         closed_chats: list[int] = []
         try:
-            closed_chats = self.db.call(lambda s: self._close_due(s, now))
-            summary.closed = len(closed_chats)
+            if self.db.read(lambda s: apel_service.apels_past_deadline(s, now)):
+                closed_chats = self.db.call(lambda s: self._close_due(s, now))
+                summary.closed = len(closed_chats)
         except Exception as err:
             self._report("closing apel", err)
         self._checkpoint(now, closed_chats)
@@ -78,21 +111,13 @@ class ApelScheduler:
             self.on_queued()
         return summary
 
-    def _catch_up(self, session: Session, unit: UnitConfig, now: datetime) -> tuple[int, int]:
-        row = session.exec(select(Unit).where(Unit.code == unit.code)).one()
-        plans = list(plans_due(unit, self.settings.calendar, self.settings.period,
-                               now - CATCH_UP, now))
-        if not plans:
-            return 0, 0
-        existing = set(session.exec(select(Apel.duty_date, Apel.slot).where(
-            Apel.unit_id == row.id, col(Apel.duty_date) >= plans[0].duty_date)).all())
+    def _catch_up(self, session: Session, unit: UnitConfig, plans: list[ApelPlan],
+                  unit_created: datetime, now: datetime) -> tuple[int, int]:
         opened = missed = 0
         for plan in plans:
-            if (plan.duty_date, plan.slot) in existing:
-                continue
             if now < plan.deadline_at:
                 opened += apel_service.open_apel(session, self.settings, plan, now) is not None
-            elif plan.scheduled_at >= row.created_at:  # not "missed" before the unit was set up
+            elif plan.scheduled_at >= unit_created:  # not "missed" before the unit was set up
                 missed += apel_service.record_missed(session, self.settings, plan, now) is not None
         return opened, missed
 
@@ -112,8 +137,8 @@ class ApelScheduler:
             if closed_chats:
                 self.db.call(lambda s: checkpoints.publish(
                     s, self.signing_key(), now, closed_chats, daily=False))
-            elif self.db.call(lambda s: checkpoints.daily_due(s, now)):
-                chats = [u.kalapas_chat_id for u in self.db.call(lambda s: s.exec(
+            elif self.db.read(lambda s: checkpoints.daily_due(s, now)):
+                chats = [u.kalapas_chat_id for u in self.db.read(lambda s: s.exec(
                     select(Unit).where(Unit.active)).all())]
                 if self.settings.telegram.operator_chat_id:
                     chats.append(self.settings.telegram.operator_chat_id)
@@ -153,20 +178,35 @@ class ApelScheduler:
             "coalesce": True, "max_instances": 1, "misfire_grace_time": 3600})
         sched.add_job(reconcile_job, IntervalTrigger(seconds=RECONCILE_SECONDS), id="reconcile")
         sched.add_job(tally_job, IntervalTrigger(seconds=TALLY_SECONDS), id="tally")
+        for zone, hour, minute in self._bells():
+            sched.add_job(reconcile_job, CronTrigger(hour=hour, minute=minute, second=1,
+                                                     timezone=zone),
+                          id=f"bell:{zone}:{hour:02d}{minute:02d}")
+        sched.start()
+        self._scheduler = sched
+        log.info("scheduler started: %d jobs", len(sched.get_jobs()))
+
+    def _bells(self) -> list[tuple[str, int, int]]:
+        """Each distinct local minute at which some unit's apel opens or closes."""
+        bells = set()
         for unit in self.settings.units:
             for slot in SLOTS:
                 at = unit.apel_times.of(slot)
                 deadline = (datetime.combine(datetime(2000, 1, 1), at)
                             + timedelta(minutes=unit.deadline_minutes)).time()
-                for kind, when in (("open", at), ("close", deadline)):
-                    sched.add_job(reconcile_job, CronTrigger(
-                        hour=when.hour, minute=when.minute, second=1, timezone=unit.zone),
-                        id=f"{unit.code}:{slot}:{kind}")
-        sched.start()
-        self._scheduler = sched
-        log.info("scheduler started: %d jobs", len(sched.get_jobs()))
+                bells |= {(unit.timezone, t.hour, t.minute) for t in (at, deadline)}
+        return sorted(bells)
 
     def stop(self) -> None:
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
+
+
+def _apel_keys_since(session: Session, since: datetime) -> tuple[set, dict[str, datetime]]:
+    """(unit code, date, slot) of every apel row from `since`'s date on, and units' creation."""
+    units = {u.id: u for u in session.exec(select(Unit))}
+    rows = session.exec(select(Apel.unit_id, Apel.duty_date, Apel.slot).where(
+        col(Apel.duty_date) >= (since - timedelta(days=1)).date())).all()
+    return ({(units[u].code, d, slot) for u, d, slot in rows},
+            {u.code: u.created_at for u in units.values()})

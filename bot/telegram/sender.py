@@ -47,7 +47,7 @@ REF_WAIT = timedelta(seconds=2)  # an edit waits this long for the message it ed
 
 @dataclass(frozen=True)
 class Limits:
-    global_per_second: float = 28.0  # Telegram: about 30/s per bot
+    global_per_second: float = 29.0  # Telegram: about 30/s per bot
     group_per_minute: int = 19  # Telegram: about 20/min per group
     private_per_second: float = 1.0
     concurrency: int = 16

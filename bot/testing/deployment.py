@@ -122,11 +122,12 @@ async def wait_until(predicate, timeout: float, interval: float = 0.05) -> None:
         await asyncio.sleep(interval)
 
 
-def add_chats(server: FakeTelegram, units: list[dict]) -> None:
+def add_chats(server: FakeTelegram, units: list[dict], *, start_kalapas: bool = False) -> None:
     for u in units:
         for r in u["regu"]:
             server.add_group(r["chat_id"], f"{u['name']} {r['name']}")
         if "admin_group_chat_id" in u:
             server.add_group(u["admin_group_chat_id"], f"{u['name']} Administrasi")
         server.add_user(u["kalapas_chat_id"], f"Kalapas {u['code']}")
-        server.user_start(u["kalapas_chat_id"])
+        if start_kalapas:
+            server.user_start(u["kalapas_chat_id"])
