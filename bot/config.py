@@ -182,11 +182,18 @@ class AuditConfig(_Strict):
     origin: str = "apel-bot"
 
 
+class AnnouncementsConfig(_Strict):
+    remind_after_minutes: int = Field(default=120, ge=1, le=10080)
+    # A /umumkan conversation left idle this long is cancelled (the draft is dropped).
+    compose_timeout_minutes: float = Field(default=15.0, gt=0, le=240)
+
+
 class Settings(_Strict):
     telegram: TelegramConfig = Field(default_factory=TelegramConfig)
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
     calendar: CalendarConfig = Field(default_factory=CalendarConfig)
     audit: AuditConfig = Field(default_factory=AuditConfig)
+    announcements: AnnouncementsConfig = Field(default_factory=AnnouncementsConfig)
     period: PeriodConfig
     units: list[UnitConfig] = Field(min_length=1)
 

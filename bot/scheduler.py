@@ -24,6 +24,7 @@ from bot.config import SLOTS, Settings, UnitConfig
 from bot.db import Database
 from bot.duty import ApelPlan, plans_due
 from bot.models import Apel, Unit
+from bot.services import announce as announce_service
 from bot.services import apel as apel_service
 from bot.services import checkpoints
 
@@ -158,6 +159,18 @@ class ApelScheduler:
             self.on_queued()
         return queued
 
+    def refresh_announcements(self) -> int:
+        """Announcement tallies and the one-time reminders (bot/services/announce.py)."""
+        try:
+            queued = self.db.call(lambda s: announce_service.refresh(
+                s, self.settings, self.clock.now()))
+        except Exception as err:
+            self._report("refreshing announcements", err)
+            return 0
+        if queued:
+            self.on_queued()
+        return queued
+
     def _report(self, what: str, err: BaseException) -> None:
         log.exception("scheduler failed while %s", what, exc_info=err)
         if self.on_error is not None:
@@ -174,10 +187,14 @@ class ApelScheduler:
         async def tally_job() -> None:
             await asyncio.to_thread(self.refresh_tallies)
 
+        async def announce_job() -> None:
+            await asyncio.to_thread(self.refresh_announcements)
+
         sched = AsyncIOScheduler(timezone="UTC", job_defaults={
             "coalesce": True, "max_instances": 1, "misfire_grace_time": 3600})
         sched.add_job(reconcile_job, IntervalTrigger(seconds=RECONCILE_SECONDS), id="reconcile")
         sched.add_job(tally_job, IntervalTrigger(seconds=TALLY_SECONDS), id="tally")
+        sched.add_job(announce_job, IntervalTrigger(seconds=TALLY_SECONDS), id="announcements")
         for zone, hour, minute in self._bells():
             sched.add_job(reconcile_job, CronTrigger(hour=hour, minute=minute, second=1,
                                                      timezone=zone),

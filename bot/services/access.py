@@ -91,3 +91,40 @@ def approvers_for(session: Session, settings: Settings, employee: Employee) -> l
 def may_approve(session: Session, settings: Settings, approver_user_id: int,
                 employee: Employee) -> bool:
     return approver_user_id in approvers_for(session, settings, employee)
+
+
+# --- announcements (Satgas Netralitas) ---------------------------------------------------------
+
+ANNOUNCERS = frozenset({"satgas"})
+
+
+def announce_reach(session: Session, actor: Actor) -> list[Unit]:
+    """The units this person may send announcements to: an admin all; a Satgas member the unit
+    of the grant (unit_id) or the Kanwil's units (a grant with kanwil). Empty: may not announce."""
+    units = session.exec(select(Unit).where(Unit.active).order_by(Unit.name)).all()
+    if actor.is_admin:
+        return list(units)
+    grants = [g for g in actor.grant_rows if g.role in ANNOUNCERS]
+    unit_ids = {g.unit_id for g in grants if g.unit_id is not None}
+    kanwils = {g.kanwil for g in grants if g.unit_id is None and g.kanwil}
+    return [u for u in units if u.id in unit_ids or u.kanwil in kanwils]
+
+
+def announce_home_unit(actor: Actor, reach: list[Unit]) -> Unit | None:
+    """'This unit' for an announcer: their own unit if they may reach it, else their grant's."""
+    by_id = {u.id: u for u in reach}
+    if actor.employee is not None and actor.employee.unit_id in by_id:
+        return by_id[actor.employee.unit_id]
+    for grant in actor.grant_rows:
+        if grant.role in ANNOUNCERS and grant.unit_id in by_id:
+            return by_id[grant.unit_id]
+    return None
+
+
+def kalapas_units(session: Session, actor: Actor) -> set[int]:
+    """Units this person heads: Kalapas on the roster, or the configured Kalapas chat."""
+    ids = {u.id for u in session.exec(select(Unit).where(
+        Unit.kalapas_chat_id == actor.telegram_user_id))}
+    if actor.employee is not None and actor.employee.role == "kalapas":
+        ids.add(actor.employee.unit_id)
+    return ids
