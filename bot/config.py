@@ -162,6 +162,9 @@ class PeriodConfig(_Strict):
     end: date
     pledge_points: list[Annotated[str, Field(min_length=3)]]
     topics: list[Annotated[str, Field(min_length=3)]] = Field(default_factory=list)
+    # The integrity pact signed once per period. None: messages/pakta_text.html.j2 builds it
+    # from the pledge points.
+    pakta_text: Annotated[str, Field(min_length=20, max_length=3000)] | None = None
 
     @model_validator(mode="after")
     def _dates(self) -> PeriodConfig:
@@ -175,6 +178,13 @@ class PeriodConfig(_Strict):
 class CalendarConfig(_Strict):
     cuti_bersama: list[date] = Field(default_factory=list)
     extra_holidays: list[date] = Field(default_factory=list)
+
+
+class PaktaConfig(_Strict):
+    # Remind those who have not signed every this many days from the period start (0: never),
+    # at this local time of their unit.
+    reminder_days: int = Field(default=3, ge=0, le=60)
+    reminder_time: time = time(9, 0)
 
 
 class AuditConfig(_Strict):
@@ -193,6 +203,7 @@ class Settings(_Strict):
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
     calendar: CalendarConfig = Field(default_factory=CalendarConfig)
     audit: AuditConfig = Field(default_factory=AuditConfig)
+    pakta: PaktaConfig = Field(default_factory=PaktaConfig)
     announcements: AnnouncementsConfig = Field(default_factory=AnnouncementsConfig)
     period: PeriodConfig
     units: list[UnitConfig] = Field(min_length=1)

@@ -9,7 +9,14 @@ from functools import lru_cache
 
 import holidays
 
-from bot.config import OFF_DUTY, SLOTS, CalendarConfig, PeriodConfig, UnitConfig
+from bot.config import (
+    OFF_DUTY,
+    SLOTS,
+    CalendarConfig,
+    PeriodConfig,
+    RotationOverride,
+    UnitConfig,
+)
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,15 @@ class LeaveSpan:
         return self.start <= day <= self.end
 
 
+@dataclass(frozen=True)
+class Move:
+    """One person standing `slot` on `day` instead of their own apel (a person swap)."""
+
+    employee_id: int
+    day: date
+    slot: str
+
+
 @lru_cache(maxsize=32)
 def _national_holidays(year: int) -> frozenset[date]:
     return frozenset(holidays.country_holidays("ID", years=year).keys())
@@ -55,10 +71,13 @@ def is_working_day(day: date, calendar: CalendarConfig) -> bool:
     return day not in calendar.cuti_bersama and day not in calendar.extra_holidays
 
 
-def regu_on_duty(unit: UnitConfig, day: date, slot: str) -> str:
+def regu_on_duty(unit: UnitConfig, day: date, slot: str,
+                 overrides: Iterable[RotationOverride] = ()) -> str:
+    """The regu standing `slot` on `day`. `overrides` (e.g. swaps recorded in the database)
+    win over the config's rotation.overrides, which win over the rotation."""
     if slot not in SLOTS:
         raise ValueError(f"unknown slot {slot!r}")
-    for override in unit.rotation.overrides:
+    for override in (*overrides, *unit.rotation.overrides):
         if override.date == day and override.slot == slot:
             return override.regu
     order = unit.rotation_order
@@ -68,7 +87,8 @@ def regu_on_duty(unit: UnitConfig, day: date, slot: str) -> str:
     return order[(cycle.index(slot) - days) % len(cycle)]
 
 
-def plan_apel(unit: UnitConfig, day: date, slot: str, calendar: CalendarConfig) -> ApelPlan:
+def plan_apel(unit: UnitConfig, day: date, slot: str, calendar: CalendarConfig,
+              overrides: Iterable[RotationOverride] = ()) -> ApelPlan:
     local = datetime.combine(day, unit.apel_times.of(slot), tzinfo=unit.zone)
     at = local.astimezone(UTC)
     return ApelPlan(
@@ -79,13 +99,15 @@ def plan_apel(unit: UnitConfig, day: date, slot: str, calendar: CalendarConfig) 
         scheduled_at=at,
         late_after_at=at + timedelta(minutes=unit.late_after_minutes),
         deadline_at=at + timedelta(minutes=unit.deadline_minutes),
-        regu=regu_on_duty(unit, day, slot),
+        regu=regu_on_duty(unit, day, slot, overrides),
         includes_administration=slot == "pagi" and is_working_day(day, calendar),
     )
 
 
-def day_plan(unit: UnitConfig, day: date, calendar: CalendarConfig) -> list[ApelPlan]:
-    return [plan_apel(unit, day, slot, calendar) for slot in SLOTS]
+def day_plan(unit: UnitConfig, day: date, calendar: CalendarConfig,
+             overrides: Iterable[RotationOverride] = ()) -> list[ApelPlan]:
+    overrides = tuple(overrides)
+    return [plan_apel(unit, day, slot, calendar, overrides) for slot in SLOTS]
 
 
 def local_date(unit: UnitConfig, instant: datetime) -> date:
@@ -111,21 +133,31 @@ def plans_due(
 
 
 def expected_people(
-    plan: ApelPlan, people: Iterable[Person], leaves: Iterable[LeaveSpan]
+    plan: ApelPlan, people: Iterable[Person], leaves: Iterable[LeaveSpan],
+    moves: Iterable[Move] = (),
 ) -> list[Person]:
-    """The on-duty regu (plus administration at pagi on working days), minus those on leave."""
+    """The on-duty regu (plus administration at pagi on working days), minus those on leave.
+
+    A person with a move that day stands the apel of the move instead of their own."""
     on_leave = {lv.employee_id for lv in leaves if lv.covers(plan.duty_date)}
+    moved = {m.employee_id: m.slot for m in moves if m.day == plan.duty_date}
     out = []
     for p in people:
         if p.id in on_leave:
+            continue
+        if p.id in moved:
+            if moved[p.id] == plan.slot:
+                out.append(p)
             continue
         if p.regu == plan.regu or (p.regu is None and plan.includes_administration):
             out.append(p)
     return out
 
 
-def off_duty_regu(unit: UnitConfig, day: date) -> list[str]:
-    on_duty = {regu_on_duty(unit, day, slot) for slot in SLOTS}
+def off_duty_regu(unit: UnitConfig, day: date,
+                  overrides: Iterable[RotationOverride] = ()) -> list[str]:
+    overrides = tuple(overrides)
+    on_duty = {regu_on_duty(unit, day, slot, overrides) for slot in SLOTS}
     return [r for r in unit.rotation_order if r not in on_duty]
 
 
@@ -133,6 +165,7 @@ __all__ = [
     "OFF_DUTY",
     "ApelPlan",
     "LeaveSpan",
+    "Move",
     "Person",
     "day_plan",
     "expected_people",

@@ -11,7 +11,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -26,12 +26,13 @@ from bot.duty import ApelPlan, plans_due
 from bot.models import Apel, Unit
 from bot.services import announce as announce_service
 from bot.services import apel as apel_service
-from bot.services import checkpoints
+from bot.services import checkpoints, menus, pakta
 
 log = logging.getLogger(__name__)
 
 RECONCILE_SECONDS = 30
 TALLY_SECONDS = 2
+HOUSEKEEPING_SECONDS = 60  # pakta reminders (idempotent per day), menus after role changes
 CATCH_UP = timedelta(hours=36)  # how far back a restart looks for apel it slept through
 
 
@@ -49,10 +50,13 @@ class ReconcileSummary:
 class ApelScheduler:
     def __init__(self, db: Database, settings: Settings, clock: Clock,
                  on_queued: Callable[[], None] = lambda: None,
-                 on_error: Callable[[str, BaseException], None] | None = None) -> None:
+                 on_error: Callable[[str, BaseException], None] | None = None,
+                 menu_table: list[menus.MenuCommand] | None = None) -> None:
         self.db, self.settings, self.clock = db, settings, clock
         self.on_queued = on_queued
         self.on_error = on_error
+        self.menu_table = menu_table or []  # who sees which command (bot/telegram/app.py)
+        self._reminded: set[tuple[int, date]] = set()  # (unit, local day) pakta rounds done
         self._scheduler: AsyncIOScheduler | None = None
         self._key: SigningKey | None = None
         self._reconcile_lock = threading.Lock()
@@ -171,6 +175,42 @@ class ApelScheduler:
             self.on_queued()
         return queued
 
+    def housekeeping(self, *, full_menus: bool = False) -> int:
+        """Pakta reminders that are due, and menus of people whose role changed."""
+        now = self.clock.now()
+        queued = 0
+        try:
+            due = self.db.read(lambda s: pakta.units_due(s, self.settings, now))
+            for unit_id, day in due:
+                if (unit_id, day) in self._reminded:
+                    continue
+                # One transaction per unit; after a restart the outbox keys keep it once a day.
+                queued += self.db.call(lambda s, u=unit_id: pakta.send_reminders(
+                    s, self.settings, now, unit_id=u))
+                self._reminded.add((unit_id, day))
+        except Exception as err:
+            self._report("sending pakta reminders", err)
+        queued += self.sync_menus(full=full_menus, notify=False)
+        if queued:
+            self.on_queued()
+        return queued
+
+    def sync_menus(self, *, full: bool = False, notify: bool = True) -> int:
+        """Set the command menu of each person whose roles changed (all of them if full)."""
+        if not self.menu_table:
+            return 0
+        try:
+            if not full and not self.db.read(lambda s: menus.pending(s, self.settings)):
+                return 0  # the usual case: a read, no write lock
+            queued = self.db.call(lambda s: menus.sync(
+                s, self.settings, self.menu_table, self.clock.now(), full=full))
+        except Exception as err:
+            self._report("updating command menus", err)
+            return 0
+        if queued and notify:
+            self.on_queued()
+        return queued
+
     def _report(self, what: str, err: BaseException) -> None:
         log.exception("scheduler failed while %s", what, exc_info=err)
         if self.on_error is not None:
@@ -187,6 +227,9 @@ class ApelScheduler:
         async def tally_job() -> None:
             await asyncio.to_thread(self.refresh_tallies)
 
+        async def housekeeping_job() -> None:
+            await asyncio.to_thread(self.housekeeping)
+
         async def announce_job() -> None:
             await asyncio.to_thread(self.refresh_announcements)
 
@@ -194,6 +237,8 @@ class ApelScheduler:
             "coalesce": True, "max_instances": 1, "misfire_grace_time": 3600})
         sched.add_job(reconcile_job, IntervalTrigger(seconds=RECONCILE_SECONDS), id="reconcile")
         sched.add_job(tally_job, IntervalTrigger(seconds=TALLY_SECONDS), id="tally")
+        sched.add_job(housekeeping_job, IntervalTrigger(seconds=HOUSEKEEPING_SECONDS),
+                      id="housekeeping")
         sched.add_job(announce_job, IntervalTrigger(seconds=TALLY_SECONDS), id="announcements")
         for zone, hour, minute in self._bells():
             sched.add_job(reconcile_job, CronTrigger(hour=hour, minute=minute, second=1,

@@ -26,6 +26,12 @@ ANNOUNCEMENT_WITHDRAWN = "announcement.withdrawn"
 ROLE_GRANTED = "role.granted"
 ROLE_REVOKED = "role.revoked"
 
+# Running the unit from Telegram (issue 9): duty swaps, the integrity pact, corrections.
+SWAP_RECORDED = "swap.recorded"
+SWAP_REVOKED = "swap.revoked"
+PAKTA_SIGNED = "pakta.signed"
+CORRECTION_RECORDED = "correction.recorded"
+
 # Written by the audit package itself.
 KEY_ROTATED = "key.rotated"
 CHECKPOINT_SIGNED = "checkpoint.signed"
@@ -38,5 +44,6 @@ KINDS: frozenset[str] = frozenset({
     APEL_OPENED, APEL_CLOSED, APEL_MISSED, REPORT_SENT,
     ANNOUNCEMENT_SENT, ANNOUNCEMENT_ACKNOWLEDGED, ANNOUNCEMENT_WITHDRAWN,
     ROLE_GRANTED, ROLE_REVOKED,
+    SWAP_RECORDED, SWAP_REVOKED, PAKTA_SIGNED, CORRECTION_RECORDED,
     KEY_ROTATED, CHECKPOINT_SIGNED,
 })

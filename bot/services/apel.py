@@ -26,8 +26,10 @@ from bot.models import (
     Regu,
     Unit,
 )
-from bot.services import outbox
+from bot.models_unit import Correction
+from bot.services import outbox, swaps
 from bot.services.audit_log import record_event
+from bot.services.corrections import corrections_for
 from bot.services.units import period_row
 from bot.texts import render
 
@@ -98,6 +100,7 @@ def open_apel(session: Session, settings: Settings, plan: ApelPlan, now: datetim
     unit = _unit_row(session, plan.unit_code)
     if _find(session, unit.id, plan) is not None:
         return None
+    plan = swaps.effective_plan(session, settings, unit.id, plan)  # regu swaps (/tukar)
     period = period_row(session, settings)
     apel = Apel(unit_id=unit.id, duty_date=plan.duty_date, slot=plan.slot, period_id=period.id,
                 scheduled_at=plan.scheduled_at, late_after_at=plan.late_after_at,
@@ -111,9 +114,14 @@ def open_apel(session: Session, settings: Settings, plan: ApelPlan, now: datetim
         return None  # another process opened it a moment ago
     people, regu_ids = _people(session, unit.id)
     # Freeze the roster on duty; leave is applied when counting, so leave added later excuses too.
-    expected = expected_people(plan, people, leaves=())
+    # Person swaps (/tukar) move someone onto this apel, or away to another one of the day;
+    # those moved in stand with the on-duty regu and get the briefing privately as well.
+    moves = swaps.moves_on(session, unit.id, plan.duty_date)
+    expected = expected_people(plan, people, leaves=(), moves=moves)
+    moved_in = {p.id for p in expected} - {p.id for p in expected_people(plan, people, ())}
     session.add_all([ApelExpected(apel_id=apel.id, employee_id=p.id,
-                                  regu_id=regu_ids.get(p.regu) if p.regu else None)
+                                  regu_id=regu_ids.get(plan.regu) if p.id in moved_in
+                                  else regu_ids.get(p.regu) if p.regu else None)
                      for p in expected])
     groups: list[tuple[int | None, int]] = []
     on_duty = session.get(Regu, regu_ids[plan.regu]) if plan.regu in regu_ids else None
@@ -129,6 +137,12 @@ def open_apel(session: Session, settings: Settings, plan: ApelPlan, now: datetim
                                   priority=outbox.PRIORITY_BRIEFING)
         session.add(Briefing(apel_id=apel.id, regu_id=regu_id, chat_id=chat_id,
                              outbox_id=msg.id))
+    for emp in session.exec(select(Employee).where(col(Employee.id).in_(moved_in))):
+        if emp.telegram_user_id and emp.private_chat_ok:
+            outbox.send_message(session, key=f"briefing-dm:{apel.id}:{emp.id}",
+                                chat_id=emp.telegram_user_id,
+                                text=text + "\n\n" + render("briefing_moved", regu=plan.regu),
+                                keyboard=keyboard, now=now, priority=outbox.PRIORITY_BRIEFING)
     record_event(session, kind="apel.opened", actor="scheduler", at=now, payload={
         "apel_id": apel.id, "unit_id": unit.id, "date": plan.duty_date.isoformat(),
         "slot": plan.slot, "expected": sorted(p.id for p in expected), "late": apel.opened_late})
@@ -149,6 +163,7 @@ def record_missed(session: Session, settings: Settings, plan: ApelPlan,
     unit = _unit_row(session, plan.unit_code)
     if _find(session, unit.id, plan) is not None:
         return None
+    plan = swaps.effective_plan(session, settings, unit.id, plan)
     apel = Apel(unit_id=unit.id, duty_date=plan.duty_date, slot=plan.slot,
                 period_id=period_row(session, settings).id, scheduled_at=plan.scheduled_at,
                 late_after_at=plan.late_after_at, deadline_at=plan.deadline_at,
@@ -300,6 +315,8 @@ class GroupReport:
     on_time: int = 0
     excused: list[Employee] = field(default_factory=list)
     expected: int = 0
+    # Excused afterwards by the KPLP or Kalapas (/koreksi): (person, Correction row).
+    corrected: list[tuple[Employee, Correction]] = field(default_factory=list)
 
 
 @dataclass
@@ -315,8 +332,8 @@ class ApelReport:
 
     @property
     def expected(self) -> int:
-        """Those who had to pledge: the roster minus leave."""
-        return self.roster - self.excused
+        """Those who had to pledge: the roster minus leave and corrections."""
+        return self.roster - self.excused - self.corrected
 
     @property
     def pledged(self) -> int:
@@ -328,7 +345,12 @@ class ApelReport:
 
     @property
     def not_reached(self) -> int:
-        return sum(g.expected - len(g.excused) for g in self.groups if not g.reached)
+        return sum(g.expected - len(g.excused) - len(g.corrected)
+                   for g in self.groups if not g.reached)
+
+    @property
+    def corrected(self) -> int:
+        return sum(len(g.corrected) for g in self.groups)
 
     @property
     def excused(self) -> int:
@@ -340,7 +362,8 @@ class ApelReport:
 
 
 def build_report(session: Session, apel: Apel, at: datetime) -> ApelReport:
-    """Expected minus excused (leave) minus pledged by `at`; unreached groups kept apart."""
+    """Expected minus excused (leave) minus pledged by `at`; unreached groups kept apart.
+    A correction (/koreksi) shows a person as corrected instead of missing."""
     unit = session.get(Unit, apel.unit_id)
     expected = session.exec(
         select(ApelExpected, Employee)
@@ -351,6 +374,7 @@ def build_report(session: Session, apel: Apel, at: datetime) -> ApelReport:
     pledges = {p.employee_id: p for p in session.exec(
         select(Pledge).where(Pledge.apel_id == apel.id, Pledge.pledged_at <= at))}
     on_leave = {lv.employee_id for lv in _leaves_on(session, unit.id, apel.duty_date)}
+    corrected = {emp_id: c for (_, emp_id), c in corrections_for(session, [apel.id]).items()}
     briefings = session.exec(
         select(Briefing, OutboxMessage.state, OutboxMessage.sent_at)
         .join(OutboxMessage, col(OutboxMessage.id) == Briefing.outbox_id)
@@ -375,6 +399,8 @@ def build_report(session: Session, apel: Apel, at: datetime) -> ApelReport:
                 group.on_time += 1
         elif emp.id in on_leave:
             group.excused.append(emp)
+        elif emp.id in corrected:
+            group.corrected.append((emp, corrected[emp.id]))
         elif group.reached:
             group.missing.append(emp)
     ordered = sorted(groups.items(), key=lambda kv: (kv[0] is None, kv[1].name))

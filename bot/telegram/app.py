@@ -14,7 +14,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.db import Database
 from bot.scheduler import ApelScheduler
-from bot.services import outbox
+from bot.services import menus, outbox
 from bot.services.units import move_chat
 from bot.telegram.runtime import KEY, Runtime
 from bot.telegram.sender import Limits, OutboxSender
@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 def handler_modules() -> list:
     """Every module in bot/telegram/handlers/ with register(app): adding a file adds a feature.
 
-    A module may also define MENU, a list of (command, template of its menu description).
+    A module may also define MENU, a list of (command, template of its menu description) for
+    everyone, or (command, template, roles) for those roles only (see bot/services/menus.py).
     """
     import bot.telegram.handlers as package
 
@@ -37,6 +38,16 @@ def handler_modules() -> list:
         if hasattr(module, "register"):
             modules.append(module)
     return modules
+
+
+def menu_table(modules: list | None = None) -> list[menus.MenuCommand]:
+    """Every module's MENU entries, descriptions rendered, in module order."""
+    table = []
+    for module in handler_modules() if modules is None else modules:
+        for command, template, *roles in getattr(module, "MENU", ()):
+            table.append(menus.MenuCommand(command, render(template),
+                                           frozenset(roles[0]) if roles else None))
+    return table
 
 
 def build_application(settings: Settings, db: Database, clock: Clock, token: str, *,
@@ -70,16 +81,19 @@ async def start_services(app: Application, *, run_scheduler: bool = True) -> Non
     """Menu, outbox sender, scheduler (with a catch-up pass before the first tick)."""
     rt: Runtime = app.bot_data[KEY]
     settings, db, clock = rt.settings, rt.db, rt.clock
-    menu = [BotCommand(cmd, render(desc)) for module in handler_modules()
-            for cmd, desc in getattr(module, "MENU", ())]
-    await app.bot.set_my_commands(menu)
+    table = menu_table()
+    await app.bot.set_my_commands([BotCommand(c["command"], c["description"])
+                                   for c in menus.default_commands(table)])
     rt.sender = OutboxSender(
         db, app.bot, clock, limits=rt.limits,
         operator_chat_id=settings.telegram.operator_chat_id,
         on_chat_migrated=lambda old, new: db.call(lambda s: move_chat(s, old, new)))
     rt.background.append(asyncio.create_task(rt.sender.run(), name="outbox-sender"))
     rt.scheduler = ApelScheduler(db, settings, clock, on_queued=rt.wake_sender,
-                                 on_error=lambda what, err: _alert(rt, what, err))
+                                 on_error=lambda what, err: _alert(rt, what, err),
+                                 menu_table=table)
+    # Each registered person's own menu (by role); role changes follow in the housekeeping job.
+    await asyncio.to_thread(rt.scheduler.sync_menus, full=True)
     if run_scheduler:
         await asyncio.to_thread(rt.scheduler.reconcile)
         rt.scheduler.start()

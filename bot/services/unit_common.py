@@ -1,0 +1,253 @@
+"""What the unit-administration services share: replies, who may act on whom, dates as people
+type them, finding a person by name or NIP, and callback data checks."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from bot.models import Employee, Regu, Unit
+from bot.services import outbox
+from bot.services.access import Actor, visible_units
+from bot.texts import render
+
+# Roles as the roster spells them (Employee.role) and as grants spell them (RoleGrant.role).
+ANGGOTA, KARUPAM, KPLP, KALAPAS, STAF = "anggota", "karupam", "kplp", "kalapas", "staf"
+ADMIN, KANWIL, SATGAS = "admin", "kanwil", "satgas"
+MAX_BUTTONS = 12
+
+
+@dataclass
+class Reply:
+    """A message for the person who asked: a template, its context and optional buttons."""
+
+    template: str
+    context: dict = field(default_factory=dict)
+    keyboard: list[list[dict]] | None = None
+
+    def text(self) -> str:
+        return render(self.template, **self.context)
+
+
+@dataclass(frozen=True)
+class Origin:
+    """The bot message whose button was pressed, so its buttons can be closed."""
+
+    chat_id: int
+    message_id: int
+    text_html: str
+
+
+@dataclass
+class PressOutcome:
+    """What a button press gives back: a toast at once, maybe a new message."""
+
+    toast: str
+    reply: Reply | None = None
+
+
+def deliver(session: Session, *, chat_id: int, key: str, reply: Reply, now: datetime) -> None:
+    outbox.send_message(session, key=key, chat_id=chat_id, text=reply.text(),
+                        keyboard=reply.keyboard, now=now, priority=outbox.PRIORITY_REPLY)
+
+
+def close_buttons(session: Session, origin: Origin | None, note: str, now: datetime,
+                  key: str) -> None:
+    """Edit the pressed message: its buttons go, a line says what was decided."""
+    if origin is None or not origin.text_html:
+        return
+    outbox.enqueue(session, key=key, chat_id=origin.chat_id, method="editMessageText",
+                   payload={"message_id": origin.message_id, "parse_mode": "HTML",
+                            "text": origin.text_html + "\n\n" + note},
+                   now=now, priority=outbox.PRIORITY_REPLY)
+
+
+def notify(session: Session, to: Employee | None, key: str, template: str, now: datetime,
+           /, **context: object) -> bool:
+    """A private note to an employee who has opened a chat with the bot; False if we can't."""
+    if to is None or not to.telegram_user_id or not to.private_chat_ok:
+        return False
+    outbox.send_message(session, key=key, chat_id=to.telegram_user_id,
+                        text=render(template, **context), now=now,
+                        priority=outbox.PRIORITY_REPLY)
+    return True
+
+
+def button(label_template: str, data: str, **context: object) -> dict:
+    return outbox.button(render(label_template, **context), data)
+
+
+# --- who may act on whom -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The people an actor may act on: every unit (unit_ids None), some units, or one regu."""
+
+    unit_ids: frozenset[int] | None
+    regu_id: int | None = None
+
+    def allows(self, employee: Employee) -> bool:
+        if self.unit_ids is not None and employee.unit_id not in self.unit_ids:
+            return False
+        return self.regu_id is None or employee.regu_id == self.regu_id
+
+    def allows_unit(self, unit_id: int) -> bool:
+        return self.unit_ids is None or unit_id in self.unit_ids
+
+    def filter(self, query):  # noqa: ANN001, ANN201 (a select() over Employee)
+        if self.unit_ids is not None:
+            query = query.where(col(Employee.unit_id).in_(self.unit_ids))
+        if self.regu_id is not None:
+            query = query.where(Employee.regu_id == self.regu_id)
+        return query
+
+    @property
+    def whole_units(self) -> bool:
+        return self.regu_id is None
+
+
+def scope_for(actor: Actor, roles: Iterable[str]) -> Scope | None:
+    """The scope of the first of `roles` the actor holds; None: not allowed.
+
+    admin: every unit; kplp/kalapas: their unit; karupam: their regu."""
+    wanted = set(roles)
+    if ADMIN in wanted and actor.is_admin:
+        return Scope(None)
+    emp = actor.employee
+    if emp is None or emp.role not in wanted:
+        return None
+    if emp.role == KARUPAM:
+        return Scope(frozenset({emp.unit_id}), emp.regu_id) if emp.regu_id else None
+    return Scope(frozenset({emp.unit_id}))
+
+
+def reader_scope(session: Session, actor: Actor) -> Scope | None:
+    """Units whose lists this person may read: their own unit for any officer, else the
+    units access.visible_units gives (Kalapas, Satgas, Kanwil officers, admins)."""
+    if actor.is_admin:
+        return Scope(None)
+    ids = {u.id for u in visible_units(session, actor)}
+    if actor.employee is not None and actor.employee.role in (KARUPAM, KPLP, KALAPAS):
+        ids.add(actor.employee.unit_id)
+    return Scope(frozenset(ids)) if ids else None
+
+
+def units_in(session: Session, scope: Scope) -> list[Unit]:
+    query = select(Unit).where(Unit.active).order_by(col(Unit.name))
+    if scope.unit_ids is not None:
+        query = query.where(col(Unit.id).in_(scope.unit_ids))
+    return list(session.exec(query))
+
+
+# --- people ------------------------------------------------------------------------------------
+
+NIP_RE = re.compile(r"^\d{18}$")
+
+
+def find_people(session: Session, scope: Scope, query: str, limit: int = MAX_BUTTONS
+                ) -> list[Employee]:
+    """Active employees in scope whose NIP is `query` or whose name contains it."""
+    query = " ".join(query.split())
+    if not query:
+        return []
+    stmt = select(Employee).where(Employee.active)
+    if NIP_RE.match(query):
+        stmt = stmt.where(Employee.nip == query)
+    else:
+        pattern = "%" + query.lower().replace("\\", "").replace("%", "").replace("_", "") + "%"
+        stmt = stmt.where(func.lower(Employee.name).like(pattern))
+    stmt = scope.filter(stmt).order_by(col(Employee.name), col(Employee.id)).limit(limit + 1)
+    return list(session.exec(stmt))
+
+
+def regu_name(session: Session, regu_id: int | None) -> str | None:
+    if regu_id is None:
+        return None
+    regu = session.get(Regu, regu_id)
+    return regu.name if regu else None
+
+
+# --- dates ---------------------------------------------------------------------------------------
+
+_DAY = r"(?:hari\s+ini|kemarin|besok|lusa|\d{1,2}[-/.]\d{1,2}[-/.]\d{4})"
+_UNTIL = r"(?:\s*(?:s\.?\s?d\.?|s/d|sampai(?:\s+dengan)?|hingga)\s*|\s+[-–]\s+)"
+_DATES_RE = re.compile(rf"(?<!\S)({_DAY})(?:{_UNTIL}({_DAY}))?(?!\S)", re.IGNORECASE)
+MAX_LEAVE_DAYS = 180
+
+
+@dataclass(frozen=True)
+class DateWords:
+    """A day or a range as typed, resolved against a unit's today later."""
+
+    first: str
+    last: str | None = None
+
+    def resolve(self, today: date) -> tuple[date, date] | None:
+        start = _day(self.first, today)
+        end = _day(self.last, today) if self.last else start
+        if start is None or end is None:
+            return None
+        return start, end
+
+
+def _day(word: str, today: date) -> date | None:
+    word = " ".join(word.lower().split())
+    relative = {"kemarin": -1, "hari ini": 0, "besok": 1, "lusa": 2}
+    if word in relative:
+        return today + timedelta(days=relative[word])
+    parts = re.split(r"[-/.]", word)
+    try:
+        return date(int(parts[2]), int(parts[1]), int(parts[0]))
+    except (ValueError, IndexError):
+        return None
+
+
+def split_dates(text: str) -> tuple[str, DateWords | None, str]:
+    """'Budi 26-11-2024 s.d. 28-11-2024 sakit' -> ('Budi', DateWords(...), 'sakit')."""
+    match = _DATES_RE.search(text)
+    if match is None:
+        return text.strip(), None, ""
+    return (text[:match.start()].strip(), DateWords(match.group(1), match.group(2)),
+            text[match.end():].strip())
+
+
+def local_today(zone: str, now: datetime) -> date:
+    return now.astimezone(ZoneInfo(zone)).date()
+
+
+def ymd(day: date) -> str:
+    return day.strftime("%Y%m%d")
+
+
+def parse_ymd(text: str) -> date | None:
+    if len(text) != 8 or not text.isdigit():
+        return None
+    try:
+        return date(int(text[:4]), int(text[4:6]), int(text[6:]))
+    except ValueError:
+        return None
+
+
+def parse_id(text: str) -> int | None:
+    return int(text) if text.isdigit() and 0 < len(text) <= 12 else None
+
+
+def callback_parts(data: str | None, prefix: str, shapes: dict[str, int]) -> list[str] | None:
+    """Split `<prefix>:<action>:...` and check the action is known and has its part count.
+
+    `shapes` maps each action to the number of parts after it; anything else -> None."""
+    parts = (data or "").split(":")
+    if len(parts) < 2 or parts[0] != prefix or parts[1] not in shapes:
+        return None
+    if len(parts) - 2 != shapes[parts[1]]:
+        return None
+    if any(not p or len(p) > 20 for p in parts[2:]):
+        return None
+    return parts[1:]

@@ -1,0 +1,72 @@
+"""Shared plumbing of the unit-administration handlers (/cuti, /tukar, /jadwal, /pakta,
+/koreksi): who is asking, the service call and its reply in one transaction, button presses
+answered with a toast. No register(): this module is a helper, not a feature."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlmodel import Session
+from telegram import Update
+from telegram.ext import ContextTypes
+
+from bot.services.access import Actor, actor_for
+from bot.services.unit_common import Origin, PressOutcome, Reply, deliver
+from bot.telegram.handlers.common import is_private, real_user_id, toast
+from bot.telegram.runtime import runtime
+from bot.texts import render
+
+CommandFn = Callable[[Session, Actor, str, datetime], Reply]
+PressFn = Callable[[Session, Actor, str, datetime, Origin | None], PressOutcome]
+
+
+async def run_command(update: Update, context: ContextTypes.DEFAULT_TYPE, fn: CommandFn, *,
+                      private_only: bool = True, text: str | None = None) -> None:
+    """Authorise inside the service (roles are read fresh), reply through the outbox."""
+    rt = runtime(context)
+    user_id = real_user_id(update)
+    if user_id is None or update.effective_chat is None:
+        return
+    chat_id = update.effective_chat.id
+    key = f"reply:{update.update_id}"
+    if private_only and not is_private(update):
+        await rt.reply(chat_id, "private_only", key=key)
+        return
+    words = " ".join(context.args or []) if text is None else text
+    now = rt.clock.now()
+
+    def work(session: Session) -> None:
+        actor = actor_for(session, rt.settings, user_id)
+        deliver(session, chat_id=chat_id, key=key, reply=fn(session, actor, words, now), now=now)
+
+    await rt.run(work)
+    rt.wake_sender()
+
+
+async def run_press(update: Update, context: ContextTypes.DEFAULT_TYPE, fn: PressFn) -> None:
+    """A button of ours: checked data, the presser's rights checked again by the service."""
+    rt = runtime(context)
+    query = update.callback_query
+    user_id = real_user_id(update)
+    if query is None or user_id is None or not is_private(update):
+        await toast(update, render("toast_invalid"))
+        return
+    message = query.message
+    origin = None
+    if message is not None and getattr(message, "text_html", None):
+        origin = Origin(message.chat.id, message.message_id, message.text_html)
+    now = rt.clock.now()
+    chat_id = update.effective_chat.id
+
+    def work(session: Session) -> PressOutcome:
+        actor = actor_for(session, rt.settings, user_id)
+        outcome = fn(session, actor, query.data or "", now, origin)
+        if outcome.reply is not None:
+            deliver(session, chat_id=chat_id, key=f"reply:{update.update_id}",
+                    reply=outcome.reply, now=now)
+        return outcome
+
+    outcome = await rt.run(work)
+    rt.wake_sender()
+    await toast(update, outcome.toast)
