@@ -64,6 +64,8 @@ async def bench(groups: int, db_kind: str) -> dict:
             "rate msg/s": (len(sent) - 1) / (last - first),
             "rate vs 30/s limit": f"{100 * (len(sent) - 1) / (last - first) / 30:.1f}%",
             "429 answers": server.count_429,
+            "429 at s after start": [round(c.time - started, 1) for c in server.requests
+                                     if c.status == 429],
             "first briefing after start s": first - started,
             "time to last message s": last - started,
             "peak RSS MB (bot)": rss,

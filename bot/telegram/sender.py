@@ -39,15 +39,17 @@ log = logging.getLogger(__name__)
 # The outbox stores raw Bot API calls on purpose; PTB's hint to use typed methods is noise here.
 warnings.filterwarnings("ignore", message=r"Please use 'Bot\.", category=PTBUserWarning)
 # _seconds() reads retry_after as int or timedelta, so PTB's coming type change is handled.
-warnings.filterwarnings("ignore", message=r".*`retry_after` will be", category=PTBDeprecationWarning)
+warnings.filterwarnings("ignore", message=r".*`retry_after` will be",
+                        category=PTBDeprecationWarning)
 
 MAX_ATTEMPTS = 25  # with the 5-minute cap on backoff: about two hours of trying, then failed
+PACE_JITTER = 0.003  # seconds of timer lateness absorbed without slowing the pace
 REF_WAIT = timedelta(seconds=2)  # an edit waits this long for the message it edits
 
 
 @dataclass(frozen=True)
 class Limits:
-    global_per_second: float = 29.0  # Telegram: about 30/s per bot
+    global_per_second: float = 28.8  # Telegram: about 30/s per bot; see _pace
     group_per_minute: int = 19  # Telegram: about 20/min per group
     private_per_second: float = 1.0
     concurrency: int = 16
@@ -106,6 +108,7 @@ class OutboxSender:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
         self._next_slot = 0.0
+        self._pace_lock = asyncio.Lock()
         self._inflight: set[asyncio.Task] = set()
         self._sem = asyncio.Semaphore(self.limits.concurrency)
         self.stats = {"sent": 0, "retried": 0, "failed": 0, "uncertain": 0, "429": 0}
@@ -170,7 +173,6 @@ class OutboxSender:
                 continue
             await self._sem.acquire()
             try:
-                await self._pace()
                 self.windows.note(item.chat_id, time.monotonic())
                 await self.db.run(lambda s, i=item.id: outbox.mark_sending(s, i))
             except BaseException:
@@ -183,13 +185,21 @@ class OutboxSender:
         return started
 
     async def _pace(self) -> None:
-        """Strict spacing, no catch-up burst: no 1-second window ever exceeds the rate."""
-        interval = 1.0 / self.limits.global_per_second
-        now = time.monotonic()
-        slot = max(now, self._next_slot)
-        self._next_slot = slot + interval
-        if slot > now:
-            await asyncio.sleep(slot - now)
+        """Let sends go one at a time, strictly spaced at the global rate.
+
+        Called right before each request, after its database work, so uneven DB latency
+        cannot bunch requests together. Waiters pass in order through one lock; the next slot
+        counts from the slot just used (timer jitter costs no throughput) unless we woke
+        later than PACE_JITTER, when it counts from the wake-up: a stall never becomes a burst.
+        """
+        async with self._pace_lock:
+            slot = self._next_slot
+            wait = slot - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            woke = time.monotonic()
+            interval = 1.0 / self.limits.global_per_second
+            self._next_slot = max(slot, woke - PACE_JITTER) + interval
 
     # --- one message ---------------------------------------------------------------------------
 
@@ -206,6 +216,7 @@ class OutboxSender:
         kwargs = await self._prepare(item)
         if kwargs is None:
             return
+        await self._pace()
         try:
             result = await self.bot.do_api_request(
                 item.method, api_kwargs=kwargs, read_timeout=self.limits.send_timeout_seconds)
