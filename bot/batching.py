@@ -1,8 +1,8 @@
 """Group commit for hot, small writes (pledge presses): many presses, one transaction, one fsync.
 
 A burst of thousands of presses would otherwise queue behind one commit (and one fsync) each.
-Each unit of work runs in its own savepoint, so one failure does not undo its neighbours; the
-callers hear back only after the commit, so nothing acknowledged can be lost.
+Whatever is waiting when a commit ends goes into the next one. Callers hear back only after the
+commit, so nothing acknowledged can be lost; if the commit fails, every caller gets the error.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlmodel import Session
 
@@ -18,23 +18,42 @@ from bot.db import Database
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+R = TypeVar("R")
+
+# process(session, items) -> one result per item, in order; an Exception instance as a result
+# fails only that item's caller.
+Process = Callable[[Session, list[Any]], list[Any]]
 
 
-class BatchWriter:
-    def __init__(self, db: Database, *, max_batch: int = 500) -> None:
+def each_in_savepoint(session: Session, fns: list[Callable[[Session], Any]]) -> list[Any]:
+    """Run unrelated units of work; one failing (its savepoint rolled back) spares the rest."""
+    results: list[Any] = []
+    for fn in fns:
+        try:
+            with session.begin_nested():
+                results.append(fn(session))
+        except Exception as err:
+            results.append(err)
+    return results
+
+
+class BatchWriter(Generic[T, R]):
+    def __init__(self, db: Database, process: Process = each_in_savepoint, *,
+                 max_batch: int = 500) -> None:
         self.db = db
+        self.process = process
         self.max_batch = max_batch
-        self._queue: asyncio.Queue[tuple[Callable[[Session], Any], asyncio.Future]] | None = None
+        self._queue: asyncio.Queue[tuple[T, asyncio.Future]] | None = None
         self._worker: asyncio.Task | None = None
         self.batches = 0
 
-    async def submit(self, fn: Callable[[Session], T]) -> T:
+    async def submit(self, item: T) -> R:
         if self._queue is None:
             self._queue = asyncio.Queue()
         if self._worker is None or self._worker.done():
             self._worker = asyncio.create_task(self._run(), name="batch-writer")
         future: asyncio.Future = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((fn, future))
+        self._queue.put_nowait((item, future))
         return await future
 
     async def close(self) -> None:
@@ -50,27 +69,21 @@ class BatchWriter:
             batch = [await queue.get()]
             while len(batch) < self.max_batch and not queue.empty():
                 batch.append(queue.get_nowait())
+            items = [item for item, _ in batch]
             try:
-                outcomes = await asyncio.to_thread(self._commit, [fn for fn, _ in batch])
+                results = await asyncio.to_thread(self._commit, items)
             except Exception as err:  # the commit itself failed: nobody's work was saved
                 log.error("batch of %d writes failed to commit: %s", len(batch), err)
-                outcomes = [(False, err)] * len(batch)
+                results = [err] * len(batch)
             self.batches += 1
-            for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
+            for (_, future), result in zip(batch, results, strict=True):
                 if future.done():
                     continue
-                if ok:
-                    future.set_result(value)
+                if isinstance(result, Exception):
+                    future.set_exception(result)
                 else:
-                    future.set_exception(value)
+                    future.set_result(result)
 
-    def _commit(self, fns: list[Callable[[Session], Any]]) -> list[tuple[bool, Any]]:
-        outcomes: list[tuple[bool, Any]] = []
+    def _commit(self, items: list[T]) -> list[Any]:
         with self.db.transaction() as session:
-            for fn in fns:
-                try:
-                    with session.begin_nested():
-                        outcomes.append((True, fn(session)))
-                except Exception as err:
-                    outcomes.append((False, err))
-        return outcomes
+            return self.process(session, items)

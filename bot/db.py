@@ -125,10 +125,10 @@ class Database:
     def read(self, fn: Callable[[Session], T]) -> T:
         """Run `fn(session)` in a read-only transaction: no write lock, nothing committed."""
         with Session(self._reader, expire_on_commit=False) as session:
-            try:
-                return fn(session)
-            finally:
-                session.rollback()
+            result = fn(session)
+            # Detach what was loaded so it stays readable; closing rolls the transaction back.
+            session.expunge_all()
+            return result
 
     async def run_read(self, fn: Callable[[Session], T]) -> T:
         return await asyncio.to_thread(self.read, fn)

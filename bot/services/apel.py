@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import func
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -205,43 +207,105 @@ class PledgeOutcome:
     timezone: str = "Asia/Jakarta"  # the unit's, for the time in the toast
 
 
+@dataclass(frozen=True)
+class Press:
+    """One press of the pledge button: who Telegram says pressed, where, when."""
+
+    apel_id: int
+    telegram_user_id: int
+    chat_id: int
+    at: datetime
+
+
 def pledge(session: Session, *, apel_id: int, telegram_user_id: int, chat_id: int,
            now: datetime) -> PledgeOutcome:
     """Record the presser's pledge. The person is whoever Telegram says pressed, nothing else."""
-    apel = session.get(Apel, apel_id)
-    if apel is None or apel.state == "missed":
-        return PledgeOutcome(PledgeResult.UNKNOWN_APEL)
-    zone = session.get(Unit, apel.unit_id).timezone
-    employee = session.exec(select(Employee).where(
-        Employee.telegram_user_id == telegram_user_id, Employee.active)).first()
-    if employee is None:
-        return PledgeOutcome(PledgeResult.NOT_REGISTERED, apel.id, timezone=zone)
-    existing = session.exec(select(Pledge).where(
-        Pledge.apel_id == apel.id, Pledge.employee_id == employee.id)).first()
-    if existing is not None:
-        return PledgeOutcome(PledgeResult.ALREADY, apel.id, employee.name, existing.pledged_at,
-                             zone)
-    expected = session.get(ApelExpected, (apel.id, employee.id)) is not None
-    row = Pledge(apel_id=apel.id, employee_id=employee.id, telegram_user_id=telegram_user_id,
-                 chat_id=chat_id, pledged_at=now, late=now > apel.late_after_at,
-                 after_deadline=now > apel.deadline_at, expected=expected)
-    try:
-        with session.begin_nested():
-            session.add(row)
-            session.flush()
-    except IntegrityError:  # the same press delivered twice, concurrently
-        return PledgeOutcome(PledgeResult.ALREADY, apel.id, employee.name, now, zone)
-    record_event(session, kind="pledge.recorded", actor=f"tg:{telegram_user_id}", at=now,
-                 payload={"pledge_id": row.id, "apel_id": apel.id, "employee_id": employee.id,
-                          "late": row.late, "after_deadline": row.after_deadline,
-                          "expected": expected})
-    if not expected:
-        result = PledgeResult.NOT_EXPECTED
-    elif row.late:
-        result = PledgeResult.RECORDED_LATE
-    else:
-        result = PledgeResult.RECORDED
-    return PledgeOutcome(result, apel.id, employee.name, now, zone)
+    return pledge_many(session, [Press(apel_id, telegram_user_id, chat_id, now)])[0]
+
+
+def pledge_many(session: Session, presses: list[Press]) -> list[PledgeOutcome]:
+    """Record a batch of presses with a handful of set-based queries (bursts of thousands).
+
+    Doubles in the batch, in the database, or written meanwhile by another process all come
+    back as ALREADY; exactly one Pledge row and one audit entry exist per (apel, employee).
+    """
+    apels = {a.id: a for a in session.exec(
+        select(Apel).where(col(Apel.id).in_({p.apel_id for p in presses})))}
+    zones = dict(session.exec(select(Unit.id, Unit.timezone).where(
+        col(Unit.id).in_({a.unit_id for a in apels.values()}))).all())
+    people = {row.telegram_user_id: row for row in session.exec(
+        select(Employee.id, Employee.name, Employee.telegram_user_id).where(
+            col(Employee.telegram_user_id).in_({p.telegram_user_id for p in presses}),
+            Employee.active))}
+    apel_ids, employee_ids = list(apels), [e.id for e in people.values()]
+    done = {(a, e): at for a, e, at in session.exec(
+        select(Pledge.apel_id, Pledge.employee_id, Pledge.pledged_at).where(
+            col(Pledge.apel_id).in_(apel_ids), col(Pledge.employee_id).in_(employee_ids)))}
+    expected = set(session.exec(select(ApelExpected.apel_id, ApelExpected.employee_id).where(
+        col(ApelExpected.apel_id).in_(apel_ids),
+        col(ApelExpected.employee_id).in_(employee_ids))).all())
+
+    outcomes: list[PledgeOutcome | None] = []
+    rows: list[dict] = []
+    for press in presses:
+        apel = apels.get(press.apel_id)
+        if apel is None or apel.state == "missed":
+            outcomes.append(PledgeOutcome(PledgeResult.UNKNOWN_APEL))
+            continue
+        zone = zones[apel.unit_id]
+        person = people.get(press.telegram_user_id)
+        if person is None:
+            outcomes.append(PledgeOutcome(PledgeResult.NOT_REGISTERED, apel.id, timezone=zone))
+            continue
+        key = (apel.id, person.id)
+        if key in done:
+            outcomes.append(PledgeOutcome(PledgeResult.ALREADY, apel.id, person.name,
+                                          done[key], zone))
+            continue
+        done[key] = press.at
+        rows.append({"apel_id": apel.id, "employee_id": person.id,
+                     "telegram_user_id": press.telegram_user_id, "chat_id": press.chat_id,
+                     "pledged_at": press.at, "late": press.at > apel.late_after_at,
+                     "after_deadline": press.at > apel.deadline_at,
+                     "expected": key in expected})
+        outcomes.append(None)  # decided once we know the row went in
+    inserted = _insert_new_pledges(session, rows)
+    pending = iter(rows)
+    for i, outcome in enumerate(outcomes):
+        if outcome is not None:
+            continue
+        row = next(pending)
+        apel = apels[row["apel_id"]]
+        name, zone = people[row["telegram_user_id"]].name, zones[apel.unit_id]
+        pledge_id = inserted.get((row["apel_id"], row["employee_id"]))
+        if pledge_id is None:  # another process recorded it a moment ago
+            outcomes[i] = PledgeOutcome(PledgeResult.ALREADY, apel.id, name, row["pledged_at"],
+                                        zone)
+            continue
+        record_event(session, kind="pledge.recorded", actor=f"tg:{row['telegram_user_id']}",
+                     at=row["pledged_at"], payload={
+                         "pledge_id": pledge_id, "apel_id": apel.id,
+                         "employee_id": row["employee_id"], "late": row["late"],
+                         "after_deadline": row["after_deadline"], "expected": row["expected"]})
+        if not row["expected"]:
+            result = PledgeResult.NOT_EXPECTED
+        elif row["late"]:
+            result = PledgeResult.RECORDED_LATE
+        else:
+            result = PledgeResult.RECORDED
+        outcomes[i] = PledgeOutcome(result, apel.id, name, row["pledged_at"], zone)
+    return outcomes  # type: ignore[return-value]
+
+
+def _insert_new_pledges(session: Session, rows: list[dict]) -> dict[tuple[int, int], int]:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING: {(apel id, employee id): pledge id}."""
+    if not rows:
+        return {}
+    table = Pledge.__table__
+    make = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = (make(table).on_conflict_do_nothing(index_elements=["apel_id", "employee_id"])
+                 .returning(table.c.apel_id, table.c.employee_id, table.c.id))
+    return {(a, e): i for a, e, i in session.execute(statement, rows)}
 
 
 # --- tallies -----------------------------------------------------------------------------------

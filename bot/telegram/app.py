@@ -22,6 +22,9 @@ from bot.texts import render
 
 log = logging.getLogger(__name__)
 
+CONCURRENT_UPDATES = 64
+HTTP_POOL_SIZE = 16
+
 
 
 def handler_modules() -> list:
@@ -52,7 +55,12 @@ def menu_table(modules: list | None = None) -> list[menus.MenuCommand]:
 
 def build_application(settings: Settings, db: Database, clock: Clock, token: str, *,
                       run_scheduler: bool = True, limits: Limits | None = None) -> Application:
-    builder: ApplicationBuilder = Application.builder().token(token).concurrent_updates(True)
+    # A small HTTP pool: httpcore scans every pooled connection for each request, so a big
+    # pool under a burst of presses costs more than it gives (measured: benchmarks/).
+    builder: ApplicationBuilder = (
+        Application.builder().token(token)
+        .concurrent_updates(CONCURRENT_UPDATES)
+        .connection_pool_size(HTTP_POOL_SIZE).pool_timeout(30.0))
     if settings.telegram.base_url:
         builder = builder.base_url(settings.telegram.base_url)
     if settings.telegram.base_file_url:
@@ -110,8 +118,9 @@ async def stop_services(app: Application) -> None:
         task.cancel()
     await asyncio.gather(*rt.background, return_exceptions=True)
     rt.background.clear()
-    if rt.writer is not None:
-        await rt.writer.close()
+    for writer in (rt.writer, rt.pledges):
+        if writer is not None:
+            await writer.close()
 
 
 def _alert(rt: Runtime, what: str, err: BaseException) -> None:

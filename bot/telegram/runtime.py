@@ -13,6 +13,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.db import Database
 from bot.services import outbox
+from bot.services.apel import PledgeOutcome, Press, pledge_many
 from bot.texts import render
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ class Runtime:
     scheduler: ApelScheduler | None = None
     limits: Limits | None = None
     writer: BatchWriter | None = None  # group commit for button presses
+    pledges: BatchWriter | None = None  # the same, set-based, for the pledge button
     background: list = field(default_factory=list)
 
     def wake_sender(self) -> None:
@@ -57,6 +59,12 @@ class Runtime:
         if self.writer is None:
             self.writer = BatchWriter(self.db)
         return await self.writer.submit(fn)
+
+    async def pledge(self, press: Press) -> PledgeOutcome:
+        """Record a pledge press together with the others of the same moment (group commit)."""
+        if self.pledges is None:
+            self.pledges = BatchWriter(self.db, pledge_many)
+        return await self.pledges.submit(press)
 
 
 def runtime(context: CallbackContext) -> Runtime:

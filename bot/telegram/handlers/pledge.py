@@ -26,8 +26,7 @@ async def press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     chat_id = update.effective_chat.id if update.effective_chat else user_id
     now = rt.clock.now()
     try:
-        outcome = await rt.run_batched(lambda s: apel_service.pledge(
-            s, apel_id=apel_id, telegram_user_id=user_id, chat_id=chat_id, now=now))
+        outcome = await rt.pledge(apel_service.Press(apel_id, user_id, chat_id, now))
     except SQLAlchemyError:
         log.exception("pledge of %d for apel %d not recorded", user_id, apel_id)
         await toast(update, render("toast_busy"), alert=True)  # nothing was acknowledged
