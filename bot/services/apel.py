@@ -308,6 +308,27 @@ def _insert_new_pledges(session: Session, rows: list[dict]) -> dict[tuple[int, i
     return {(a, e): i for a, e, i in session.execute(statement, rows)}
 
 
+# --- shared SQL predicates (also used by bot/services/reports.py) ------------------------------
+
+
+def leave_covers(employee_id, day):  # noqa: ANN001, ANN201 (SQL expressions)
+    """SQL: some Leave of `employee_id` covers `day` (columns or values)."""
+    return select(Leave.id).where(Leave.employee_id == employee_id, Leave.start <= day,
+                                  Leave.end >= day).exists()
+
+
+def briefing_reached(apel_id, regu_id, by):  # noqa: ANN001, ANN201 (SQL expressions)
+    """SQL: the briefing of group `regu_id` (None: administration) of `apel_id` was delivered
+    by `by`. A group without a delivered briefing is "not reached": its people are not counted
+    as missing."""
+    return (select(Briefing.id)
+            .join(OutboxMessage, col(OutboxMessage.id) == Briefing.outbox_id)
+            .where(Briefing.apel_id == apel_id,
+                   col(Briefing.regu_id).is_not_distinct_from(regu_id),
+                   OutboxMessage.state == "sent", col(OutboxMessage.sent_at) <= by)
+            .exists())
+
+
 # --- tallies -----------------------------------------------------------------------------------
 
 
@@ -355,10 +376,8 @@ def _group_counts(session: Session, apel_ids: set[int], *, pledged: bool,
     query = select(ApelExpected.apel_id, ApelExpected.regu_id, func.count()).where(
         col(ApelExpected.apel_id).in_(apel_ids))
     if skip_leave:
-        on_leave = (select(Leave.id).join(Apel, col(Apel.id) == ApelExpected.apel_id)
-                    .where(Leave.employee_id == ApelExpected.employee_id,
-                           Leave.start <= Apel.duty_date, Leave.end >= Apel.duty_date))
-        query = query.where(~on_leave.exists())
+        day = select(Apel.duty_date).where(col(Apel.id) == ApelExpected.apel_id).scalar_subquery()
+        query = query.where(~leave_covers(ApelExpected.employee_id, day))
     if pledged:
         query = query.join(Pledge, (col(Pledge.apel_id) == ApelExpected.apel_id)
                            & (col(Pledge.employee_id) == ApelExpected.employee_id))
@@ -425,9 +444,15 @@ class ApelReport:
         return sum(len(g.late) for g in self.groups)
 
 
-def build_report(session: Session, apel: Apel, at: datetime) -> ApelReport:
+def build_report(session: Session, apel: Apel, at: datetime,
+                 reached_at: datetime | None = None) -> ApelReport:
     """Expected minus excused (leave) minus pledged by `at`; unreached groups kept apart.
-    A correction (/koreksi) shows a person as corrected instead of missing."""
+    A correction (/koreksi) shows a person as corrected instead of missing.
+
+    A group counts as reached when its briefing was delivered by `reached_at` (default `at`);
+    /belum asks after the deadline with `at`=now and `reached_at`=the deadline, as /rekap does.
+    """
+    reached_by = at if reached_at is None else reached_at
     unit = session.get(Unit, apel.unit_id)
     expected = session.exec(
         select(ApelExpected, Employee)
@@ -443,7 +468,7 @@ def build_report(session: Session, apel: Apel, at: datetime) -> ApelReport:
         select(Briefing, OutboxMessage.state, OutboxMessage.sent_at)
         .join(OutboxMessage, col(OutboxMessage.id) == Briefing.outbox_id)
         .where(Briefing.apel_id == apel.id)).all()
-    reached = {b.regu_id: state == "sent" and sent_at is not None and sent_at <= at
+    reached = {b.regu_id: state == "sent" and sent_at is not None and sent_at <= reached_by
                for b, state, sent_at in briefings}
     regu_names = {r.id: r.name for r in session.exec(select(Regu).where(Regu.unit_id == unit.id))}
     groups: dict[int | None, GroupReport] = {}

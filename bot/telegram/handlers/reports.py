@@ -1,0 +1,280 @@
+"""/rekap, /belum, /status, /regu, /unduh, /grafik and their `q:` buttons (private chat only).
+
+Thin: parse, check who asks (from the database, on every command and every press), call
+bot/services/report_views.py, answer through the outbox. Workbooks and charts are read in one
+transaction and rendered in a worker thread, so nobody waits behind them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from sqlmodel import Session
+from telegram import Update
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
+
+from bot.models import Employee, Regu
+from bot.services import report_views as views
+from bot.services.report_periods import (
+    SPEC_PERIOD,
+    SPEC_TODAY,
+    PeriodError,
+    PeriodSpec,
+    parse_period,
+    split_period,
+)
+from bot.telegram.handlers.common import is_private, real_user_id, toast
+from bot.telegram.runtime import Runtime, runtime
+from bot.texts import render
+
+log = logging.getLogger(__name__)
+
+READERS = ("kalapas", "satgas", "kanwil", "admin")  # the menu; access is checked per request
+MENU = [(command, f"menu_{command}", READERS)
+        for command in ("rekap", "belum", "status", "regu", "unduh", "grafik")]
+
+Build = Callable[[Session, views.Scope], "views.View | None"]
+
+
+# --- commands ----------------------------------------------------------------------------------
+
+
+async def _gate(update: Update, context: ContextTypes.DEFAULT_TYPE,
+                command: str) -> tuple[Runtime, int, int, str] | None:
+    """A real person in a private chat, or a polite answer and None."""
+    rt = runtime(context)
+    chat_id = update.effective_chat.id
+    key = f"reply:{update.update_id}"
+    user_id = real_user_id(update)
+    if user_id is None:
+        who = update.effective_user.id if update.effective_user else None
+        views.log_refusal(command, who, None, "(anonymous admin, channel or service account)")
+        await rt.reply(chat_id, "rekap_refused", key=key, reason="anonymous")
+        return None
+    if not is_private(update):
+        await rt.reply(chat_id, "private_only", key=key)
+        return None
+    return rt, user_id, chat_id, key
+
+
+async def _answer(rt: Runtime, command: str, user_id: int, chat_id: int, key: str,
+                  build: Build, *, pressed: bool = False,
+                  edit_message_id: int | None = None) -> bool:
+    """Check the scope, build the view and queue it, in one transaction. False: refused."""
+    now = rt.clock.now()
+
+    def work(session: Session) -> tuple[views.Scope, bool]:
+        scope = views.scope_for(session, rt.settings, user_id)
+        view = build(session, scope) if scope.allowed else None
+        if view is None:
+            if not pressed:  # a command: answer in the chat; a press gets a toast
+                views.send_text(session, chat_id=chat_id, template="rekap_refused", key=key,
+                                now=now, reason="no_role" if not scope.allowed else "scope")
+            return scope, False
+        views.send_view(session, chat_id=chat_id, view=view, key=key, now=now,
+                        edit_message_id=edit_message_id)
+        return scope, True
+
+    scope, ok = await rt.run(work)
+    if not ok:
+        views.log_refusal(command, user_id, scope)
+    rt.wake_sender()
+    return ok
+
+
+async def _period_or_usage(rt: Runtime, chat_id: int, key: str, command: str, text: str,
+                           parse: Callable[[], object]) -> object | None:
+    try:
+        return parse()
+    except PeriodError as err:
+        await rt.reply(chat_id, "rekap_usage", key=key, reason=err.reason, text=text,
+                       command=command)
+        return None
+
+
+async def rekap(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    gate = await _gate(update, context, "rekap")
+    if gate is None:
+        return
+    rt, user_id, chat_id, key = gate
+    text = " ".join(context.args or [])
+    spec = await _period_or_usage(rt, chat_id, key, "rekap", text,
+                                  lambda: parse_period(text, SPEC_TODAY))
+    if spec is None:
+        return
+    now = rt.clock.now()
+    await _answer(rt, "rekap", user_id, chat_id, key,
+                  lambda s, scope: views.rekap_view(s, rt.settings, scope, spec, now))
+
+
+async def belum(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    gate = await _gate(update, context, "belum")
+    if gate is None:
+        return
+    rt, user_id, chat_id, key = gate
+    now = rt.clock.now()
+
+    def build(s: Session, scope: views.Scope) -> views.View:
+        if len(scope.units) == 1:
+            return views.belum_view(s, scope, scope.units[0], now)
+        return views.choose_unit_view(s, rt.settings, scope, SPEC_TODAY, now, "belum")
+
+    await _answer(rt, "belum", user_id, chat_id, key, build)
+
+
+async def status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await _search(update, context, "status", views.status_search_view)
+
+
+async def regu(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await _search(update, context, "regu", views.regu_search_view)
+
+
+async def _search(update: Update, context: ContextTypes.DEFAULT_TYPE, command: str,
+                  search: Callable) -> None:
+    gate = await _gate(update, context, command)
+    if gate is None:
+        return
+    rt, user_id, chat_id, key = gate
+    text = " ".join(context.args or [])
+    parsed = await _period_or_usage(rt, chat_id, key, command, text,
+                                    lambda: split_period(text, SPEC_PERIOD))
+    if parsed is None:
+        return
+    query, spec = parsed
+    now = rt.clock.now()
+    if len(query) < (2 if command == "status" else 1):
+        def usage(s: Session, scope: views.Scope) -> views.View | None:
+            return views.View(render("rekap_usage", reason=command, text=text,
+                                     command=command)) if scope.allowed else None
+
+        await _answer(rt, command, user_id, chat_id, key, usage)
+        return
+    await _answer(rt, command, user_id, chat_id, key,
+                  lambda s, scope: search(s, rt.settings, scope, query, spec, now))
+
+
+async def unduh(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await _file_command(update, context, "unduh")
+
+
+async def grafik(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await _file_command(update, context, "grafik")
+
+
+async def _file_command(update: Update, context: ContextTypes.DEFAULT_TYPE, kind: str) -> None:
+    gate = await _gate(update, context, kind)
+    if gate is None:
+        return
+    rt, user_id, chat_id, key = gate
+    text = " ".join(context.args or [])
+    spec = await _period_or_usage(rt, chat_id, key, kind, text,
+                                  lambda: parse_period(text, SPEC_PERIOD))
+    if spec is None:
+        return
+    await _send_file(rt, kind, user_id, chat_id, key, None, spec, command=True)
+
+
+async def _send_file(rt: Runtime, kind: str, user_id: int, chat_id: int, key: str,
+                     unit_id: int | None, spec: PeriodSpec, *, command: bool) -> bool:
+    """Read (one transaction), render (worker thread), send (outbox). False: refused."""
+    now = rt.clock.now()
+
+    def read(session: Session) -> tuple[views.Scope, views.FileJob | None, bool]:
+        scope = views.scope_for(session, rt.settings, user_id)
+        if not scope.allowed:
+            if command:
+                views.send_text(session, chat_id=chat_id, template="rekap_refused", key=key,
+                                now=now, reason="no_role")
+            return scope, None, False
+        unit = scope.unit(unit_id) if unit_id is not None else (
+            scope.units[0] if len(scope.units) == 1 else None)
+        if unit is None:
+            if unit_id is not None:
+                return scope, None, False  # a unit outside the presser's scope
+            view = views.choose_unit_view(session, rt.settings, scope, spec, now, kind)
+            views.send_view(session, chat_id=chat_id, view=view, key=key, now=now)
+            return scope, None, True
+        return scope, views.prepare_file(session, rt.settings, unit, spec, now, kind), True
+
+    scope, job, ok = await rt.run(read)
+    if not ok:
+        views.log_refusal(kind, user_id, scope, f"unit {unit_id}")
+    if job is not None:
+        done = await asyncio.to_thread(views.render_file, job)
+        log.info("%s for tg:%s: unit %s %s..%s, %d bytes", kind, user_id, job.unit.code,
+                 job.span.start, job.span.end, len(done.content))
+        await rt.run(lambda s: views.send_file(
+            s, chat_id=chat_id, kind=done.method_kind, filename=done.filename,
+            content=done.content, caption=done.caption, key=f"{key}:file", now=now))
+    rt.wake_sender()
+    return ok
+
+
+# --- buttons -----------------------------------------------------------------------------------
+
+
+async def press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    rt = runtime(context)
+    query = update.callback_query
+    parsed = views.parse_callback(query.data)
+    user_id = real_user_id(update)
+    if parsed is None or user_id is None:
+        if user_id is None:
+            views.log_refusal(f"button {query.data!r}", None, None, "(anonymous)")
+        await toast(update, render("toast_invalid"))
+        return
+    message = query.message
+    in_private = message is not None and message.chat.id == user_id
+    edit_id = message.message_id if in_private else None
+    chat_id, key, now = user_id, f"q:{query.id}", rt.clock.now()
+    action, target, spec = parsed.action, parsed.target, parsed.spec
+
+    if action in ("unduh", "grafik"):
+        # Check first (cheap), so a refusal is not announced as "being prepared".
+        scope = await rt.run(lambda s: views.scope_for(s, rt.settings, user_id))
+        if scope.unit(target) is None:
+            views.log_refusal(f"button {query.data}", user_id, scope)
+            await toast(update, render("rekap_toast", part="refused"))
+            return
+        await toast(update, render("rekap_toast", part="preparing"))
+        await _send_file(rt, action, user_id, chat_id, key, target, spec, command=False)
+        return
+
+    def build(s: Session, scope: views.Scope) -> views.View | None:
+        if action == "rekap":
+            return views.rekap_view(s, rt.settings, scope, spec, now)
+        if action in ("kanwil", "unit", "belum"):
+            unit = scope.unit(target)
+            if unit is None:
+                return None
+            if action == "kanwil":
+                return views.kanwil_view(s, rt.settings, scope, unit, spec, now)
+            if action == "unit":
+                return views.unit_view(s, rt.settings, scope, unit, spec, now)
+            return views.belum_view(s, scope, unit, now)
+        if action == "status":
+            employee = s.get(Employee, target)
+            if employee is None or scope.unit(employee.unit_id) is None:
+                return None
+            return views.status_view(s, rt.settings, scope, employee, spec, now)
+        regu_row = s.get(Regu, target)
+        if regu_row is None or scope.unit(regu_row.unit_id) is None:
+            return None
+        return views.regu_view(s, rt.settings, scope, regu_row, spec, now)
+
+    ok = await _answer(rt, f"button {query.data}", user_id, chat_id, key, build, pressed=True,
+                       edit_message_id=edit_id)
+    await toast(update, "" if ok else render("rekap_toast", part="refused"))
+
+
+def register(app: Application) -> None:
+    app.add_handler(CommandHandler("rekap", rekap))
+    app.add_handler(CommandHandler("belum", belum))
+    app.add_handler(CommandHandler("status", status))
+    app.add_handler(CommandHandler("regu", regu))
+    app.add_handler(CommandHandler("unduh", unduh))
+    app.add_handler(CommandHandler("grafik", grafik))
+    app.add_handler(CallbackQueryHandler(press, pattern=r"^q:"))
