@@ -50,7 +50,7 @@ async def bench(groups: int, db_kind: str) -> dict:
             await wait_until(lambda: len(briefings()) >= groups, timeout=groups / 20 + 120)
             rss = bot.peak_rss_mb()
         finally:
-            bot.stop()
+            await bot.stop()
             await server.stop()
         sent = briefings()
         first, last = sent[0].time, sent[-1].time

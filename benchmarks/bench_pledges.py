@@ -74,7 +74,7 @@ async def bench(presses: int, rate: float, db_kind: str) -> dict:
             handled = time.monotonic() - started
             rss = bot.peak_rss_mb()
         finally:
-            bot.stop()
+            await bot.stop()
             await server.stop()
         latencies = sorted(server.callback_answers[q]["latency"] * 1000 for q in ids)
         engine = create_engine(normalise_url(url))

@@ -219,7 +219,7 @@ async def test_kill_9_mid_fanout_then_restart(tmp_path):
         await wait_until(lambda: all(server.messages(c) for c in regu_chats), timeout=60)
         await asyncio.sleep(1.0)  # anything extra would arrive now
     finally:
-        assert second.stop() == 0  # SIGTERM: a clean stop
+        assert await second.stop() == 0  # SIGTERM: a clean stop
         await server.stop()
     for chat in regu_chats:
         texts = [m.text for m in server.messages(chat)]

@@ -16,14 +16,15 @@ from bot.db import Database
 from bot.scheduler import ApelScheduler
 from bot.services import menus, outbox
 from bot.services.units import move_chat
+from bot.telegram.http import AiohttpRequest
 from bot.telegram.runtime import KEY, Runtime
 from bot.telegram.sender import Limits, OutboxSender
 from bot.texts import render
 
 log = logging.getLogger(__name__)
 
-CONCURRENT_UPDATES = 64
-HTTP_POOL_SIZE = 16
+CONCURRENT_UPDATES = 128
+HTTP_CONNECTIONS = 64
 
 
 
@@ -55,12 +56,13 @@ def menu_table(modules: list | None = None) -> list[menus.MenuCommand]:
 
 def build_application(settings: Settings, db: Database, clock: Clock, token: str, *,
                       run_scheduler: bool = True, limits: Limits | None = None) -> Application:
-    # A small HTTP pool: httpcore scans every pooled connection for each request, so a big
-    # pool under a burst of presses costs more than it gives (measured: benchmarks/).
     builder: ApplicationBuilder = (
         Application.builder().token(token)
         .concurrent_updates(CONCURRENT_UPDATES)
-        .connection_pool_size(HTTP_POOL_SIZE).pool_timeout(30.0))
+        .request(AiohttpRequest(connection_limit=HTTP_CONNECTIONS))
+        # Long polling gets its own connections (PTB adds the poll's timeout to read_timeout);
+        # two, so the final getUpdates at shutdown never waits behind a cancelled poll.
+        .get_updates_request(AiohttpRequest(connection_limit=2)))
     if settings.telegram.base_url:
         builder = builder.base_url(settings.telegram.base_url)
     if settings.telegram.base_file_url:

@@ -109,9 +109,17 @@ class BotProcess:
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait()
 
-    def stop(self, timeout: float = 20) -> int:
+    async def stop(self, timeout: float = 20) -> int:
+        """SIGTERM, then wait without blocking the event loop (the fake server lives there and
+        must still answer the bot's last calls while it shuts down)."""
         self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout)
+        deadline = time.monotonic() + timeout
+        while self.proc.poll() is None:
+            if time.monotonic() > deadline:
+                self.proc.kill()
+                raise TimeoutError(f"bot did not stop within {timeout} s of SIGTERM")
+            await asyncio.sleep(0.05)
+        return self.proc.returncode
 
 
 async def wait_until(predicate, timeout: float, interval: float = 0.05) -> None:  # noqa: ANN001
