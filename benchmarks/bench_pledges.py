@@ -98,7 +98,7 @@ async def bench(presses: int, rate: float, db_kind: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--presses", type=int, default=5000)
-    parser.add_argument("--rate", type=float, default=2000.0, help="presses injected per second")
+    parser.add_argument("--rate", type=float, default=800.0, help="presses injected per second")
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
     args = parser.parse_args()
     figures = asyncio.run(bench(args.presses, args.rate, args.db))

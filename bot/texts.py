@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from babel import Locale
 from babel.dates import format_date, format_time
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from bot.config import TIMEZONES
 
 MESSAGES_DIR = Path(__file__).resolve().parent.parent / "messages"
-LOCALE = "id_ID"
+# Parsed once: Babel would otherwise build the locale again for every date it formats.
+LOCALE = Locale.parse("id_ID")
 
 
 def tanggal(value: date | datetime, zone: str | None = None) -> str:
@@ -49,16 +51,21 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=False,
+        auto_reload=False,  # templates are part of the release; no stat() per render
     )
     env.filters.update(tanggal=tanggal, tanggal_pendek=tanggal_pendek, jam=jam)
     env.globals.update(persen=persen)
     return env
 
 
-def render(name: str, /, **context: object) -> str:
-    """Render messages/<name>.html.j2 (Telegram HTML, escaped) or messages/<name>.txt.j2."""
-    env = environment()
+@cache
+def _template_file(name: str) -> str:
     for candidate in (f"{name}.html.j2", f"{name}.txt.j2"):
         if (MESSAGES_DIR / candidate).is_file():
-            return env.get_template(candidate).render(**context).strip()
+            return candidate
     raise LookupError(f"no template messages/{name}.html.j2 or .txt.j2")
+
+
+def render(name: str, /, **context: object) -> str:
+    """Render messages/<name>.html.j2 (Telegram HTML, escaped) or messages/<name>.txt.j2."""
+    return environment().get_template(_template_file(name)).render(**context).strip()

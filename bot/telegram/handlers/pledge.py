@@ -6,7 +6,12 @@ import logging
 
 from sqlalchemy.exc import SQLAlchemyError
 from telegram import Update
-from telegram.ext import Application, CallbackQueryHandler, ContextTypes
+from telegram.ext import (
+    Application,
+    ApplicationHandlerStop,
+    CallbackQueryHandler,
+    ContextTypes,
+)
 
 from bot.services import apel as apel_service
 from bot.telegram.handlers.common import real_user_id, toast
@@ -14,9 +19,17 @@ from bot.telegram.runtime import runtime
 from bot.texts import render
 
 log = logging.getLogger(__name__)
+# The hot path of a burst: checked before every other handler (group -1), and it stops the
+# update there, so thousands of presses don't walk the conversation handlers of group 0.
+PLEDGE_GROUP = -1
 
 
 async def press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await _press(update, context)
+    raise ApplicationHandlerStop
+
+
+async def _press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     rt = runtime(context)
     apel_id = apel_service.parse_pledge_callback(update.callback_query.data)
     user_id = real_user_id(update)
@@ -42,7 +55,7 @@ async def stray_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
 
 def register(app: Application) -> None:
-    app.add_handler(CallbackQueryHandler(press, pattern=r"^p:"))
+    app.add_handler(CallbackQueryHandler(press, pattern=r"^p:"), group=PLEDGE_GROUP)
 
 
 def register_fallbacks(app: Application) -> None:
