@@ -13,22 +13,19 @@ def redact(text: str) -> str:
     return _TOKEN_RE.sub("bot<redacted>", text)
 
 
-class RedactTokens(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        clean = redact(message)
-        if clean != message:
-            record.msg, record.args = clean, None
-        return True
+class RedactingFormatter(logging.Formatter):
+    """Redacts the whole formatted record, tracebacks and exception texts included."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
 
 
 def setup_logging(level: int = logging.INFO) -> None:
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(RedactTokens())
+    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # httpx logs every request URL (which holds the token) at INFO: keep it at WARNING.
-    for noisy in ("httpx", "httpcore", "apscheduler.executors.default"):
+    # HTTP client libraries log request URLs (which hold the token) at INFO/DEBUG.
+    for noisy in ("httpx", "httpcore", "aiohttp.client", "apscheduler.executors.default"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

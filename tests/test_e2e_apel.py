@@ -92,9 +92,11 @@ async def test_registration_with_approval(world):
     assert "disetujui" in await answer_of(server, approved)
     await world.settle()
     done = await server.wait_for_message(SARI, "telah disetujui")
+    await world.settle()
     assert "Sari Wulandari" in done.text
     replies = [m.text for m in server.messages(SARI)]
     assert any("diteruskan kepada Karupam" in t for t in replies)
+    assert not any("Sari Wulandari" in t for t in replies[:-1])  # no name before approval
     # The officer's copy loses its buttons and says who decided.
     await server.wait_for(lambda: "Disetujui oleh" in server.message(
         KARUPAM, request.message_id).text)

@@ -1,10 +1,11 @@
-"""The bot token never reaches the logs."""
+"""The bot token never reaches the logs or the operator chat."""
 
 from __future__ import annotations
 
+import io
 import logging
 
-from bot.logging_setup import RedactTokens, redact, setup_logging
+from bot.logging_setup import RedactingFormatter, redact, setup_logging
 
 TOKEN = "7234567890:AAHk3xAbCdEfGhIjKlMnOpQrStUvWxYz012"
 
@@ -16,19 +17,27 @@ def test_redact_url_and_bare_token():
     assert TOKEN not in redact(f"token is {TOKEN}")
 
 
-def test_filter_rewrites_records_with_args(caplog):
-    setup_logging(logging.INFO)
-    logger = logging.getLogger("httpx")
-    logger.setLevel(logging.INFO)
-    record = logger.makeRecord("httpx", logging.INFO, __file__, 1,
-                               'HTTP Request: POST %s "%s"',
-                               (f"https://api.telegram.org/bot{TOKEN}/getUpdates", "200 OK"),
-                               None)
-    RedactTokens().filter(record)
-    assert TOKEN not in record.getMessage()
-    assert "getUpdates" in record.getMessage()
+def test_messages_args_and_tracebacks_are_redacted():
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(RedactingFormatter("%(levelname)s %(message)s"))
+    logger = logging.getLogger("test.redaction")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        logger.warning("request to %s failed", f"https://api.telegram.org/bot{TOKEN}/getMe")
+        try:
+            raise RuntimeError(f"GET https://api.telegram.org/bot{TOKEN}/getUpdates: 502")
+        except RuntimeError:
+            logger.exception("network trouble")
+    finally:
+        logger.removeHandler(handler)
+    text = stream.getvalue()
+    assert "getMe" in text and "getUpdates" in text and "Traceback" in text
+    assert TOKEN not in text
 
 
-def test_httpx_is_quiet_after_setup():
+def test_http_clients_are_quiet_after_setup():
     setup_logging(logging.INFO)
-    assert logging.getLogger("httpx").getEffectiveLevel() >= logging.WARNING
+    for name in ("httpx", "aiohttp.client"):
+        assert logging.getLogger(name).getEffectiveLevel() >= logging.WARNING

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlmodel import Session, select
 
@@ -17,6 +17,9 @@ from bot.services.audit_log import record_event
 from bot.texts import render
 
 NIP_RE = re.compile(r"^\d{18}$")
+# NIPs follow a pattern (birth date, appointment date, serial), so they can be guessed; claims
+# per account are capped so nobody can walk the roster or flood the approvers.
+MAX_CLAIMS_PER_DAY = 3
 APPROVE, REFUSE = "a", "x"
 
 
@@ -41,6 +44,7 @@ class Claim(enum.Enum):
     ACCOUNT_TAKEN = "account_taken"  # this account is linked to someone else
     NIP_TAKEN = "nip_taken"  # the employee is linked to another account
     PENDING = "pending"  # a request is already waiting
+    TOO_MANY = "too_many"  # too many claims from this account today
     REQUESTED = "requested"
 
 
@@ -66,6 +70,14 @@ def claim(session: Session, settings: Settings, *, telegram_user_id: int, telegr
     nip = nip.strip()
     if not NIP_RE.match(nip):
         return ClaimOutcome(Claim.INVALID_NIP)
+    mine = session.exec(select(RegistrationRequest).where(
+        RegistrationRequest.telegram_user_id == telegram_user_id,
+        RegistrationRequest.created_at > now - timedelta(days=1))).all()
+    waiting = [r for r in mine if r.state == "pending"]
+    if waiting:  # one claim at a time; the answer names nobody
+        return ClaimOutcome(Claim.PENDING, None, waiting[0].id)
+    if len(mine) >= MAX_CLAIMS_PER_DAY:
+        return ClaimOutcome(Claim.TOO_MANY)
     employee = session.exec(select(Employee).where(Employee.nip == nip, Employee.active)).first()
     if employee is None:
         return ClaimOutcome(Claim.UNKNOWN_NIP)
@@ -79,12 +91,6 @@ def claim(session: Session, settings: Settings, *, telegram_user_id: int, telegr
         return ClaimOutcome(Claim.ACCOUNT_TAKEN, linked)
     if employee.telegram_user_id is not None:
         return ClaimOutcome(Claim.NIP_TAKEN, employee)
-    pending = session.exec(select(RegistrationRequest).where(
-        RegistrationRequest.employee_id == employee.id,
-        RegistrationRequest.telegram_user_id == telegram_user_id,
-        RegistrationRequest.state == "pending")).first()
-    if pending is not None:
-        return ClaimOutcome(Claim.PENDING, employee, pending.id)
     request = RegistrationRequest(telegram_user_id=telegram_user_id,
                                   telegram_name=telegram_name[:200], employee_id=employee.id,
                                   created_at=now)

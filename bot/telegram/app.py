@@ -13,6 +13,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes
 from bot.clock import Clock
 from bot.config import Settings
 from bot.db import Database
+from bot.logging_setup import redact
 from bot.scheduler import ApelScheduler
 from bot.services import menus, outbox
 from bot.services.units import move_chat
@@ -132,7 +133,7 @@ def _alert(rt: Runtime, what: str, err: BaseException) -> None:
         return
     now = rt.clock.now()
     key = f"op-error:{what}:{type(err).__name__}:{now:%Y%m%d%H%M}"
-    text = render("operator_error", what=what, error=str(err)[:300])
+    text = render("operator_error", what=what, error=redact(str(err))[:300])
     try:
         rt.db.call(lambda s: outbox.send_message(s, key=key, chat_id=chat, text=text, now=now,
                                                  priority=outbox.PRIORITY_REPORT))

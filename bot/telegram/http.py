@@ -13,6 +13,8 @@ import aiohttp
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
+from bot.logging_setup import redact
+
 _DEFAULT = BaseRequest.DEFAULT_NONE
 _JSON = {"Content-Type": "application/json"}
 
@@ -81,4 +83,5 @@ class AiohttpRequest(BaseRequest):
         except TimeoutError as err:
             raise TimedOut from err
         except aiohttp.ClientError as err:
-            raise NetworkError(f"aiohttp.{type(err).__name__}: {err}") from err
+            # Some aiohttp errors quote the URL, which holds the token.
+            raise NetworkError(f"aiohttp.{type(err).__name__}: {redact(str(err))}") from err

@@ -7,12 +7,9 @@ Create Date: 2026-11-24 10:05:18.027083
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa
-import sqlmodel
 from alembic import op
 
 
-import bot.models
 
 revision: str = '0600'
 down_revision: str | None = '0400'
