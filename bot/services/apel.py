@@ -29,7 +29,7 @@ from bot.models import (
     Unit,
 )
 from bot.models_unit import Correction
-from bot.services import outbox, swaps
+from bot.services import outbox, swaps, tallies
 from bot.services.audit_log import record_event
 from bot.services.corrections import corrections_for
 from bot.services.units import period_row
@@ -346,29 +346,19 @@ def refresh_tallies(session: Session, now: datetime, min_interval_s: float) -> i
     apel_ids = {b.apel_id for b, _ in rows}
     totals = _group_counts(session, apel_ids, pledged=False, skip_leave=True)
     pledged = _group_counts(session, apel_ids, pledged=True)
-    queued = 0
-    for briefing, state in rows:
-        if state != "sent":
-            continue
-        key = (briefing.apel_id, briefing.regu_id)
-        count, total = pledged.get(key, 0), totals.get(key, 0)
-        if count == briefing.tally_shown:
-            continue
-        if briefing.tally_edited_at and (
-                now - briefing.tally_edited_at).total_seconds() < min_interval_s:
-            continue
+
+    def count_of(briefing: Briefing) -> int:
+        return pledged.get((briefing.apel_id, briefing.regu_id), 0)
+
+    def edit_of(briefing: Briefing, count: int) -> tuple[str, dict]:
         apel = session.get(Apel, briefing.apel_id)
-        payload = outbox.html_message(
+        total = totals.get((briefing.apel_id, briefing.regu_id), 0)
+        return "editMessageText", outbox.html_message(
             briefing_text(session, apel, (count, total)),
             [[outbox.button(render("button_pledge"), pledge_callback(apel.id))]])
-        payload["ref_outbox_id"] = briefing.outbox_id
-        outbox.enqueue(session, key=f"tally:{briefing.id}:{count}", chat_id=briefing.chat_id,
-                       method="editMessageText", payload=payload, now=now,
-                       priority=outbox.PRIORITY_TALLY)
-        briefing.tally_shown, briefing.tally_edited_at = count, now
-        session.add(briefing)
-        queued += 1
-    return queued
+
+    return tallies.refresh_posts(session, rows, count_of, edit_of, key_prefix="tally", now=now,
+                                 min_interval_s=min_interval_s).queued
 
 
 def _group_counts(session: Session, apel_ids: set[int], *, pledged: bool,

@@ -1,10 +1,10 @@
 """Live counters on posts already in a group ("12 dari 30 ..."), edited at most once per interval.
 
-The pattern of apel.refresh_tallies, for any post record that has `id`, `chat_id`, `outbox_id`,
-`tally_shown` and `tally_edited_at`: skip posts that failed or are unchanged, defer those not
-yet delivered or edited too recently; queue one edit per post through the outbox (it waits for
-the post's message id via `ref_outbox_id`), keyed by the count so a repeated pass queues
-nothing new.
+Used by the apel briefings and the announcements, for any post record that has `id`,
+`chat_id`, `outbox_id`, `tally_shown` and `tally_edited_at`: skip posts that failed or are
+unchanged, defer those not yet delivered or edited too recently; queue one edit per post
+through the outbox (it waits for the post's message id via `ref_outbox_id`), keyed by the
+count so a repeated pass queues nothing new.
 """
 
 from __future__ import annotations

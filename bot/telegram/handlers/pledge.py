@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy.exc import SQLAlchemyError
 from telegram import Update
 from telegram.ext import (
     Application,
@@ -40,7 +39,7 @@ async def _press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     now = rt.clock.now()
     try:
         outcome = await rt.pledge(apel_service.Press(apel_id, user_id, chat_id, now))
-    except SQLAlchemyError:
+    except Exception:  # database down, locked too long, anything: say so, never stay silent
         log.exception("pledge of %d for apel %d not recorded", user_id, apel_id)
         await toast(update, render("toast_busy"), alert=True)  # nothing was acknowledged
         return
