@@ -11,7 +11,7 @@ from openpyxl import load_workbook
 from sqlmodel import select
 
 from bot.audit.models import AuditEntry
-from bot.models import Employee, OutboxMessage
+from bot.models import Employee, OutboxMessage, Unit
 from bot.models_announce import (
     Acknowledgement,
     Announcement,
@@ -21,6 +21,7 @@ from bot.models_announce import (
 from bot.services import announce as svc
 from bot.services import outbox
 from bot.services.access import actor_for
+from bot.services.exports import safe_text
 from tests.test_announce_world import (
     ADMIN,
     AGUS,
@@ -306,6 +307,24 @@ def test_parse_ack_callback_and_excerpt():
         assert svc.parse_ack_callback(bad) is None
     assert svc.excerpt("<b>Surat</b> &amp; edaran\n<i>baru</i>") == "Surat & edaran baru"
     assert svc.excerpt("x" * 200, 10) == "x" * 9 + "…"
-    assert svc._safe_cell("+62 811") == "'+62 811" and svc._safe_cell("@a") == "'@a"
-    assert svc._safe_cell("-1") == "'-1" and svc._safe_cell("Budi") == "Budi"
-    assert svc._safe_cell(5) == 5
+    assert safe_text("+62 811") == "'+62 811" and safe_text("@a") == "'@a"
+    assert safe_text("-1") == "'-1" and safe_text("Budi") == "Budi"
+    assert safe_text("Bu\x01di") == "Budi"
+
+
+def test_workbook_takes_control_characters_and_formulas():
+    """A roster name with a control character (the roster keeps them) used to make openpyxl
+    raise, so /dibaca's XLSX never came; the header is styled like /unduh's."""
+    unit = Unit(id=1, code="lapas-palu", name="Lapas Palu", timezone="Asia/Makassar",
+                kanwil="Kanwil", created_at=NOW)
+    people = [Employee(id=1, unit_id=1, nip="1", name="Bu\x01di\x1f", role="anggota"),
+              Employee(id=2, unit_id=1, nip="2", name="@Sari", role="anggota")]
+    report = svc.ReadReport(announcement=Announcement(id=1), units=[], sender_name="",
+                            rows=[(unit, "Regu A", people[0], NOW), (unit, "-x", people[1], None)])
+    sheet = load_workbook(io.BytesIO(svc.workbook(report))).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert [r[:3] for r in rows[1:]] == [("Lapas Palu", "Regu A", "Budi"),
+                                         ("Lapas Palu", "'-x", "'@Sari")]
+    assert rows[1][6] == datetime(2024, 11, 25, 9, 0)  # local time, WITA
+    assert sheet.freeze_panes == "A2" and sheet["A1"].font.bold
+    assert sheet.column_dimensions["A"].width == 34

@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, func, insert, literal, or_, update
 from sqlalchemy.exc import IntegrityError
@@ -598,17 +599,15 @@ def _sender_name(session: Session, ann: Announcement) -> str:
     return ""
 
 
-def _safe_cell(value: object) -> object:
-    """Text that a spreadsheet would run as a formula is kept as text."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
+XLSX_WIDTHS = (34, 20, 30, 20, 12, 10, 20)
 
 
 def workbook(report: ReadReport) -> bytes:
-    """The confirmations as XLSX: one row per expected person. CPU work: run it off the loop."""
+    """The confirmations as XLSX: one row per expected person. CPU work: run it off the loop.
+    Text goes through exports.safe_text (no formulas, no control characters openpyxl refuses)."""
     from openpyxl import Workbook
-    from openpyxl.utils import get_column_letter
+
+    from bot.services.exports import safe_text, table_head
 
     def label(key: str) -> str:
         return render("announce_xlsx_label", key=key)
@@ -616,25 +615,16 @@ def workbook(report: ReadReport) -> bytes:
     book = Workbook()
     sheet = book.active
     sheet.title = label("sheet")[:31]
-    headers = [label(k) for k in ("unit", "group", "name", "nip", "role", "status", "at")]
-    sheet.append(headers)
+    table_head(sheet, [label(k) for k in ("unit", "group", "name", "nip", "role", "status",
+                                          "at")], XLSX_WIDTHS)
     for unit, group, employee, at in report.rows:
-        local = at.astimezone(unit_zone(unit)).replace(tzinfo=None) if at else None
-        sheet.append([_safe_cell(v) for v in (
+        local = at.astimezone(ZoneInfo(unit.timezone)).replace(tzinfo=None) if at else None
+        sheet.append([safe_text(v) if isinstance(v, str) else v for v in (
             unit.name, group, employee.name, employee.nip, employee.role,
             label("yes") if at else label("no"), local)])
-    for i, width in enumerate((34, 20, 30, 20, 12, 10, 20), start=1):
-        sheet.column_dimensions[get_column_letter(i)].width = width
-    sheet.freeze_panes = "A2"
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
-
-
-def unit_zone(unit: Unit):  # noqa: ANN201
-    from zoneinfo import ZoneInfo
-
-    return ZoneInfo(unit.timezone)
 
 
 # --- /pengumuman -------------------------------------------------------------------------------

@@ -194,7 +194,8 @@ def _splice(raw: bytes, splices: Iterable[_Splice]) -> bytes:
 # --- sheets ------------------------------------------------------------------------------------
 
 
-def _header(ws, headers: Sequence[str], widths: Sequence[int], row: int = 1) -> None:  # noqa: ANN001
+def header(ws, headers: Sequence[str], widths: Sequence[int], row: int = 1) -> None:  # noqa: ANN001
+    """A styled header row (white bold on dark blue, neutralised text) and the column widths."""
     for i, (text, width) in enumerate(zip(headers, widths, strict=True), 1):
         cell = ws.cell(row=row, column=i, value=safe_text(text))
         cell.font, cell.fill = _HEADER_FONT, _HEADER_FILL
@@ -202,10 +203,15 @@ def _header(ws, headers: Sequence[str], widths: Sequence[int], row: int = 1) -> 
         ws.column_dimensions[get_column_letter(i)].width = width
 
 
+def table_head(ws, headers: Sequence[str], widths: Sequence[int]) -> None:  # noqa: ANN001
+    """The header of a one-table sheet: styled, column widths set, frozen while scrolling."""
+    header(ws, headers, widths)
+    ws.freeze_panes = "A2"
+
+
 def _data_sheet(ws, headers: Sequence[str], widths: Sequence[int], kinds: Sequence[str],  # noqa: ANN001
                 rows: Sequence[tuple]) -> None:
-    _header(ws, headers, widths)
-    ws.freeze_panes = "A2"
+    table_head(ws, headers, widths)
     last = get_column_letter(len(headers))
     ws.auto_filter.ref = f"A1:{last}{max(1, len(rows)) + 1}"
     if rows:  # the first row through openpyxl; _splice streams the others in its shape
@@ -254,7 +260,7 @@ def _summary_sheet(ws, data: WorkbookData) -> None:  # noqa: ANN001
         if value2 is not None:
             ws.cell(row=r, column=3, value=value2).number_format = DATE_FORMAT
     head = 2 + len(info) + 1
-    _header(ws, labels("summary_headers"), SUMMARY_WIDTHS, row=head)
+    header(ws, labels("summary_headers"), SUMMARY_WIDTHS, row=head)
     row = head + 1
     _tally_row(ws, row, l_total, rekap.total, bold=True)
     apel_prefix = labels("apel_prefix")[0]
