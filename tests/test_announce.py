@@ -4,6 +4,7 @@ reminders, follow-up and withdrawal."""
 from __future__ import annotations
 
 import io
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -19,9 +20,11 @@ from bot.models_announce import (
     AnnouncementPost,
 )
 from bot.services import announce as svc
-from bot.services import outbox
+from bot.services import menus, outbox
 from bot.services.access import actor_for
 from bot.services.exports import safe_text
+from bot.telegram import app
+from bot.telegram.handlers import announce as announce_handlers
 from tests.test_announce_world import (
     ADMIN,
     AGUS,
@@ -328,3 +331,45 @@ def test_workbook_takes_control_characters_and_formulas():
     assert rows[1][6] == datetime(2024, 11, 25, 9, 0)  # local time, WITA
     assert sheet.freeze_panes == "A2" and sheet["A1"].font.bold
     assert sheet.column_dimensions["A"].width == 34
+
+
+# --- /dibaca too long for one message ------------------------------------------------------------
+
+
+def test_long_dibaca_report_is_split_at_line_ends():
+    now = datetime(2024, 11, 25, 1, 0, tzinfo=UTC)
+    ann = Announcement(id=7, text_html="<b>Edaran</b> netralitas", created_at=now)
+    reads = []
+    for i in range(120):
+        unit = Unit(id=i, code=f"u{i}", name=f"Lapas Kelas IIA Nomor {i:03d} <Sulawesi>",
+                    timezone="Asia/Makassar", kanwil="K", created_at=now)
+        groups = [svc.GroupRead(i, r, f"Regu {r}", True, expected=5, confirmed=2)
+                  for r in range(3)]
+        reads.append(svc.UnitRead(unit, groups))
+    report = svc.ReadReport(ann, reads, "Satgas")
+    chunks = announce_handlers._report_chunks(report)
+    assert len(chunks) > 1
+    for chunk in chunks:
+        assert len(chunk) <= announce_handlers.MAX_REPORT_CHARS
+        tags = re.findall(r"</?([a-z]+)[^>]*>", chunk)
+        assert "<" not in re.sub(r"</?[a-z]+[^>]*>", "", chunk)  # no tag cut in half
+        for tag in set(tags):
+            assert chunk.count(f"<{tag}>") == chunk.count(f"</{tag}>"), (tag, chunk[-80:])
+    text = "\n".join(chunks)
+    assert all(f"Nomor {i:03d} &lt;Sulawesi&gt;" in text for i in range(120))
+
+
+# --- who sees the announcement commands in their menu --------------------------------------------
+
+
+def test_announcement_commands_only_in_their_menus():
+    table = app.menu_table([announce_handlers])
+
+    def commands(roles):
+        return {c["command"] for c in menus.commands_for(table, roles)}
+
+    assert commands(None) == set()  # the default menu every guard sees
+    assert commands(frozenset({"anggota", "pegawai"})) == set()
+    assert commands(frozenset({"satgas"})) == {"umumkan", "dibaca", "pengumuman"}
+    assert commands(frozenset({"admin"})) == {"umumkan", "dibaca", "pengumuman"}
+    assert commands(frozenset({"kalapas", "pegawai"})) == {"dibaca", "pengumuman"}

@@ -43,14 +43,18 @@ from telegram.warnings import PTBUserWarning
 from bot.services import announce as service
 from bot.services import outbox
 from bot.services.access import actor_for
+from bot.services.report_views import split_text
 from bot.telegram.handlers.common import is_private, real_user_id, toast
 from bot.telegram.runtime import KEY, Runtime, runtime
 from bot.texts import render
 
 log = logging.getLogger(__name__)
 
-MENU = [("umumkan", "announce_menu_umumkan"), ("dibaca", "announce_menu_dibaca"),
-        ("pengumuman", "announce_menu_pengumuman")]
+# Who sees these in their menu (access is checked per request): senders are Satgas members
+# and admins; a Kalapas follows up the announcements that reached their unit.
+MENU = [("umumkan", "announce_menu_umumkan", ("satgas", "admin")),
+        ("dibaca", "announce_menu_dibaca", ("kalapas", "satgas", "admin")),
+        ("pengumuman", "announce_menu_pengumuman", ("kalapas", "satgas", "admin"))]
 
 TEXT, MEDIA, TARGET, PREVIEW = "text", "media", "target", "preview"
 END = ConversationHandler.END
@@ -410,7 +414,9 @@ def _number(context: ContextTypes.DEFAULT_TYPE) -> tuple[bool, int | None]:
     return (match is not None, int(match.group(1)) if match else None)
 
 
-def _report_text(report: service.ReadReport) -> str:
+def _report_chunks(report: service.ReadReport) -> list[str]:
+    """The report in the most detail that fits one message; a report that does not fit even
+    per unit (an admin's, nationwide) goes in several, cut at line ends so no HTML tag is cut."""
     units = report.units
     zone = units[0].unit.timezone if units else "Asia/Jakarta"
     excerpt = service.excerpt(report.announcement.text_html)
@@ -418,8 +424,8 @@ def _report_text(report: service.ReadReport) -> str:
         text = render("announce_report", report=report, zone=zone, excerpt=excerpt,
                       detail=detail)
         if len(text) <= MAX_REPORT_CHARS:
-            return text
-    return text[:MAX_REPORT_CHARS]
+            return [text]
+    return split_text(text, MAX_REPORT_CHARS)
 
 
 def _report_keyboard(report: service.ReadReport) -> list[list[dict]]:
@@ -446,8 +452,11 @@ async def dibaca(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await rt.reply(chat_id, "announce_dibaca_error", key=key, result=found.result.value,
                        number=number or "")
         return
-    await _send(rt, chat_id, _report_text(found.report), key=key,
-                keyboard=_report_keyboard(found.report))
+    chunks = _report_chunks(found.report)
+    for i, chunk in enumerate(chunks):  # the buttons under the last part
+        last = i == len(chunks) - 1
+        await _send(rt, chat_id, chunk, key=key if i == 0 else f"{key}:{i}",
+                    keyboard=_report_keyboard(found.report) if last else None)
 
 
 async def pengumuman(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
