@@ -29,7 +29,7 @@ class Actor:
         return frozenset(g.role for g in self.grant_rows)
 
     @property
-    def role(self) -> str | None:
+    def role(self) -> str | None:  # the roster's jabatan; messages/help.html.j2 reads it
         return self.employee.role if self.employee else None
 
     @property
@@ -50,22 +50,19 @@ def actor_for(session: Session, settings: Settings, telegram_user_id: int) -> Ac
     return Actor(telegram_user_id, employee, grants, is_admin)
 
 
-# Roles that see their own unit's records (besides kanwil officers and admins).
-UNIT_READERS = frozenset({"kalapas", "satgas"})
-
-
 def visible_units(session: Session, actor: Actor) -> list[Unit]:
-    """The units whose records this person may see: admin all, Kanwil officer the Kanwil's,
-    Kalapas and Satgas their own. Empty means: not allowed."""
+    """The one rule for the active units whose records this person may see, by name: an admin
+    all; a Kanwil officer, and a Satgas member granted per Kanwil, that Kanwil's units; a Satgas
+    member granted per unit that unit; a Kalapas (on the roster, or the unit's configured
+    Kalapas chat: kalapas_units) their unit. Empty means: not allowed."""
     units = session.exec(select(Unit).where(Unit.active).order_by(Unit.name)).all()
     if actor.is_admin:
         return list(units)
-    unit_ids: set[int] = set()
-    kanwils = {g.kanwil for g in actor.grant_rows if g.role == "kanwil" and g.kanwil}
-    unit_ids |= {g.unit_id for g in actor.grant_rows
-                 if g.role in UNIT_READERS and g.unit_id is not None}
-    if actor.employee is not None and actor.employee.role in UNIT_READERS:
-        unit_ids.add(actor.employee.unit_id)
+    kanwils = {g.kanwil for g in actor.grant_rows if g.kanwil and (
+        g.role == "kanwil" or (g.role == "satgas" and g.unit_id is None))}
+    unit_ids = {g.unit_id for g in actor.grant_rows
+                if g.role == "satgas" and g.unit_id is not None}
+    unit_ids |= kalapas_units(session, actor)
     return [u for u in units if u.id in unit_ids or u.kanwil in kanwils]
 
 

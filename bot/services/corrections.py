@@ -68,8 +68,8 @@ def reason_label(code: str) -> str:
     return render("koreksi_reason", code=code)
 
 
-def correct_scope(actor: Actor) -> Scope | None:
-    return scope_for(actor, CORRECTORS)
+def correct_scope(session: Session, actor: Actor) -> Scope | None:
+    return scope_for(session, actor, CORRECTORS)
 
 
 def _reply(result: str, **context: object) -> Reply:
@@ -107,7 +107,7 @@ def command(session: Session, settings: Settings, *, actor: Actor, text: str,
     """/koreksi: recent closed apel to choose from; `/koreksi <tanggal> <apel>`: that apel."""
     if actor.employee is None and not actor.is_admin:
         return _reply("not_registered")
-    scope = correct_scope(actor)
+    scope = correct_scope(session, actor)
     if scope is None:
         return _reply("not_allowed")
     units = {u.id: u for u in session.exec(select(Unit).where(Unit.active))
@@ -149,7 +149,7 @@ def command(session: Session, settings: Settings, *, actor: Actor, text: str,
 
 def missing_list(session: Session, *, actor: Actor, apel_id: int,
                  now: datetime) -> PressOutcome:
-    scope = correct_scope(actor)
+    scope = correct_scope(session, actor)
     if scope is None:
         return PressOutcome(_toast("not_allowed"))
     apel = session.get(Apel, apel_id)
@@ -166,7 +166,7 @@ def missing_list(session: Session, *, actor: Actor, apel_id: int,
 
 def choose_reason(session: Session, *, actor: Actor, apel_id: int, employee_id: int,
                   now: datetime) -> PressOutcome:
-    scope = correct_scope(actor)
+    scope = correct_scope(session, actor)
     if scope is None:
         return PressOutcome(_toast("not_allowed"))
     apel = session.get(Apel, apel_id)
@@ -184,7 +184,7 @@ def choose_reason(session: Session, *, actor: Actor, apel_id: int, employee_id: 
 
 def record(session: Session, *, actor: Actor, apel_id: int, employee_id: int, code: str,
            now: datetime, origin: Origin | None = None) -> PressOutcome:
-    scope = correct_scope(actor)
+    scope = correct_scope(session, actor)
     if scope is None:
         return PressOutcome(_toast("not_allowed"))
     apel = session.get(Apel, apel_id)

@@ -59,9 +59,9 @@ MANAGERS = (ADMIN, KPLP, KARUPAM)
 BACKDATE_DAYS = 7  # officers may record leave that began up to a week ago (a late sick note)
 
 
-def manage_scope(actor: Actor) -> Scope | None:
+def manage_scope(session: Session, actor: Actor) -> Scope | None:
     """Admins: everyone; the KPLP: the unit; a Karupam: their regu."""
-    return scope_for(actor, MANAGERS)
+    return scope_for(session, actor, MANAGERS)
 
 
 def reason_text(code: str, note: str = "") -> str:
@@ -114,7 +114,7 @@ def command(session: Session, settings: Settings, *, actor: Actor, text: str,
     first, _, rest = text.partition(" ")
     if first.lower() in ("selesai", "akhiri"):
         return _end_search(session, actor, rest, now)
-    scope = manage_scope(actor)
+    scope = manage_scope(session, actor)
     if scope is not None:
         return _officer(session, actor, scope, text, now)
     if actor.employee is not None:
@@ -219,7 +219,7 @@ def record(session: Session, *, actor: Actor, scope: Scope, employee: Employee, 
 def overview(session: Session, *, actor: Actor, now: datetime) -> Reply:
     """Officers: who is on leave today in their unit(s), pending requests. Others: their own."""
     scope = reader_scope(session, actor)
-    manage = manage_scope(actor)
+    manage = manage_scope(session, actor)
     mine = _own_leaves(session, actor.employee, now) if actor.employee else []
     pending_mine = list(session.exec(select(LeaveRequest).where(
         LeaveRequest.employee_id == actor.employee.id, LeaveRequest.state == "pending"
@@ -388,7 +388,7 @@ def decide(session: Session, settings: Settings, *, actor: Actor, request_id: in
 
 
 def _end_search(session: Session, actor: Actor, query: str, now: datetime) -> Reply:
-    scope = manage_scope(actor)
+    scope = manage_scope(session, actor)
     if scope is None:
         return _reply("not_allowed")
     if not query.strip():
@@ -431,7 +431,7 @@ def _leave_and_person(session: Session, actor: Actor, leave_id: int
     if leave is None:
         return None, None, "not_found"
     employee = session.get(Employee, leave.employee_id)
-    scope = manage_scope(actor)
+    scope = manage_scope(session, actor)
     if scope is None or not scope.allows(employee):
         return leave, employee, "not_allowed"
     return leave, employee, None
@@ -523,7 +523,7 @@ def press(session: Session, settings: Settings, *, actor: Actor, data: str | Non
         args[3]
     if employee_id is None or start is None or end is None or code not in (*REASONS, "-"):
         return PressOutcome(render("toast_invalid"))
-    scope = manage_scope(actor)
+    scope = manage_scope(session, actor)
     employee = session.get(Employee, employee_id)
     if scope is None or employee is None or not scope.allows(employee):
         return PressOutcome(_toast("not_allowed"))

@@ -25,7 +25,7 @@ from sqlmodel import Session, col, func, select
 from bot.config import Settings
 from bot.models import Employee, Regu, Unit
 from bot.services import charts, exports, outbox, reports
-from bot.services.access import Actor, actor_for, kalapas_units, visible_units
+from bot.services.access import Actor, actor_for, visible_units
 from bot.services.apel import build_report
 from bot.services.report_periods import (
     BUTTON_SPECS,
@@ -71,22 +71,9 @@ class Scope:
 
 
 def scope_for(session: Session, settings: Settings, telegram_user_id: int) -> Scope:
-    """Who asks and the units they may see (access.visible_units: admin all, Kanwil officer
-    the Kanwil's, Kalapas and Satgas their unit), plus the units whose Kalapas chat is this
-    person's (access.kalapas_units: the Kalapas named in config.toml, not on the roster) and
-    every unit of the Kanwil of a Satgas grant given per Kanwil
-    (`apel-bot role grant --role satgas --kanwil NAME`)."""
+    """Who asks and the units they may see: access.visible_units, the one rule."""
     actor = actor_for(session, settings, telegram_user_id)
-    units = visible_units(session, actor)
-    kanwils = {g.kanwil for g in actor.grant_rows
-               if g.role == "satgas" and g.unit_id is None and g.kanwil}
-    heads = kalapas_units(session, actor)
-    seen = {u.id for u in units}
-    if kanwils or heads - seen:
-        units += [u for u in session.exec(select(Unit).where(Unit.active))
-                  if u.id not in seen and (u.kanwil in kanwils or u.id in heads)]
-        units.sort(key=lambda u: u.name)
-    return Scope(actor, units)
+    return Scope(actor, visible_units(session, actor))
 
 
 def log_refusal(what: str, telegram_user_id: int | None, scope: Scope | None,

@@ -129,7 +129,7 @@ def command(session: Session, settings: Settings, *, actor: Actor, text: str,
     text = " ".join(text.split())
     if actor.employee is None and not actor.is_admin:
         return _reply("not_registered")
-    person_scope = scope_for(actor, PERSON_SWAPPERS)
+    person_scope = scope_for(session, actor, PERSON_SWAPPERS)
     if person_scope is None:
         return _reply("not_allowed")
     if not text:
@@ -142,11 +142,12 @@ def command(session: Session, settings: Settings, *, actor: Actor, text: str,
     unit_code = next((w.lower() for w in rest if w.lower() in units), None)
     target = " ".join(w for w in rest if not _slot_of(w) and w.lower() != unit_code)
     if words is None or slot is None or not target:
-        return Reply("tukar_usage", {"regu_rights": scope_for(actor, REGU_SWAPPERS) is not None})
+        return Reply("tukar_usage",
+                     {"regu_rights": scope_for(session, actor, REGU_SWAPPERS) is not None})
     unit_ids = [units[unit_code].id] if unit_code else [u.id for u in units.values()]
     regus = _match_regu(session, unit_ids, target)
     if regus:
-        regu_scope = scope_for(actor, REGU_SWAPPERS)
+        regu_scope = scope_for(session, actor, REGU_SWAPPERS)
         if regu_scope is None:
             return _reply("not_allowed_regu")
         if len(regus) > 1:
@@ -195,7 +196,7 @@ def _check_day(unit: Unit, day: date, now: datetime) -> str | None:
 
 def swap_regu(session: Session, settings: Settings, *, actor: Actor, regu: Regu, day: date,
               slot: str, now: datetime) -> Reply:
-    scope = scope_for(actor, REGU_SWAPPERS)
+    scope = scope_for(session, actor, REGU_SWAPPERS)
     if scope is None or not scope.allows_unit(regu.unit_id):
         return _reply("not_allowed_regu")
     unit = session.get(Unit, regu.unit_id)
@@ -257,7 +258,7 @@ def _own_slot(session: Session, employee: Employee, plans: list[ApelPlan]) -> st
 
 def swap_person(session: Session, settings: Settings, *, actor: Actor, employee: Employee,
                 day: date, slot: str, now: datetime) -> Reply:
-    scope = scope_for(actor, PERSON_SWAPPERS)
+    scope = scope_for(session, actor, PERSON_SWAPPERS)
     if scope is None or not scope.allows(employee) or not employee.active:
         return _reply("not_allowed")
     unit = session.get(Unit, employee.unit_id)
@@ -295,9 +296,9 @@ def swap_person(session: Session, settings: Settings, *, actor: Actor, employee:
 
 def _may_change(session: Session, actor: Actor, row: DutySwap) -> bool:
     if row.regu_id is not None:
-        scope = scope_for(actor, REGU_SWAPPERS)
+        scope = scope_for(session, actor, REGU_SWAPPERS)
         return scope is not None and scope.allows_unit(row.unit_id)
-    scope = scope_for(actor, PERSON_SWAPPERS)
+    scope = scope_for(session, actor, PERSON_SWAPPERS)
     employee = session.get(Employee, row.employee_id)
     return scope is not None and employee is not None and scope.allows(employee)
 
@@ -350,9 +351,8 @@ def upcoming(session: Session, settings: Settings, *, actor: Actor, scope: Scope
                       else None})
     keyboard = [[button("button_undo_swap", f"t:u:{item['swap'].id}", **item)]
                 for item in shown if _may_change(session, actor, item["swap"])]
-    return Reply("tukar_list", {"rows": shown,
-                                "regu_rights": scope_for(actor, REGU_SWAPPERS) is not None},
-                 keyboard or None)
+    regu_rights = scope_for(session, actor, REGU_SWAPPERS) is not None
+    return Reply("tukar_list", {"rows": shown, "regu_rights": regu_rights}, keyboard or None)
 
 
 def press(session: Session, settings: Settings, *, actor: Actor, data: str | None,
@@ -370,7 +370,7 @@ def press(session: Session, settings: Settings, *, actor: Actor, data: str | Non
     if employee_id is None or day is None or slot_ix not in ("0", "1", "2"):
         return PressOutcome(render("toast_invalid"))
     employee = session.get(Employee, employee_id)
-    scope = scope_for(actor, PERSON_SWAPPERS)
+    scope = scope_for(session, actor, PERSON_SWAPPERS)
     if employee is None or scope is None or not scope.allows(employee):
         return PressOutcome(_toast("not_allowed"))
     reply = swap_person(session, settings, actor=actor, employee=employee, day=day,
@@ -394,9 +394,12 @@ def schedule(session: Session, settings: Settings, *, actor: Actor, text: str,
     by_code = {u.code: u for u in allowed.values()}
     chosen = [by_code[w.lower()] for w in words if w.lower() in by_code]
     rest = " ".join(w for w in words if w.lower() not in by_code)
+    own = allowed.get(actor.employee.unit_id) if actor.employee is not None else None
     if not chosen:
-        if actor.employee is not None:
-            chosen = [allowed[actor.employee.unit_id]]
+        if own is not None:
+            chosen = [own]
+        elif not allowed:  # the person's unit is inactive or gone from config.toml
+            return Reply("jadwal", {"result": "usage"})
         elif len(allowed) <= 3:
             chosen = sorted(allowed.values(), key=lambda u: u.name)
         else:

@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 
 from bot.models import Employee, Regu, Unit
 from bot.services import outbox
-from bot.services.access import Actor, visible_units
+from bot.services.access import Actor, kalapas_units, visible_units
 from bot.texts import render
 
 # Roles as the roster spells them (Employee.role) and as grants spell them (RoleGrant.role).
@@ -113,28 +113,34 @@ class Scope:
         return self.regu_id is None
 
 
-def scope_for(actor: Actor, roles: Iterable[str]) -> Scope | None:
-    """The scope of the first of `roles` the actor holds; None: not allowed.
+def scope_for(session: Session, actor: Actor, roles: Iterable[str]) -> Scope | None:
+    """The scope of a role among `roles` the actor holds; None: not allowed.
 
-    admin: every unit; kplp/kalapas: their unit; karupam: their regu."""
+    admin: every unit; kplp: their unit; karupam: their regu; kalapas: the units they head
+    (access.kalapas_units: on the roster, or the unit's configured Kalapas chat)."""
     wanted = set(roles)
     if ADMIN in wanted and actor.is_admin:
         return Scope(None)
     emp = actor.employee
-    if emp is None or emp.role not in wanted:
-        return None
-    if emp.role == KARUPAM:
-        return Scope(frozenset({emp.unit_id}), emp.regu_id) if emp.regu_id else None
-    return Scope(frozenset({emp.unit_id}))
+    if emp is not None and emp.role in wanted and emp.role in (KARUPAM, KPLP):
+        if emp.role == KPLP:
+            return Scope(frozenset({emp.unit_id}))
+        if emp.regu_id:
+            return Scope(frozenset({emp.unit_id}), emp.regu_id)
+    if KALAPAS in wanted:
+        heads = kalapas_units(session, actor)
+        if heads:
+            return Scope(frozenset(heads))
+    return None
 
 
 def reader_scope(session: Session, actor: Actor) -> Scope | None:
-    """Units whose lists this person may read: their own unit for any officer, else the
-    units access.visible_units gives (Kalapas, Satgas, Kanwil officers, admins)."""
+    """Units whose lists this person may read: access.visible_units (Kalapas, Satgas, Kanwil
+    officers, admins), plus their own unit for a Karupam or KPLP."""
     if actor.is_admin:
         return Scope(None)
     ids = {u.id for u in visible_units(session, actor)}
-    if actor.employee is not None and actor.employee.role in (KARUPAM, KPLP, KALAPAS):
+    if actor.employee is not None and actor.employee.role in (KARUPAM, KPLP):
         ids.add(actor.employee.unit_id)
     return Scope(frozenset(ids)) if ids else None
 
