@@ -1,14 +1,18 @@
 """Rules for who may act on whom, on SQLite and PostgreSQL: one rule for the units a person may
-see (access.visible_units) everywhere; /jadwal for a person whose unit is inactive.
+see (access.visible_units) everywhere; /jadwal for a person whose unit is inactive; officers do
+not excuse themselves (leave, corrections).
 
 Same world as tests/test_unit_admin.py (Lapas Palu, 26 November 2024)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlmodel import select
 
-from bot.models import Employee, RoleGrant, Unit
-from bot.services import corrections, pakta, report_views, swaps, unit_common
+from bot.models import Employee, Leave, OutboxMessage, RoleGrant, Unit
+from bot.models_unit import Correction, LeaveRequest
+from bot.services import corrections, leave, pakta, report_views, swaps, unit_common
 from bot.services.access import actor_for, visible_units
 from tests import test_unit_admin as ua
 
@@ -17,6 +21,7 @@ KPLP, KARUPAM_D, KALAPAS, AGUS, BUDI = ua.KPLP, ua.KARUPAM_D, ua.KALAPAS, ua.AGU
 KALAPAS_CILACAP = 5000002  # config.example.toml: known only as lapas-cilacap's Kalapas chat
 SATGAS_KANWIL = 7009
 NOW = ua.BEFORE_PAGI
+
 
 
 def _actor(db, settings, user_id):
@@ -79,3 +84,76 @@ def test_jadwal_when_own_unit_is_inactive(world, settings):
     reply = world.call(lambda s: swaps.schedule(s, settings, actor=actor_for(s, settings, AGUS),
                                                 text="", now=NOW))
     assert reply.context["result"] == "usage"
+
+
+# --- officers cannot excuse themselves -----------------------------------------------------------
+
+
+def test_officer_own_leave_is_a_request_to_their_superior(world, settings):
+    karupam = _actor(world, settings, KARUPAM_D)
+    hendra = _employee(world, KARUPAM_D)
+    reply = world.call(lambda s: leave.command(s, settings, actor=karupam,
+                                               text="Hendra besok sakit", now=NOW))
+    assert reply.context["result"] == "requested"
+    assert reply.context["names"] == ["Yusuf Kurniawan"]  # the KPLP decides, not Hendra
+    assert world.call(lambda s: s.exec(select(Leave)).all()) == []
+    ask = world.call(lambda s: s.exec(select(OutboxMessage).where(
+        OutboxMessage.chat_id == KPLP)).one())
+    approve = ask.payload["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+    refused = world.call(lambda s: leave.press(s, settings, actor=karupam, data=approve,
+                                               now=NOW))
+    assert "tidak berwenang" in refused.toast
+    done = world.call(lambda s: leave.press(
+        s, settings, actor=actor_for(s, settings, KPLP), data=approve, now=NOW))
+    assert "disetujui" in done.toast
+    rows = world.call(lambda s: s.exec(select(Leave)).all())
+    assert [(r.employee_id, r.created_by) for r in rows] == [(hendra.id, f"tg:{KPLP}")]
+    # "/cuti saya ..." works for officers too; the KPLP's request goes to the admins (none
+    # in config.example.toml), never to the KPLP himself.
+    kplp = _actor(world, settings, KPLP)
+    own = world.call(lambda s: leave.command(s, settings, actor=kplp,
+                                             text="saya 02-12-2024 cuti", now=NOW))
+    assert own.context["result"] == "no_approver"
+    by_name = world.call(lambda s: leave.command(s, settings, actor=kplp,
+                                                 text="Yusuf 02-12-2024 cuti", now=NOW))
+    assert by_name.context["result"] == "no_approver"
+    assert world.call(lambda s: len(s.exec(select(Leave)).all())) == 1
+    assert world.call(lambda s: len(s.exec(select(LeaveRequest)).all())) == 1
+
+
+def test_officer_cannot_record_own_leave_by_button_or_directly(world, settings):
+    karupam = _actor(world, settings, KARUPAM_D)
+    hendra = _employee(world, KARUPAM_D)
+    day = ua.DAY + timedelta(days=1)
+    pressed = world.call(lambda s: leave.press(
+        s, settings, actor=karupam, data=f"c:d:{hendra.id}:20241127:20241127:s", now=NOW))
+    assert "diri sendiri" in pressed.toast
+    assert pressed.reply.template == "own_record_refused"
+    assert "/cuti saya" in pressed.reply.text()
+    direct = world.call(lambda s: leave.record(
+        s, actor=actor_for(s, settings, KARUPAM_D), scope=leave.manage_scope(s, karupam),
+        employee=s.get(Employee, hendra.id), start=day, end=day, reason="Sakit", now=NOW))
+    assert direct.template == "own_record_refused"
+    assert world.call(lambda s: s.exec(select(Leave)).all()) == []
+
+
+def test_officer_cannot_correct_own_missed_apel(world, settings):
+    apel_id = ua._closed_pagi(world, settings)
+    now = ua.utc(1, 0, day=26)
+    for tg in (KPLP, KALAPAS):
+        me = _employee(world, tg)
+        out = world.call(lambda s, tg=tg, me=me: corrections.press(
+            s, settings, actor=actor_for(s, settings, tg),
+            data=f"k:r:{apel_id}:{me.id}:sampai", now=now))
+        assert "sendiri" in out.toast and out.reply.template == "own_record_refused"
+        choose = world.call(lambda s, tg=tg, me=me: corrections.press(
+            s, settings, actor=actor_for(s, settings, tg), data=f"k:e:{apel_id}:{me.id}",
+            now=now))
+        assert "sendiri" in choose.toast or "tidak ditemukan" in choose.toast
+    assert world.call(lambda s: s.exec(select(Correction)).all()) == []
+    # Others are still corrected as before.
+    dewi = _employee(world, ua.DEWI)
+    done = world.call(lambda s: corrections.press(
+        s, settings, actor=actor_for(s, settings, KPLP), data=f"k:r:{apel_id}:{dewi.id}:sampai",
+        now=now))
+    assert "tercatat" in done.toast

@@ -93,6 +93,16 @@ def _correctable(session: Session, scope: Scope, apel: Apel | None, now: datetim
     return None
 
 
+def _is_self(actor: Actor, employee_id: int) -> bool:
+    return actor.employee is not None and actor.employee.id == employee_id
+
+
+def _self_refused() -> PressOutcome:
+    """Nobody excuses their own missed apel: another KPLP, the Kalapas or an admin does."""
+    return PressOutcome(render("toast_own_record", what="koreksi"),
+                        Reply("own_record_refused", {"what": "koreksi"}))
+
+
 def _missing(session: Session, apel: Apel) -> list[Employee]:
     """Those the apel's report holds missing (not pledged by the deadline, not on leave, not
     corrected yet, their group reached)."""
@@ -159,7 +169,7 @@ def missing_list(session: Session, *, actor: Actor, apel_id: int,
     missing = _missing(session, apel)
     unit = session.get(Unit, apel.unit_id)
     keyboard = [[button("button_person", f"k:e:{apel.id}:{e.id}", person=e)]
-                for e in missing[:MAX_PEOPLE]]
+                for e in missing[:MAX_PEOPLE] if not _is_self(actor, e.id)]
     return PressOutcome(_toast("ok"), Reply("koreksi_missing", {
         "apel": apel, "unit": unit, "missing": missing, "shown": MAX_PEOPLE}, keyboard or None))
 
@@ -176,6 +186,8 @@ def choose_reason(session: Session, *, actor: Actor, apel_id: int, employee_id: 
     employee = session.get(Employee, employee_id)
     if employee is None or session.get(ApelExpected, (apel_id, employee_id)) is None:
         return PressOutcome(_toast("not_found"))
+    if _is_self(actor, employee.id):
+        return _self_refused()
     keyboard = [[button("koreksi_reason", f"k:r:{apel.id}:{employee.id}:{r}", code=r)]
                 for r in REASONS]
     return PressOutcome(_toast("ok"), Reply("koreksi_choose_reason", {
@@ -194,6 +206,8 @@ def record(session: Session, *, actor: Actor, apel_id: int, employee_id: int, co
     employee = session.get(Employee, employee_id)
     if employee is None:
         return PressOutcome(_toast("not_found"))
+    if _is_self(actor, employee.id):
+        return _self_refused()
     existing = session.exec(select(Correction).where(
         Correction.apel_id == apel.id, Correction.employee_id == employee.id)).first()
     if existing is not None:

@@ -24,6 +24,7 @@ from bot.services.unit_common import (
     KPLP,
     MAX_BUTTONS,
     MAX_LEAVE_DAYS,
+    DateWords,
     Origin,
     PressOutcome,
     Reply,
@@ -115,14 +116,23 @@ def command(session: Session, settings: Settings, *, actor: Actor, text: str,
     if first.lower() in ("selesai", "akhiri"):
         return _end_search(session, actor, rest, now)
     scope = manage_scope(session, actor)
-    if scope is not None:
-        return _officer(session, actor, scope, text, now)
+    if scope is not None and first.lower() != "saya":
+        return _officer(session, settings, actor, scope, text, now)
     if actor.employee is not None:
         return _own_request(session, settings, actor, text, now)
     return _reply("not_allowed")
 
 
-def _officer(session: Session, actor: Actor, scope: Scope, text: str, now: datetime) -> Reply:
+def _is_self(actor: Actor, employee: Employee) -> bool:
+    return actor.employee is not None and employee.id == actor.employee.id
+
+
+def _self_refused() -> Reply:
+    return Reply("own_record_refused", {"what": "cuti"})
+
+
+def _officer(session: Session, settings: Settings, actor: Actor, scope: Scope, text: str,
+             now: datetime) -> Reply:
     query, words, rest = split_dates(text)
     if words is None or not query:
         return Reply("cuti_usage", {"manager": True})
@@ -140,6 +150,8 @@ def _officer(session: Session, actor: Actor, scope: Scope, text: str, now: datet
         keyboard = [[button("button_person", f"c:d:{p.id}:{ymd(start)}:{ymd(end)}:{code or '-'}",
                             person=p)] for p in people]
         return Reply("cuti_choose_person", {"people": people, "query": query}, keyboard)
+    if _is_self(actor, people[0]):  # one's own leave is asked for; the superior decides
+        return _ask_own(session, settings, actor, words, rest, now)
     return _proceed(session, actor, scope, people[0], start, end, code, note, now)
 
 
@@ -180,9 +192,12 @@ def _overlapping(session: Session, employee_id: int, start: date, end: date) -> 
 def record(session: Session, *, actor: Actor, scope: Scope, employee: Employee, start: date,
            end: date, reason: str, now: datetime, request_id: int | None = None,
            tell_person: bool = True) -> Reply:
-    """Write the leave (the scope is checked here again, whoever calls)."""
+    """Write the leave (the scope is checked here again, whoever calls). Nobody records their
+    own leave: that is a request (`request`), decided by their superior."""
     if not scope.allows(employee) or not employee.active:
         return _reply("not_allowed")
+    if _is_self(actor, employee):
+        return _self_refused()
     existing = _overlapping(session, employee.id, start, end)
     if existing is not None:
         return _reply("overlap", employee=employee, existing=existing)
@@ -269,10 +284,16 @@ def _own_leaves(session: Session, employee: Employee, now: datetime) -> list[Lea
 
 def _own_request(session: Session, settings: Settings, actor: Actor, text: str,
                  now: datetime) -> Reply:
-    employee = actor.employee
     query, words, rest = split_dates(text)
     if words is None or (query and query.lower() != "saya"):
         return Reply("cuti_usage", {"manager": False})
+    return _ask_own(session, settings, actor, words, rest, now)
+
+
+def _ask_own(session: Session, settings: Settings, actor: Actor, words: DateWords, rest: str,
+             now: datetime) -> Reply:
+    """One's own leave: a request to the superior (asking for the reason first if missing)."""
+    employee = actor.employee
     dates = words.resolve(_today(session, employee, now))
     if dates is None:
         return _reply("invalid_date")
@@ -527,6 +548,8 @@ def press(session: Session, settings: Settings, *, actor: Actor, data: str | Non
     employee = session.get(Employee, employee_id)
     if scope is None or employee is None or not scope.allows(employee):
         return PressOutcome(_toast("not_allowed"))
+    if _is_self(actor, employee):
+        return PressOutcome(render("toast_own_record", what="cuti"), _self_refused())
     reply = _proceed(session, actor, scope, employee, start, end, None if code == "-" else code,
                      "", now)
     return PressOutcome(_toast("ok"), reply)
