@@ -15,15 +15,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import tempfile
 import time
-import uuid
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import psycopg
 from sqlalchemy import insert
 from sqlmodel import select
 from telegram import Bot
@@ -36,9 +32,9 @@ from bot.models_announce import Acknowledgement
 from bot.services import announce
 from bot.services.units import sync_config
 from bot.telegram.sender import Limits, OutboxSender
+from bot.testing.deployment import database
 from bot.testing.fake_telegram import FakeTelegram
 
-PG_ADMIN = os.environ.get("APEL_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 TOKEN = "123456:BENCH-token-for-the-fake-server-only"  # noqa: S105
 ADMIN = 1
 ZONES = ("Asia/Jakarta", "Asia/Makassar", "Asia/Jayapura")
@@ -62,21 +58,6 @@ def settings_for(units: int) -> Settings:
                                      "Bijak bermedia sosial", "Menolak politik uang"]},
         "units": [unit(i) for i in range(units)],
     }, "benchmark")
-
-
-@contextmanager
-def database(kind: str, tmp: Path):
-    if kind == "sqlite":
-        yield f"sqlite:///{tmp / 'bench.db'}"
-        return
-    name = f"apel_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield PG_ADMIN.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def seed(db: Database, settings: Settings, now: datetime) -> None:
