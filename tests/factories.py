@@ -11,6 +11,11 @@ from bot.models import Employee, Leave, Regu, Unit
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 
 
+def utc(h: int, m: int, s: int = 0, day: int = 25) -> datetime:
+    """A UTC instant in November 2024, the example period (23:00 UTC = 07.00 WITA next day)."""
+    return datetime(2024, 11, day, h, m, s, tzinfo=UTC)
+
+
 def nip(n: int) -> str:
     return f"19850725200912{n:04d}"
 

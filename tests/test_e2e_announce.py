@@ -20,7 +20,7 @@ from bot.clock import FakeClock
 from bot.models import OutboxMessage
 from bot.models_announce import Announcement
 from bot.testing.fake_telegram import FakeTelegram
-from bot.testing.harness import BotUnderTest
+from bot.testing.harness import BotUnderTest, add_unit_groups
 from tests.test_announce_world import (
     AGUS,
     ANDI,
@@ -56,11 +56,7 @@ async def make_world(settings, db):
     db.call(lambda s: seed(s, settings, clock.now()))
     server = FakeTelegram()
     await server.start()
-    for unit in settings.units:
-        for regu in unit.regu:
-            server.add_group(regu.chat_id, f"{unit.name} {regu.name}")
-        if unit.admin_group_chat_id:
-            server.add_group(unit.admin_group_chat_id, f"{unit.name} Administrasi")
+    add_unit_groups(server, settings)
     for uid, name in [(SATGAS, "Yusuf"), (KALAPAS_PALU, "Kalapas Palu"), (BUDI, "Budi"),
                       (SARI, "Sari"), (ANDI, "Andi"), (RAHMAT, "Rahmat"), (LINA, "Lina"),
                       (KALAPAS_RUTAN, "Kalapas Rutan"), (FAJAR, "Fajar"), (MAYA, "Maya"),

@@ -6,7 +6,7 @@ with the administration staff. Deadline 07.30, pledges after 07.15 are late.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 
 import pytest
 from sqlmodel import select
@@ -15,8 +15,8 @@ from bot.clock import FakeClock
 from bot.models import Apel, Pledge
 from bot.services.units import sync_config
 from bot.testing.fake_telegram import FakeTelegram
-from bot.testing.harness import BotUnderTest
-from tests.factories import add_employee, add_leave, nip
+from bot.testing.harness import BotUnderTest, add_unit_groups
+from tests.factories import add_employee, add_leave, nip, utc
 
 pytestmark = pytest.mark.e2e
 
@@ -25,10 +25,6 @@ ADMIN_GROUP = -1001000000099
 KALAPAS, KALAPAS_CILACAP = 5000001, 5000002
 KARUPAM, BUDI, SARI, ANDI, DEWI, RINA, AGUS, STRANGER = (
     2001, 3001, 3002, 3003, 3004, 4001, 3101, 9999)
-
-
-def utc(h: int, m: int, s: int = 0, day: int = 25) -> datetime:
-    return datetime(2024, 11, day, h, m, s, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -52,11 +48,7 @@ async def world(settings, sqlite_db):
     db.call(seed)
     server = FakeTelegram()
     await server.start()
-    for unit in settings.units:
-        for regu in unit.regu:
-            server.add_group(regu.chat_id, f"{unit.name} {regu.name}")
-        if unit.admin_group_chat_id:
-            server.add_group(unit.admin_group_chat_id, f"{unit.name} Administrasi")
+    add_unit_groups(server, settings)
     for uid, name in [(KARUPAM, "Hendra"), (BUDI, "Budi"), (SARI, "Sari"), (ANDI, "Andi"),
                       (DEWI, "Dewi"), (RINA, "Rina"), (AGUS, "Agus"), (STRANGER, "Tamu"),
                       (KALAPAS, "Kalapas Palu"), (KALAPAS_CILACAP, "Kalapas Cilacap")]:

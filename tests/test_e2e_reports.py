@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import io
 import logging
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 import pytest
 from openpyxl import load_workbook
@@ -25,8 +25,8 @@ from bot.config import Settings
 from bot.models import RoleGrant, Unit
 from bot.services.units import sync_config
 from bot.testing.fake_telegram import FakeTelegram
-from bot.testing.harness import BotUnderTest
-from tests.factories import add_employee, add_leave
+from bot.testing.harness import BotUnderTest, add_unit_groups
+from tests.factories import add_employee, add_leave, utc
 
 pytestmark = pytest.mark.e2e
 
@@ -34,10 +34,6 @@ REGU_D, ADMIN_GROUP = -1001000000004, -1001000000099
 KALAPAS, KARUPAM, BUDI, ANDI, DEWI, RINA = 5000001, 2001, 3001, 3003, 3004, 4001
 KANWIL_SULTENG, KANWIL_JATENG, ADMIN, ANON = 6001, 6002, 6003, 1087968824
 EVIL = '=HYPERLINK("http://evil.example","klik")'
-
-
-def utc(h: int, m: int, s: int = 0, day: int = 25) -> datetime:
-    return datetime(2024, 11, day, h, m, s, tzinfo=UTC)
 
 
 def with_rutan_palu(settings: Settings) -> Settings:
@@ -81,11 +77,7 @@ async def world(settings, sqlite_db):
     db.call(seed)
     server = FakeTelegram()
     await server.start()
-    for unit in settings.units:
-        for regu in unit.regu:
-            server.add_group(regu.chat_id, f"{unit.name} {regu.name}")
-        if unit.admin_group_chat_id:
-            server.add_group(unit.admin_group_chat_id, f"{unit.name} Administrasi")
+    add_unit_groups(server, settings)
     for uid, name in [(KARUPAM, "Hendra"), (BUDI, "Budi"), (ANDI, "Andi"), (DEWI, "Dewi"),
                       (RINA, "Rina"), (KALAPAS, "Kalapas Palu"), (KANWIL_SULTENG, "Kanwil"),
                       (KANWIL_JATENG, "Kanwil Jateng"), (ADMIN, "Admin"),

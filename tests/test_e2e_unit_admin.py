@@ -9,7 +9,6 @@ Lapas Palu (WITA, UTC+8), Tuesday 26 November 2024: Regu D stands pagi (07.00 WI
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 
 import pytest
 from sqlmodel import select
@@ -19,18 +18,14 @@ from bot.models import Leave
 from bot.models_unit import Correction, DutySwap, LeaveEnding, PaktaSignature
 from bot.services.units import sync_config
 from bot.testing.fake_telegram import FakeTelegram
-from bot.testing.harness import BotUnderTest
-from tests.factories import add_employee, nip
+from bot.testing.harness import BotUnderTest, add_unit_groups
+from tests.factories import add_employee, nip, utc
 
 pytestmark = pytest.mark.e2e
 
 REGU_A, REGU_C, REGU_D = -1001000000001, -1001000000003, -1001000000004
 KALAPAS, KPLP, KARUPAM_D, KARUPAM_A = 5000001, 2002, 2001, 2003
 BUDI, DEWI, AGUS, RINA, CITRA, SARI, STRANGER = 3001, 3004, 3101, 4001, 3201, 3002, 9999
-
-
-def utc(h: int, m: int, s: int = 0, day: int = 25) -> datetime:
-    return datetime(2024, 11, day, h, m, s, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -54,11 +49,7 @@ async def world(settings, sqlite_db):
     db.call(seed)
     server = FakeTelegram()
     await server.start()
-    for unit in settings.units:
-        for regu in unit.regu:
-            server.add_group(regu.chat_id, f"{unit.name} {regu.name}")
-        if unit.admin_group_chat_id:
-            server.add_group(unit.admin_group_chat_id, f"{unit.name} Administrasi")
+    add_unit_groups(server, settings)
     people = [(KALAPAS, "Ketut"), (KPLP, "Yusuf"), (KARUPAM_D, "Hendra"), (KARUPAM_A, "Andi"),
               (BUDI, "Budi"), (DEWI, "Dewi"), (AGUS, "Agus"), (RINA, "Rina"), (CITRA, "Citra"),
               (SARI, "Sari"), (STRANGER, "Tamu")]

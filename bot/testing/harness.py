@@ -32,6 +32,15 @@ def point_at(settings: Settings, server: FakeTelegram) -> Settings:
     return settings.model_copy(update={"telegram": telegram, "audit": audit})
 
 
+def add_unit_groups(server: FakeTelegram, settings: Settings) -> None:
+    """Every regu group and administration group of the configured units, on the fake server."""
+    for unit in settings.units:
+        for regu in unit.regu:
+            server.add_group(regu.chat_id, f"{unit.name} {regu.name}")
+        if unit.admin_group_chat_id:
+            server.add_group(unit.admin_group_chat_id, f"{unit.name} Administrasi")
+
+
 class BotUnderTest:
     def __init__(self, settings: Settings, db: Database, clock: FakeClock,
                  server: FakeTelegram, *, limits: Limits | None = None) -> None:
