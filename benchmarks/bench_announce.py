@@ -32,7 +32,7 @@ from bot.models_announce import Acknowledgement
 from bot.services import announce
 from bot.services.units import sync_config
 from bot.telegram.sender import Limits, OutboxSender
-from bot.testing.deployment import database
+from bot.testing.deployment import database, print_figures
 from bot.testing.fake_telegram import FakeTelegram
 
 TOKEN = "123456:BENCH-token-for-the-fake-server-only"  # noqa: S105
@@ -183,9 +183,8 @@ def main() -> None:
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
     args = parser.parse_args()
     figures = asyncio.run(bench(args.groups, args.db))
-    print(f"announcement fan-out benchmark ({args.db}, default Limits, limits enforced)")
-    for key, value in figures.items():
-        print(f"  {key:34} {value:.2f}" if isinstance(value, float) else f"  {key:34} {value}")
+    print_figures(f"announcement fan-out benchmark ({args.db}, default Limits, limits enforced)",
+                  figures)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from bot.testing.deployment import (
     add_chats,
     cli,
     database,
+    print_figures,
     unit_config,
     wait_until,
     write_config,
@@ -78,9 +79,7 @@ def main() -> None:
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
     args = parser.parse_args()
     figures = asyncio.run(bench(args.groups, args.db))
-    print(f"fan-out benchmark ({args.db})")
-    for key, value in figures.items():
-        print(f"  {key:32} {value:.2f}" if isinstance(value, float) else f"  {key:32} {value}")
+    print_figures(f"fan-out benchmark ({args.db})", figures)
 
 
 if __name__ == "__main__":

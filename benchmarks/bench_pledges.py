@@ -25,6 +25,7 @@ from bot.testing.deployment import (
     add_chats,
     cli,
     database,
+    print_figures,
     unit_config,
     wait_until,
     write_config,
@@ -102,9 +103,7 @@ def main() -> None:
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
     args = parser.parse_args()
     figures = asyncio.run(bench(args.presses, args.rate, args.db))
-    print(f"pledge burst benchmark ({args.db})")
-    for key, value in figures.items():
-        print(f"  {key:24} {value:.1f}" if isinstance(value, float) else f"  {key:24} {value}")
+    print_figures(f"pledge burst benchmark ({args.db})", figures)
     if figures["pledges recorded"] != figures["presses"]:
         raise SystemExit("LOST PLEDGES")
 

@@ -139,3 +139,12 @@ def add_chats(server: FakeTelegram, units: list[dict], *, start_kalapas: bool = 
         server.add_user(u["kalapas_chat_id"], f"Kalapas {u['code']}")
         if start_kalapas:
             server.user_start(u["kalapas_chat_id"])
+
+
+def print_figures(title: str, figures: dict) -> None:
+    """A benchmark's figures, one per line, floats to two decimals."""
+    print(title)
+    width = max(len(key) for key in figures) + 2
+    for key, value in figures.items():
+        shown = f"{value:.2f}" if isinstance(value, float) else value
+        print(f"  {key:{width}} {shown}")
