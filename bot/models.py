@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint, text
 from sqlalchemy.types import DateTime, TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -119,6 +119,10 @@ class Apel(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("unit_id", "duty_date", "slot"),
         Index("ix_apel_state_deadline", "state", "deadline_at"),
+        # Small: the open apel and the closed ones whose counts are stale.
+        Index("ix_apel_uncounted", "id",
+              postgresql_where=text("counted_version <> change_version"),
+              sqlite_where=text("counted_version <> change_version")),
     )
     id: int | None = Field(default=None, primary_key=True)
     unit_id: int = Field(foreign_key="unit.id")
@@ -132,6 +136,21 @@ class Apel(SQLModel, table=True):
     closed_at: datetime | None = _utc()
     state: str = Field(max_length=8)  # open | closed | missed
     opened_late: bool = False
+    # Reports read a closed apel's ApelStatusCount rows while counted_version == change_version;
+    # a pledge, leave or correction touching it bumps change_version (services/apel_counts.py).
+    change_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    counted_version: int = Field(default=-1, sa_column_kwargs={"server_default": "-1"})
+
+
+class ApelStatusCount(SQLModel, table=True):
+    """How many of a closed apel's frozen roster ended in each status, per group: what the
+    reports add up instead of classifying every person again (bot/services/apel_counts.py)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    apel_id: int = Field(foreign_key="apel.id", index=True)
+    regu_id: int | None = Field(default=None, foreign_key="regu.id")
+    status: str = Field(max_length=12)
+    n: int
 
 
 class ApelExpected(SQLModel, table=True):

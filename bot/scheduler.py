@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -26,7 +27,7 @@ from bot.duty import ApelPlan, plans_due
 from bot.models import Apel, Unit
 from bot.services import announce as announce_service
 from bot.services import apel as apel_service
-from bot.services import checkpoints, menus, pakta
+from bot.services import apel_counts, checkpoints, menus, pakta
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +177,7 @@ class ApelScheduler:
         return queued
 
     def housekeeping(self, *, full_menus: bool = False) -> int:
-        """Pakta reminders that are due, and menus of people whose role changed."""
+        """Pakta reminders that are due, menus of people whose role changed, stale apel counts."""
         now = self.clock.now()
         queued = 0
         try:
@@ -191,9 +192,21 @@ class ApelScheduler:
         except Exception as err:
             self._report("sending pakta reminders", err)
         queued += self.sync_menus(full=full_menus, notify=False)
+        self.count_stale_apel()
         if queued:
             self.on_queued()
         return queued
+
+    def count_stale_apel(self, budget_s: float = 5.0) -> int:
+        """Count closed apel whose kept counts are missing or stale (after an upgrade, or a
+        late pledge that raced the close), in short transactions so pledges never wait long."""
+        counted, until = 0, time.monotonic() + budget_s
+        try:
+            while time.monotonic() < until and (batch := self.db.call(apel_counts.recount_stale)):
+                counted += batch
+        except Exception as err:
+            self._report("counting closed apel for the reports", err)
+        return counted
 
     def sync_menus(self, *, full: bool = False, notify: bool = True) -> int:
         """Set the command menu of each person whose roles changed (all of them if full)."""

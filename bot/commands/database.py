@@ -1,4 +1,4 @@
-"""`apel-bot db upgrade`: apply Alembic migrations."""
+"""`apel-bot db upgrade`: apply Alembic migrations, then count closed apel not yet counted."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 
 from bot.commands.common import add_config_arg, load
 from bot.db import Database
+from bot.services import apel_counts
 
 
 def _upgrade(args: argparse.Namespace) -> int:
@@ -13,6 +14,11 @@ def _upgrade(args: argparse.Namespace) -> int:
     db = Database(settings.database.url)
     db.upgrade()
     print(f"database {db.safe_url} is at revision {db.current_revision()}")
+    counted = 0
+    while batch := db.call(apel_counts.recount_stale):
+        counted += batch
+    if counted:
+        print(f"counted {counted} closed apel for the reports")
     return 0
 
 

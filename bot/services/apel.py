@@ -29,8 +29,9 @@ from bot.models import (
     Unit,
 )
 from bot.models_unit import Correction
-from bot.services import outbox, swaps, tallies
+from bot.services import apel_counts, outbox, swaps, tallies
 from bot.services.audit_log import record_event
+from bot.services.classification import leave_covers
 from bot.services.corrections import corrections_for
 from bot.services.units import period_row
 from bot.texts import render
@@ -270,6 +271,8 @@ def pledge_many(session: Session, presses: list[Press]) -> list[PledgeOutcome]:
                      "expected": key in expected})
         outcomes.append(None)  # decided once we know the row went in
     inserted = _insert_new_pledges(session, rows)
+    # A pledge to a closed apel (late, after the deadline) changes its counts.
+    apel_counts.changed(session, {a for a, _ in inserted})
     pending = iter(rows)
     for i, outcome in enumerate(outcomes):
         if outcome is not None:
@@ -306,27 +309,6 @@ def _insert_new_pledges(session: Session, rows: list[dict]) -> dict[tuple[int, i
     statement = (make(table).on_conflict_do_nothing(index_elements=["apel_id", "employee_id"])
                  .returning(table.c.apel_id, table.c.employee_id, table.c.id))
     return {(a, e): i for a, e, i in session.execute(statement, rows)}
-
-
-# --- shared SQL predicates (also used by bot/services/reports.py) ------------------------------
-
-
-def leave_covers(employee_id, day):  # noqa: ANN001, ANN201 (SQL expressions)
-    """SQL: some Leave of `employee_id` covers `day` (columns or values)."""
-    return select(Leave.id).where(Leave.employee_id == employee_id, Leave.start <= day,
-                                  Leave.end >= day).exists()
-
-
-def briefing_reached(apel_id, regu_id, by):  # noqa: ANN001, ANN201 (SQL expressions)
-    """SQL: the briefing of group `regu_id` (None: administration) of `apel_id` was delivered
-    by `by`. A group without a delivered briefing is "not reached": its people are not counted
-    as missing."""
-    return (select(Briefing.id)
-            .join(OutboxMessage, col(OutboxMessage.id) == Briefing.outbox_id)
-            .where(Briefing.apel_id == apel_id,
-                   col(Briefing.regu_id).is_not_distinct_from(regu_id),
-                   OutboxMessage.state == "sent", col(OutboxMessage.sent_at) <= by)
-            .exists())
 
 
 # --- tallies -----------------------------------------------------------------------------------
@@ -491,6 +473,8 @@ def close_apel(session: Session, apel: Apel, now: datetime) -> ApelReport:
     report = build_report(session, apel, apel.deadline_at)
     apel.state, apel.closed_at = "closed", now
     session.add(apel)
+    session.flush()
+    apel_counts.recount(session, [apel.id])
     unit = report.unit
     outbox.send_message(session, key=f"report:{apel.id}", chat_id=unit.kalapas_chat_id,
                         text=render("apel_report", report=report, unit=unit, apel=apel),

@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 from bot.config import SLOTS, Settings
 from bot.models import Apel, ApelExpected, Employee, Unit
 from bot.models_unit import Correction
-from bot.services import outbox
+from bot.services import apel_counts, outbox
 from bot.services.access import Actor
 from bot.services.audit_log import record_event
 from bot.services.unit_common import (
@@ -224,6 +224,7 @@ def record(session: Session, *, actor: Actor, apel_id: int, employee_id: int, co
             session.flush()
     except IntegrityError:
         return PressOutcome(_toast("already_corrected"))
+    apel_counts.changed(session, [apel.id])
     record_event(session, kind="correction.recorded", actor=f"tg:{actor.telegram_user_id}",
                  at=now, payload={"correction_id": row.id, "apel_id": apel.id,
                                   "employee_id": employee.id, "reason": code})

@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 from bot.config import Settings
 from bot.models import Apel, ApelExpected, Employee, Leave, Regu, RoleGrant, Unit
 from bot.models_unit import LeaveEnding, LeaveRequest
+from bot.services import apel_counts
 from bot.services.access import Actor
 from bot.services.audit_log import record_event
 from bot.services.unit_common import (
@@ -214,6 +215,7 @@ def record(session: Session, *, actor: Actor, scope: Scope, employee: Employee, 
                "end": end.isoformat(), "source": "telegram"}
     if request_id is not None:
         payload["request_id"] = request_id
+    apel_counts.leave_changed(session, employee.id, start, end)
     record_event(session, kind="leave.added", actor=f"tg:{actor.telegram_user_id}", at=now,
                  payload=payload)
     open_now = session.exec(
@@ -493,6 +495,7 @@ def end_early(session: Session, *, actor: Actor, leave_id: int, now: datetime,
             session.flush()
     except IntegrityError:
         return PressOutcome(_toast("leave_conflict"))
+    apel_counts.leave_changed(session, employee.id, new_end + timedelta(days=1), original_end)
     record_event(session, kind="leave.ended", actor=f"tg:{actor.telegram_user_id}", at=now,
                  payload={"leave_id": leave.id, "employee_id": employee.id,
                           "original_end": original_end.isoformat(),

@@ -1,19 +1,9 @@
 """What the Kalapas asks: who pledged, per apel, regu, unit, day or person, over a period.
 
-Every figure comes from one SQL classification of the frozen roster (ApelExpected), using the
-same rules as the report sent when an apel closes (bot/services/apel.py: build_report):
-
-- on time: pledged, not late; late: pledged, `Pledge.late` (after the deadline included);
-- leave: not pledged, and a Leave covers the apel's duty date;
-- corrected: not pledged, not on leave, excused afterwards by the KPLP or Kalapas (/koreksi);
-- missing: not pledged, not on leave, the apel is closed and the group's briefing was delivered
-  by the deadline;
-- pending: not pledged yet, the apel is still open ("belum", in progress, not yet missing);
-- not reached: not pledged, not on leave, the group's briefing was not delivered by the deadline
-  (nobody can be blamed for a button they never saw);
-- an apel the bot slept through (state "missed") has nobody expected; it is counted apart.
-
-The database groups and counts (`tallies`); Python only pivots the few resulting rows.
+Every figure comes from the one classification of the frozen roster (ApelExpected) in
+bot/services/classification.py, the rules of the report sent when an apel closes. Closed apel
+are read from their kept counts (bot/services/apel_counts.py), the rest classified live; the
+database groups and counts (`tallies`) and Python only pivots the few resulting rows.
 """
 
 from __future__ import annotations
@@ -23,20 +13,27 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import case, func, text
-from sqlalchemy import select as sa_select
+from sqlalchemy import func, union_all
 from sqlmodel import Session, col, select
 
 from bot.config import SLOTS
 from bot.models import Apel, ApelExpected, Employee, Leave, Pledge, Regu, Unit
 from bot.models_unit import Correction
-from bot.services.apel import briefing_reached, leave_covers
+from bot.services import apel_counts
+from bot.services.classification import (
+    CORRECTED,
+    LATE,
+    MISSING,
+    NOT_REACHED,
+    PENDING,
+    STATUSES,
+    apel_conditions,
+    expected_rows,
+    status_expr,
+    tune,
+)
 from bot.services.report_periods import Span
 from bot.texts import render
-
-ON_TIME, LATE, LEAVE, CORRECTED, MISSING, PENDING, NOT_REACHED = (
-    "on_time", "late", "leave", "corrected", "missing", "pending", "not_reached")
-STATUSES = (ON_TIME, LATE, LEAVE, CORRECTED, MISSING, PENDING, NOT_REACHED)
 
 
 @dataclass
@@ -80,57 +77,6 @@ def total(tallies: Iterable[Tally]) -> Tally:
     return out
 
 
-# --- the one classification --------------------------------------------------------------------
-
-
-def status_expr():  # noqa: ANN201 (an SQL expression)
-    """SQL: the status of one ApelExpected row, joined to its Apel and (outer) its Pledge and
-    Correction (see _expected_rows)."""
-    return case(
-        (col(Pledge.id).is_not(None), case((col(Pledge.late), LATE), else_=ON_TIME)),
-        (leave_covers(ApelExpected.employee_id, Apel.duty_date), LEAVE),
-        (col(Correction.id).is_not(None), CORRECTED),
-        (Apel.state == "open", PENDING),
-        (briefing_reached(ApelExpected.apel_id, ApelExpected.regu_id, Apel.deadline_at), MISSING),
-        else_=NOT_REACHED,
-    )
-
-
-def _tune(session: Session) -> None:
-    """PostgreSQL: no JIT for report queries. Its compile time (0.5-1.5 s on a year of data)
-    costs more than it saves on these scans; SET LOCAL ends with the transaction."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SET LOCAL jit = off"))
-
-
-def _expected_rows(session: Session, columns: Sequence, unit_ids: Sequence[int], start: date,  # noqa: ANN202
-                   end: date):
-    """The frozen rosters of the apel of `unit_ids` with duty dates in [start, end], joined to
-    their Apel and (outer) Pledge and Correction.
-
-    The apel ids of the range (index on unit, date) bound the ApelExpected primary-key scan, so
-    a month does not read the rosters of the whole year (PostgreSQL otherwise scans the table).
-    """
-    _tune(session)
-    lo, hi = session.execute(
-        sa_select(func.min(Apel.id), func.max(Apel.id))
-        .where(col(Apel.unit_id).in_(list(unit_ids)), Apel.duty_date >= start,
-               Apel.duty_date <= end)).one()
-    return (
-        sa_select(*columns)
-        .select_from(ApelExpected)
-        .join(Apel, col(Apel.id) == ApelExpected.apel_id)
-        .outerjoin(Pledge, (col(Pledge.apel_id) == ApelExpected.apel_id)
-                   & (col(Pledge.employee_id) == ApelExpected.employee_id))
-        .outerjoin(Correction, (col(Correction.apel_id) == ApelExpected.apel_id)
-                   & (col(Correction.employee_id) == ApelExpected.employee_id))
-        .where(col(Apel.unit_id).in_(list(unit_ids)), Apel.duty_date >= start,
-               Apel.duty_date <= end,
-               col(ApelExpected.apel_id).between(lo if lo is not None else 0,
-                                                 hi if hi is not None else -1))
-    )
-
-
 GROUP_KEYS = {
     "unit": Apel.unit_id,
     "apel": Apel.id,
@@ -145,17 +91,24 @@ def tallies(session: Session, unit_ids: Sequence[int], start: date, end: date,
             by: Sequence[str], *, employee_id: int | None = None,
             regu_id: int | None = None) -> dict[tuple, Tally]:
     """Counts per group (keys named in `by`, see GROUP_KEYS) over apel with duty dates in
-    [start, end]. One grouped SQL query; the status is computed once per row."""
+    [start, end]. One SQL statement (one snapshot): the kept counts of counted apel, plus the
+    live classification of the others (every apel when asked per person)."""
     if not unit_ids:
         return {}
+    tune(session)
+    in_range = apel_conditions(unit_ids, start, end)
+    per_person = employee_id is not None or "employee" in by
     keys = [GROUP_KEYS[k] for k in by]
     status = status_expr().label("status")
-    query = _expected_rows(session, [*keys, status, func.count()], unit_ids, start, end)
+    live = expected_rows([*keys, status, func.count()],
+                         in_range if per_person else [*in_range, ~apel_counts.counted()])
     if employee_id is not None:
-        query = query.where(ApelExpected.employee_id == employee_id)
+        live = live.where(ApelExpected.employee_id == employee_id)
     if regu_id is not None:
-        query = query.where(ApelExpected.regu_id == regu_id)
-    query = query.group_by(*keys, status)
+        live = live.where(ApelExpected.regu_id == regu_id)
+    query = live.group_by(*keys, status)
+    if not per_person:
+        query = union_all(query, apel_counts.summed(by, in_range, regu_id))
     out: dict[tuple, Tally] = defaultdict(Tally)
     for row in session.execute(query):
         *key, st, n = row
@@ -375,9 +328,10 @@ class PersonRecord:
 
 
 def person_record(session: Session, employee: Employee, unit: Unit, span: Span) -> PersonRecord:
+    tune(session)
     status = status_expr().label("status")
-    query = _expected_rows(session, [Apel.duty_date, Apel.slot, status, Pledge.pledged_at,
-                                     Pledge.after_deadline], [unit.id], span.start, span.end)
+    query = expected_rows([Apel.duty_date, Apel.slot, status, Pledge.pledged_at,
+                           Pledge.after_deadline], apel_conditions([unit.id], span.start, span.end))
     query = query.where(ApelExpected.employee_id == employee.id).order_by(col(Apel.scheduled_at))
     t = Tally()
     notable: list[PersonApel] = []
@@ -432,11 +386,11 @@ def detail_rows(session: Session, unit: Unit, span: Span) -> list[tuple]:
     """One tuple per expected person per apel, in apel order then regu then name:
     (duty_date, slot, regu_id, nip, name, status, pledged_at UTC or None, after_deadline,
     correction reason or None)."""
+    tune(session)
     status = status_expr().label("status")
-    query = (_expected_rows(session, [Apel.duty_date, Apel.slot, ApelExpected.regu_id,
-                                      Employee.nip, Employee.name, status, Pledge.pledged_at,
-                                      Pledge.after_deadline, Correction.reason],
-                            [unit.id], span.start, span.end)
+    query = (expected_rows([Apel.duty_date, Apel.slot, ApelExpected.regu_id, Employee.nip,
+                            Employee.name, status, Pledge.pledged_at, Pledge.after_deadline,
+                            Correction.reason], apel_conditions([unit.id], span.start, span.end))
              .join(Employee, col(Employee.id) == ApelExpected.employee_id)
              .order_by(col(Apel.scheduled_at), col(ApelExpected.regu_id).is_(None),
                        ApelExpected.regu_id, col(Employee.name)))

@@ -18,6 +18,7 @@ from sqlmodel import Session, select
 
 from bot.clock import Clock
 from bot.models import Employee, Leave, Regu, Unit
+from bot.services import apel_counts
 from bot.services.roster_files import (
     DEFAULT_LIMITS,
     Cell,
@@ -589,6 +590,8 @@ def _import_leave(session: Session, rows: Rows, clock: Clock, dry_run: bool,
     if not dry_run:
         session.add_all(writes)
         session.flush()
+        for leave in writes:
+            apel_counts.leave_changed(session, leave.employee_id, leave.start, leave.end)
     return result
 
 

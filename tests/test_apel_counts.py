@@ -1,0 +1,106 @@
+"""The counts kept per closed apel (bot/services/apel_counts.py) always equal the live
+classification, through everything that changes a closed apel, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import timedelta
+
+import pytest
+from sqlmodel import select
+
+from bot.duty import plan_apel
+from bot.models import Apel, ApelStatusCount, Employee
+from bot.services import apel as apel_service
+from bot.services import apel_counts, corrections, leave, reports
+from bot.services.access import actor_for
+from tests.test_unit_admin import DAY, DEWI, KPLP, _closed_pagi, utc
+from tests.test_unit_admin import world as unit_admin_world  # noqa: F401 (a fixture)
+
+
+@pytest.fixture
+def palu(db, request):
+    """The Lapas Palu staff of tests/test_unit_admin.py (its `world` fixture), on each db."""
+    return request.getfixturevalue("unit_admin_world")
+
+
+def kept_and_live(db, apel_id: int) -> tuple[dict, dict]:
+    """Tallies per (apel, regu): as the reports read them (kept counts when current) and as
+    the live classification gives them (per person, which never reads the kept counts)."""
+    def read(s):
+        unit_id = s.get(Apel, apel_id).unit_id
+        kept = reports.tallies(s, [unit_id], DAY, DAY, ("apel", "regu"))
+        live: dict[tuple, reports.Tally] = defaultdict(reports.Tally)
+        for (a, r, _), t in reports.tallies(s, [unit_id], DAY, DAY,
+                                            ("apel", "regu", "employee")).items():
+            live[(a, r)].add(t)
+        return kept, dict(live)
+
+    return db.read(read)
+
+
+def is_current(db, apel_id: int) -> bool:
+    return db.read(lambda s: s.exec(select(Apel.id).where(
+        Apel.id == apel_id, apel_counts.counted())).first() is not None)
+
+
+def figures(db, apel_id: int) -> tuple:
+    kept, live = kept_and_live(db, apel_id)
+    assert kept == live
+    t = reports.total(kept.values())
+    return (t.expected, t.on_time, t.late, t.leave, t.corrected, t.missing)
+
+
+def test_counts_follow_every_change_to_a_closed_apel(palu, settings):
+    db = palu
+    apel_id = _closed_pagi(db, settings)
+    assert is_current(db, apel_id)  # counted when it closed
+    assert db.read(lambda s: s.exec(select(ApelStatusCount).where(
+        ApelStatusCount.apel_id == apel_id)).all())
+    # Regu D: Hendra, Budi (on time), Sari, Dewi; administration: Yusuf, Rina, Ketut.
+    assert figures(db, apel_id) == (7, 1, 0, 0, 0, 6)
+
+    # Dewi presses after the deadline: late, counted again at once.
+    db.call(lambda s: apel_service.pledge(s, apel_id=apel_id, telegram_user_id=DEWI,
+                                          chat_id=DEWI, now=utc(1, 0, day=26)))
+    assert is_current(db, apel_id) and figures(db, apel_id) == (7, 1, 1, 0, 0, 5)
+
+    # The KPLP excuses Sari: corrected.
+    sari = db.read(lambda s: s.exec(select(Employee.id).where(
+        Employee.name == "Sari Wulandari")).one())
+    out = db.call(lambda s: corrections.record(
+        s, actor=actor_for(s, settings, KPLP), apel_id=apel_id, employee_id=sari,
+        code="sakit", now=utc(1, 5, day=26)))
+    assert "tercatat" in out.toast
+    assert is_current(db, apel_id) and figures(db, apel_id) == (7, 1, 1, 0, 1, 4)
+
+    # Leave recorded afterwards over the day: Hendra is on leave, not missing.
+    reply = db.call(lambda s: leave.command(
+        s, settings, actor=actor_for(s, settings, KPLP), text="Hendra hari ini sakit",
+        now=utc(1, 10, day=26)))
+    assert reply.template == "cuti_saved"
+    assert is_current(db, apel_id) and figures(db, apel_id) == (7, 1, 1, 1, 1, 3)
+
+
+def test_stale_counts_are_never_read_and_are_caught_up(palu, settings):
+    db = palu
+    apel_id = _closed_pagi(db, settings)
+    before = figures(db, apel_id)
+    # A change whose recount did not happen (e.g. a pledge that raced the close): the version
+    # moved, so the kept rows are ignored and the reports classify the apel live.
+    db.call(lambda s: apel_counts._touch(s, [apel_id]))
+    assert not is_current(db, apel_id)
+    assert figures(db, apel_id) == before
+    assert db.call(apel_counts.recount_stale) == 1
+    assert db.call(apel_counts.recount_stale) == 0
+    assert is_current(db, apel_id) and figures(db, apel_id) == before
+
+
+def test_open_apel_is_always_classified_live(palu, settings):
+    db = palu
+    apel_id = _closed_pagi(db, settings)
+    tomorrow = db.call(lambda s: apel_service.open_apel(
+        s, settings, plan_apel(settings.unit("lapas-palu"), DAY + timedelta(days=1), "pagi",
+                     settings.calendar), utc(23, 0, day=26)).id)
+    assert not is_current(db, tomorrow) and is_current(db, apel_id)
+    assert db.call(apel_counts.recount_stale) == 0  # open apel are not counted
