@@ -36,7 +36,7 @@ from bot.config import Settings, UnitConfig
 from bot.db import Database
 from bot.duty import is_working_day, plan_apel
 from bot.models import Employee, PledgePeriod, Regu, RoleGrant, Unit
-from bot.services import apel_counts
+from bot.services import apel_counts, reports
 from bot.services import report_views as views
 from bot.services.report_periods import parse_period
 from bot.services.units import sync_config
@@ -268,6 +268,24 @@ def count_closed_apel(db: Database) -> None:
             raw.close()
     print(f"  counted {apel} closed apel in {took:.1f} s "
           f"({1000 * took / max(apel, 1):.1f} ms per apel, paid once as each closes)")
+    check_counts(db)
+
+
+def check_counts(db: Database) -> None:
+    """The year's figures from the kept counts equal those of the live classification (per
+    person, which never reads the counts); a benchmark of wrong figures would be worthless."""
+    def both(s):  # noqa: ANN001, ANN202
+        ids = list(s.exec(select(Unit.id)))
+        kept = reports.tallies(s, ids, YEAR_START, YEAR_END, ("unit",))
+        live: dict[tuple, reports.Tally] = {}
+        for (unit_id, _), t in reports.tallies(s, ids, YEAR_START, YEAR_END,
+                                               ("unit", "employee")).items():
+            live.setdefault((unit_id,), reports.Tally()).add(t)
+        return kept, live
+    kept, live = db.read(both)
+    if kept != live:
+        raise SystemExit("kept counts disagree with the live classification")
+    print(f"  kept counts agree with the live classification ({len(kept)} units)")
 
 
 def timed(label: str, fn: Callable[[], object], runs: int) -> float:

@@ -32,7 +32,7 @@ pytestmark = pytest.mark.e2e
 
 OPERATOR = 8000001
 GROUPS = [-1001000000001, -1001000000002, -1001000000003, -1001000000004]
-FAST = Limits(global_per_second=500.0, group_per_minute=1000, private_per_second=100.0,
+FAST = Limits(global_per_window=500, group_per_minute=1000, private_per_second=100.0,
               retry_base_seconds=0.05, retry_cap_seconds=0.2, send_timeout_seconds=0.5)
 
 

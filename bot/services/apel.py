@@ -30,7 +30,7 @@ from bot.models import (
 )
 from bot.models_unit import Correction
 from bot.services import apel_counts, outbox, swaps, tallies
-from bot.services.audit_log import record_event
+from bot.services.audit_log import Event, record_event, record_events
 from bot.services.classification import leave_covers
 from bot.services.corrections import corrections_for
 from bot.services.units import period_row
@@ -274,6 +274,7 @@ def pledge_many(session: Session, presses: list[Press]) -> list[PledgeOutcome]:
     # A pledge to a closed apel (late, after the deadline) changes its counts.
     apel_counts.changed(session, {a for a, _ in inserted})
     pending = iter(rows)
+    events: list[Event] = []
     for i, outcome in enumerate(outcomes):
         if outcome is not None:
             continue
@@ -285,11 +286,10 @@ def pledge_many(session: Session, presses: list[Press]) -> list[PledgeOutcome]:
             outcomes[i] = PledgeOutcome(PledgeResult.ALREADY, apel.id, name, row["pledged_at"],
                                         zone)
             continue
-        record_event(session, kind="pledge.recorded", actor=f"tg:{row['telegram_user_id']}",
-                     at=row["pledged_at"], payload={
-                         "pledge_id": pledge_id, "apel_id": apel.id,
-                         "employee_id": row["employee_id"], "late": row["late"],
-                         "after_deadline": row["after_deadline"], "expected": row["expected"]})
+        events.append(Event("pledge.recorded", f"tg:{row['telegram_user_id']}", {
+            "pledge_id": pledge_id, "apel_id": apel.id, "employee_id": row["employee_id"],
+            "late": row["late"], "after_deadline": row["after_deadline"],
+            "expected": row["expected"]}, row["pledged_at"]))
         if not row["expected"]:
             result = PledgeResult.NOT_EXPECTED
         elif row["late"]:
@@ -297,6 +297,7 @@ def pledge_many(session: Session, presses: list[Press]) -> list[PledgeOutcome]:
         else:
             result = PledgeResult.RECORDED
         outcomes[i] = PledgeOutcome(result, apel.id, name, row["pledged_at"], zone)
+    record_events(session, events)
     return outcomes  # type: ignore[return-value]
 
 

@@ -25,7 +25,7 @@ def publish(session: Session, key: SigningKey, now: datetime, chat_ids: list[int
     text = render("checkpoint_note", checkpoint=cp, daily=daily)
     for chat_id in dict.fromkeys(chat_ids):
         outbox.send_message(session, key=f"checkpoint:{cp.id}:{chat_id}", chat_id=chat_id,
-                            text=text, now=now, priority=outbox.PRIORITY_REPORT)
+                            text=text, now=now, priority=outbox.PRIORITY_RECORD)
     return cp
 
 

@@ -22,6 +22,7 @@ PRIORITY_REPORT = 2
 PRIORITY_BRIEFING = 4
 PRIORITY_NUDGE = 6
 PRIORITY_TALLY = 8
+PRIORITY_RECORD = 9  # audit checkpoints: they keep for minutes, a briefing's apel does not
 
 MAX_UNCERTAIN_RESENDS = 1
 

@@ -43,13 +43,15 @@ warnings.filterwarnings("ignore", message=r".*`retry_after` will be",
                         category=PTBDeprecationWarning)
 
 MAX_ATTEMPTS = 25  # with the 5-minute cap on backoff: about two hours of trying, then failed
-PACE_JITTER = 0.003  # seconds of timer lateness absorbed without slowing the pace
 REF_WAIT = timedelta(seconds=2)  # an edit waits this long for the message it edits
 
 
 @dataclass(frozen=True)
 class Limits:
-    global_per_second: float = 28.8  # Telegram: about 30/s per bot; see _pace
+    # Telegram: about 30/s per bot. At most this many sends in any window this long (see _pace):
+    # 96% of 30/s, and 40 ms of margin for requests that travel at uneven speeds.
+    global_per_window: int = 30
+    global_window_seconds: float = 1.04
     group_per_minute: int = 19  # Telegram: about 20/min per group
     private_per_second: float = 1.0
     concurrency: int = 16
@@ -108,6 +110,7 @@ class OutboxSender:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
         self._next_slot = 0.0
+        self._starts: deque[float] = deque(maxlen=self.limits.global_per_window)
         self._pace_lock = asyncio.Lock()
         self._inflight: set[asyncio.Task] = set()
         self._sem = asyncio.Semaphore(self.limits.concurrency)
@@ -185,21 +188,29 @@ class OutboxSender:
         return started
 
     async def _pace(self) -> None:
-        """Let sends go one at a time, strictly spaced at the global rate.
+        """Let sends go one at a time: evenly spaced, never more than `global_per_window` in
+        any `global_window_seconds` (Telegram's own kind of limit).
 
         Called right before each request, after its database work, so uneven DB latency
-        cannot bunch requests together. Waiters pass in order through one lock; the next slot
-        counts from the slot just used (timer jitter costs no throughput) unless we woke
-        later than PACE_JITTER, when it counts from the wake-up: a stall never becomes a burst.
+        cannot bunch requests together. Waiters pass in order through one lock. Slots lie on
+        a fixed grid, so a wake-up late by up to one interval is made up by the next send
+        (at no less than half spacing) instead of being lost; more than that is forgotten,
+        so a stall never becomes a burst. The window check makes the limit hold regardless.
         """
+        limits = self.limits
+        interval = limits.global_window_seconds / limits.global_per_window
         async with self._pace_lock:
-            slot = self._next_slot
-            wait = slot - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            woke = time.monotonic()
-            interval = 1.0 / self.limits.global_per_second
-            self._next_slot = max(slot, woke - PACE_JITTER) + interval
+            now = time.monotonic()
+            slot = max(self._next_slot, now - interval)
+            at = slot
+            if self._starts:
+                at = max(at, self._starts[-1] + interval / 2)
+            if len(self._starts) == limits.global_per_window:
+                at = max(at, self._starts[0] + limits.global_window_seconds)
+            if at > now:
+                await asyncio.sleep(at - now)
+            self._starts.append(time.monotonic())
+            self._next_slot = slot + interval
 
     # --- one message ---------------------------------------------------------------------------
 
