@@ -57,6 +57,15 @@ class Regu(SQLModel, table=True):
     active: bool = True
 
 
+class ChatMigration(SQLModel, table=True):
+    """Telegram upgraded a group to a supergroup: its id changed for good. Config still naming
+    the old id is read through this (bot/services/units.py), so a restart does not go back."""
+
+    old_chat_id: int = _bigint(nullable=False, primary_key=True, autoincrement=False)
+    new_chat_id: int = _bigint(nullable=False)
+    migrated_at: datetime = _utc(nullable=False)
+
+
 class Employee(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     nip: str = Field(unique=True, max_length=18)

@@ -227,3 +227,19 @@ async def test_kill_9_mid_fanout_then_restart(tmp_path):
         assert 1 <= len(texts) <= 2, (chat, texts)
         assert len(unmarked) <= 1, (chat, texts)
         assert all("APEL PAGI" in t for t in texts)
+
+
+def test_a_restart_keeps_following_a_migrated_group(db, settings, caplog):
+    """config.toml still names the old group id: the restart reads it as the supergroup."""
+    from bot.services.units import move_chat
+
+    now = datetime(2024, 11, 25, 22, 0, tzinfo=UTC)
+    old, new = GROUPS[3], -1009990000004
+    db.call(lambda s: sync_config(s, settings, now))
+    db.call(lambda s: move_chat(s, old, new, now))
+    with caplog.at_level("WARNING", logger="bot.services.units"):
+        db.call(lambda s: sync_config(s, settings, now))  # what `apel-bot run` does at start
+    chats = db.read(lambda s: {r.name: r.chat_id for r in s.exec(select(Regu))})
+    assert chats["Regu D"] == new and old not in chats.values()
+    assert "units[lapas-palu].regu[Regu D].chat_id: chat -1001000000004 became supergroup " \
+           "-1009990000004" in caplog.text

@@ -8,26 +8,47 @@ from datetime import datetime
 from sqlmodel import Session, select
 
 from bot.config import PeriodConfig, Settings, UnitConfig
-from bot.models import PledgePeriod, Regu, Unit
+from bot.models import ChatMigration, PledgePeriod, Regu, Unit
 
 log = logging.getLogger(__name__)
 
 
-def _sync_unit(session: Session, cfg: UnitConfig, now: datetime) -> Unit:
+class ChatIds:
+    """Chat ids as config gives them, read through the supergroup upgrades Telegram made."""
+
+    def __init__(self, session: Session) -> None:
+        self._moved = dict(session.exec(select(ChatMigration.old_chat_id,
+                                               ChatMigration.new_chat_id)).all())
+
+    def current(self, chat_id: int | None, key: str) -> int | None:
+        configured, seen = chat_id, {chat_id}
+        while chat_id in self._moved and self._moved[chat_id] not in seen:
+            chat_id = self._moved[chat_id]
+            seen.add(chat_id)
+        if chat_id != configured:
+            log.warning("%s: chat %d became supergroup %d; using the new id (put it in "
+                        "config.toml)", key, configured, chat_id)
+        return chat_id
+
+
+def _sync_unit(session: Session, cfg: UnitConfig, chats: ChatIds, now: datetime) -> Unit:
     unit = session.exec(select(Unit).where(Unit.code == cfg.code)).first()
+    key = f"units[{cfg.code}]"
     if unit is None:
         unit = Unit(code=cfg.code, created_at=now, kalapas_chat_id=cfg.kalapas_chat_id)
         log.info("unit %s added", cfg.code)
     unit.name, unit.kind, unit.kanwil, unit.timezone = cfg.name, cfg.kind, cfg.kanwil, cfg.timezone
-    unit.kalapas_chat_id = cfg.kalapas_chat_id
-    unit.admin_group_chat_id = cfg.admin_group_chat_id
+    unit.kalapas_chat_id = chats.current(cfg.kalapas_chat_id, f"{key}.kalapas_chat_id")
+    unit.admin_group_chat_id = chats.current(cfg.admin_group_chat_id,
+                                             f"{key}.admin_group_chat_id")
     unit.active = True
     session.add(unit)
     session.flush()
     existing = {r.name: r for r in session.exec(select(Regu).where(Regu.unit_id == unit.id))}
     for rc in cfg.regu:
         regu = existing.pop(rc.name, None) or Regu(unit_id=unit.id, name=rc.name, chat_id=0)
-        regu.chat_id, regu.active = rc.chat_id, True
+        regu.chat_id = chats.current(rc.chat_id, f"{key}.regu[{rc.name}].chat_id")
+        regu.active = True
         session.add(regu)
     for gone in existing.values():
         # Regu dropped from config: keep the row (history points at it), stop using it.
@@ -52,8 +73,9 @@ def _sync_period(session: Session, cfg: PeriodConfig) -> PledgePeriod:
 def sync_config(session: Session, settings: Settings, now: datetime) -> None:
     """Idempotent: running it twice changes nothing. Units missing from config go inactive."""
     codes = set()
+    chats = ChatIds(session)
     for cfg in settings.units:
-        _sync_unit(session, cfg, now)
+        _sync_unit(session, cfg, chats, now)
         codes.add(cfg.code)
     for unit in session.exec(select(Unit).where(Unit.active)):
         if unit.code not in codes:
@@ -67,8 +89,12 @@ def period_row(session: Session, settings: Settings) -> PledgePeriod:
     return row
 
 
-def move_chat(session: Session, old_chat_id: int, new_chat_id: int) -> None:
-    """A group was upgraded to a supergroup: its regu (or unit chat) follows the new id."""
+def move_chat(session: Session, old_chat_id: int, new_chat_id: int, now: datetime) -> None:
+    """A group was upgraded to a supergroup: its regu (or unit chat) follows the new id, now
+    and after every restart (ChatIds), even while config.toml still holds the old one."""
+    if session.get(ChatMigration, old_chat_id) is None:
+        session.add(ChatMigration(old_chat_id=old_chat_id, new_chat_id=new_chat_id,
+                                  migrated_at=now))
     for regu in session.exec(select(Regu).where(Regu.chat_id == old_chat_id)):
         regu.chat_id = new_chat_id
         session.add(regu)

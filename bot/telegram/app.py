@@ -98,7 +98,8 @@ async def start_services(app: Application, *, run_scheduler: bool = True) -> Non
     rt.sender = OutboxSender(
         db, app.bot, clock, limits=rt.limits,
         operator_chat_id=settings.telegram.operator_chat_id,
-        on_chat_migrated=lambda old, new: db.call(lambda s: move_chat(s, old, new)))
+        on_chat_migrated=lambda old, new: db.call(
+            lambda s: move_chat(s, old, new, clock.now())))
     rt.background.append(asyncio.create_task(rt.sender.run(), name="outbox-sender"))
     rt.scheduler = ApelScheduler(db, settings, clock, on_queued=rt.wake_sender,
                                  on_error=lambda what, err: _alert(rt, what, err),
