@@ -11,11 +11,9 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from sqlmodel import Session
 from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
 
-from bot.models import Employee, Regu
 from bot.services import report_views as views
 from bot.services.report_periods import (
     SPEC_PERIOD,
@@ -34,8 +32,6 @@ log = logging.getLogger(__name__)
 READERS = ("kalapas", "satgas", "kanwil", "admin")  # the menu; access is checked per request
 MENU = [(command, f"menu_{command}", READERS)
         for command in ("rekap", "belum", "status", "regu", "unduh", "grafik")]
-
-Build = Callable[[Session, views.Scope], "views.View | None"]
 
 
 # --- commands ----------------------------------------------------------------------------------
@@ -60,24 +56,13 @@ async def _gate(update: Update, context: ContextTypes.DEFAULT_TYPE,
 
 
 async def _answer(rt: Runtime, command: str, user_id: int, chat_id: int, key: str,
-                  build: Build, *, pressed: bool = False,
+                  build: views.Build, *, pressed: bool = False,
                   edit_message_id: int | None = None) -> bool:
     """Check the scope, build the view and queue it, in one transaction. False: refused."""
     now = rt.clock.now()
-
-    def work(session: Session) -> tuple[views.Scope, bool]:
-        scope = views.scope_for(session, rt.settings, user_id)
-        view = build(session, scope) if scope.allowed else None
-        if view is None:
-            if not pressed:  # a command: answer in the chat; a press gets a toast
-                views.send_text(session, chat_id=chat_id, template="rekap_refused", key=key,
-                                now=now, reason="no_role" if not scope.allowed else "scope")
-            return scope, False
-        views.send_view(session, chat_id=chat_id, view=view, key=key, now=now,
-                        edit_message_id=edit_message_id)
-        return scope, True
-
-    scope, ok = await rt.run(work)
+    scope, ok = await rt.run(lambda s: views.answer(
+        s, rt.settings, user_id=user_id, chat_id=chat_id, key=key, now=now, build=build,
+        pressed=pressed, edit_message_id=edit_message_id))
     if not ok:
         views.log_refusal(command, user_id, scope)
     rt.wake_sender()
@@ -115,13 +100,8 @@ async def belum(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     rt, user_id, chat_id, key = gate
     now = rt.clock.now()
-
-    def build(s: Session, scope: views.Scope) -> views.View:
-        if len(scope.units) == 1:
-            return views.belum_view(s, scope, scope.units[0], now)
-        return views.choose_unit_view(s, rt.settings, scope, SPEC_TODAY, now, "belum")
-
-    await _answer(rt, "belum", user_id, chat_id, key, build)
+    await _answer(rt, "belum", user_id, chat_id, key,
+                  lambda s, scope: views.belum_command_view(s, rt.settings, scope, now))
 
 
 async def status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -146,11 +126,8 @@ async def _search(update: Update, context: ContextTypes.DEFAULT_TYPE, command: s
     query, spec = parsed
     now = rt.clock.now()
     if len(query) < (2 if command == "status" else 1):
-        def usage(s: Session, scope: views.Scope) -> views.View | None:
-            return views.View(render("rekap_usage", reason=command, text=text,
-                                     command=command)) if scope.allowed else None
-
-        await _answer(rt, command, user_id, chat_id, key, usage)
+        await _answer(rt, command, user_id, chat_id, key,
+                      lambda s, scope: views.usage_view(scope, command, text))
         return
     await _answer(rt, command, user_id, chat_id, key,
                   lambda s, scope: search(s, rt.settings, scope, query, spec, now))
@@ -181,25 +158,9 @@ async def _send_file(rt: Runtime, kind: str, user_id: int, chat_id: int, key: st
                      unit_id: int | None, spec: PeriodSpec, *, command: bool) -> bool:
     """Read (one transaction), render (worker thread), send (outbox). False: refused."""
     now = rt.clock.now()
-
-    def read(session: Session) -> tuple[views.Scope, views.FileJob | None, bool]:
-        scope = views.scope_for(session, rt.settings, user_id)
-        if not scope.allowed:
-            if command:
-                views.send_text(session, chat_id=chat_id, template="rekap_refused", key=key,
-                                now=now, reason="no_role")
-            return scope, None, False
-        unit = scope.unit(unit_id) if unit_id is not None else (
-            scope.units[0] if len(scope.units) == 1 else None)
-        if unit is None:
-            if unit_id is not None:
-                return scope, None, False  # a unit outside the presser's scope
-            view = views.choose_unit_view(session, rt.settings, scope, spec, now, kind)
-            views.send_view(session, chat_id=chat_id, view=view, key=key, now=now)
-            return scope, None, True
-        return scope, views.prepare_file(session, rt.settings, unit, spec, now, kind), True
-
-    scope, job, ok = await rt.run(read)
+    scope, job, ok = await rt.run(lambda s: views.read_file_request(
+        s, rt.settings, user_id=user_id, chat_id=chat_id, key=key, now=now, kind=kind,
+        unit_id=unit_id, spec=spec, command=command))
     if not ok:
         views.log_refusal(kind, user_id, scope, f"unit {unit_id}")
     if job is not None:
@@ -243,30 +204,9 @@ async def press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await _send_file(rt, action, user_id, chat_id, key, target, spec, command=False)
         return
 
-    def build(s: Session, scope: views.Scope) -> views.View | None:
-        if action == "rekap":
-            return views.rekap_view(s, rt.settings, scope, spec, now)
-        if action in ("kanwil", "unit", "belum"):
-            unit = scope.unit(target)
-            if unit is None:
-                return None
-            if action == "kanwil":
-                return views.kanwil_view(s, rt.settings, scope, unit, spec, now)
-            if action == "unit":
-                return views.unit_view(s, rt.settings, scope, unit, spec, now)
-            return views.belum_view(s, scope, unit, now)
-        if action == "status":
-            employee = s.get(Employee, target)
-            if employee is None or scope.unit(employee.unit_id) is None:
-                return None
-            return views.status_view(s, rt.settings, scope, employee, spec, now)
-        regu_row = s.get(Regu, target)
-        if regu_row is None or scope.unit(regu_row.unit_id) is None:
-            return None
-        return views.regu_view(s, rt.settings, scope, regu_row, spec, now)
-
-    ok = await _answer(rt, f"button {query.data}", user_id, chat_id, key, build, pressed=True,
-                       edit_message_id=edit_id)
+    ok = await _answer(rt, f"button {query.data}", user_id, chat_id, key,
+                       lambda s, scope: views.press_view(s, rt.settings, scope, parsed, now),
+                       pressed=True, edit_message_id=edit_id)
     await toast(update, "" if ok else render("rekap_toast", part="refused"))
 
 
