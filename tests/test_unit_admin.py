@@ -21,7 +21,7 @@ from bot.scheduler import ApelScheduler
 from bot.services import apel as apel_service
 from bot.services import corrections, leave, menus, pakta, swaps
 from bot.services.access import actor_for
-from bot.services.unit_common import DateWords, split_dates
+from bot.services.unit_common import DateWords, Scope, find_people, split_dates
 from bot.services.units import sync_config
 from bot.texts import render
 from tests.factories import add_employee, add_leave, nip
@@ -101,6 +101,19 @@ def test_dates_as_people_type_them():
     assert leave.parse_reason("dinas luar ke Kanwil") == ("d", "ke Kanwil")
     assert leave.parse_reason("urusan keluarga") == ("l", "urusan keluarga")
     assert leave.parse_reason("") == (None, "")
+
+
+def test_people_found_by_nip_part_or_name_part_in_scope(world, settings):
+    def names(scope, query):
+        return call(world, lambda s: [e.name for e in find_people(s, scope, query)])
+
+    everyone = Scope(None)
+    assert names(everyone, nip(2)) == ["Budi Santoso"]  # the whole NIP
+    assert names(everyone, nip(2)[-4:]) == ["Budi Santoso"]  # any part of it
+    assert names(everyone, "  dewi ") == ["Citra Dewi", "Dewi Lestari"]
+    assert names(everyone, "%") == [] and names(everyone, "") == []
+    regu_a = call(world, lambda s: find_people(s, everyone, "Agus")[0].regu_id)
+    assert names(Scope(None, regu_a), "dewi") == []
 
 
 # --- leave ---------------------------------------------------------------------------------------

@@ -21,11 +21,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, select
 
 from bot.config import Settings
 from bot.models import Employee, Regu, Unit
-from bot.services import charts, exports, outbox, reports
+from bot.services import charts, exports, outbox, people, reports
 from bot.services.access import Actor, actor_for, visible_units
 from bot.services.apel import build_report
 from bot.services.report_periods import (
@@ -303,23 +303,10 @@ def belum_view(session: Session, scope: Scope, unit: Unit, now: datetime) -> Vie
 # --- /status -----------------------------------------------------------------------------------
 
 
-def find_employees(session: Session, scope: Scope, query: str,
-                   limit: int = MAX_CHOICES) -> list[Employee]:
-    """By NIP (digits: any part of it) or by any part of the name, in the asker's units."""
-    q = query.strip()
-    unit_ids = [u.id for u in scope.units]
-    stmt = select(Employee).where(col(Employee.unit_id).in_(unit_ids))
-    if q.isdigit():
-        stmt = stmt.where(col(Employee.nip).contains(q, autoescape=True))
-    else:
-        stmt = stmt.where(func.lower(Employee.name).contains(q.lower(), autoescape=True))
-    stmt = stmt.order_by(col(Employee.active).desc(), col(Employee.name), col(Employee.nip))
-    return list(session.exec(stmt.limit(limit + 1)))
-
-
 def status_search_view(session: Session, settings: Settings, scope: Scope, query: str,
                        spec: PeriodSpec, now: datetime) -> View:
-    found = find_employees(session, scope, query)
+    found = people.search(session, query, unit_ids=[u.id for u in scope.units],
+                          include_inactive=True, limit=MAX_CHOICES)
     if len(found) == 1:
         return status_view(session, settings, scope, found[0], spec, now)
     if not found:

@@ -8,11 +8,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from bot.models import Employee, Regu, Unit
-from bot.services import outbox
+from bot.services import outbox, people
 from bot.services.access import Actor, kalapas_units, visible_units
 from bot.services.report_periods import DateWords as DateWords
 from bot.services.report_periods import local_today as local_today
@@ -161,18 +160,9 @@ NIP_RE = re.compile(r"^\d{18}$")
 
 def find_people(session: Session, scope: Scope, query: str, limit: int = MAX_BUTTONS
                 ) -> list[Employee]:
-    """Active employees in scope whose NIP is `query` or whose name contains it."""
-    query = " ".join(query.split())
-    if not query:
-        return []
-    stmt = select(Employee).where(Employee.active)
-    if NIP_RE.match(query):
-        stmt = stmt.where(Employee.nip == query)
-    else:
-        pattern = "%" + query.lower().replace("\\", "").replace("%", "").replace("_", "") + "%"
-        stmt = stmt.where(func.lower(Employee.name).like(pattern))
-    stmt = scope.filter(stmt).order_by(col(Employee.name), col(Employee.id)).limit(limit + 1)
-    return list(session.exec(stmt))
+    """Active employees in scope whose NIP or name contains `query` (people.search)."""
+    return people.search(session, query, unit_ids=scope.unit_ids, regu_id=scope.regu_id,
+                         limit=limit)
 
 
 def regu_name(session: Session, regu_id: int | None) -> str | None:
