@@ -108,17 +108,57 @@ def test_officer_own_leave_is_a_request_to_their_superior(world, settings):
     assert "disetujui" in done.toast
     rows = world.call(lambda s: s.exec(select(Leave)).all())
     assert [(r.employee_id, r.created_by) for r in rows] == [(hendra.id, f"tg:{KPLP}")]
-    # "/cuti saya ..." works for officers too; the KPLP's request goes to the admins (none
-    # in config.example.toml), never to the KPLP himself.
+    # The Kalapas is the KPLP's superior, not the Karupam's.
+    kalapas = world.call(lambda s: leave.press(
+        s, settings, actor=actor_for(s, settings, KALAPAS), data=approve, now=NOW))
+    assert "tidak berwenang" in kalapas.toast
+
+
+def test_kplp_own_leave_is_decided_by_the_kalapas(world, settings):
+    """The superior rule: guard -> Karupam/KPLP, Karupam -> KPLP, KPLP -> Kalapas."""
     kplp = _actor(world, settings, KPLP)
+    yusuf = _employee(world, KPLP)
+    # "/cuti saya ..." works for officers too, and so does their own name.
     own = world.call(lambda s: leave.command(s, settings, actor=kplp,
                                              text="saya 02-12-2024 cuti", now=NOW))
-    assert own.context["result"] == "no_approver"
-    by_name = world.call(lambda s: leave.command(s, settings, actor=kplp,
-                                                 text="Yusuf 02-12-2024 cuti", now=NOW))
-    assert by_name.context["result"] == "no_approver"
-    assert world.call(lambda s: len(s.exec(select(Leave)).all())) == 1
+    assert own.context["result"] == "requested"
+    assert own.context["names"] == ["Ketut Kalapas"]
+    again = world.call(lambda s: leave.command(s, settings, actor=kplp,
+                                               text="Yusuf 02-12-2024 cuti", now=NOW))
+    assert again.context["result"] == "pending"
+    ask = world.call(lambda s: s.exec(select(OutboxMessage).where(
+        OutboxMessage.chat_id == KALAPAS)).one())
+    approve = ask.payload["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+    for who in (KPLP, KARUPAM_D, BUDI):  # not himself, not his subordinates
+        out = world.call(lambda s, w=who: leave.press(
+            s, settings, actor=actor_for(s, settings, w), data=approve, now=NOW))
+        assert "tidak berwenang" in out.toast
+    done = world.call(lambda s: leave.press(
+        s, settings, actor=actor_for(s, settings, KALAPAS), data=approve, now=NOW))
+    assert "disetujui" in done.toast
+    rows = world.call(lambda s: s.exec(select(Leave)).all())
+    assert [(r.employee_id, r.created_by) for r in rows] == [(yusuf.id, f"tg:{KALAPAS}")]
     assert world.call(lambda s: len(s.exec(select(LeaveRequest)).all())) == 1
+
+
+def test_kplp_leave_goes_to_the_kalapas_chat_when_not_on_the_roster(world, settings):
+    """Lapas Cilacap's Kalapas is known only as the unit's Kalapas chat (config.toml)."""
+    def seed(s):
+        ua.add_employee(s, "lapas-cilacap", 12, "Bambang KPLP", "kplp", None, 2102, True)
+
+    world.call(seed)
+    own = world.call(lambda s: leave.command(s, settings, actor=actor_for(s, settings, 2102),
+                                             text="saya 02-12-2024 cuti", now=NOW))
+    assert own.context["result"] == "requested"
+    ask = world.call(lambda s: s.exec(select(OutboxMessage).where(
+        OutboxMessage.chat_id == KALAPAS_CILACAP)).one())
+    approve = ask.payload["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+    wrong = world.call(lambda s: leave.press(  # the Kalapas of another unit
+        s, settings, actor=actor_for(s, settings, KALAPAS), data=approve, now=NOW))
+    assert "tidak berwenang" in wrong.toast
+    done = world.call(lambda s: leave.press(
+        s, settings, actor=actor_for(s, settings, KALAPAS_CILACAP), data=approve, now=NOW))
+    assert "disetujui" in done.toast
 
 
 def test_officer_cannot_record_own_leave_by_button_or_directly(world, settings):

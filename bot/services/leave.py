@@ -14,9 +14,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from bot.config import Settings
-from bot.models import Apel, ApelExpected, Employee, Leave, Regu, RoleGrant, Unit
+from bot.models import Apel, ApelExpected, Employee, Leave, Regu, Unit
 from bot.models_unit import LeaveEnding, LeaveRequest
-from bot.services.access import Actor
+from bot.services.access import Actor, leave_deciders, may_decide_leave
 from bot.services.audit_log import record_event
 from bot.services.unit_common import (
     ADMIN,
@@ -311,38 +311,6 @@ def _ask_own(session: Session, settings: Settings, actor: Actor, words: DateWord
                    reason=reason_text(code, note), now=now)
 
 
-def approvers(session: Session, settings: Settings, employee: Employee) -> list[Employee | int]:
-    """Who decides this person's leave: their regu's Karupam; without one, the KPLP; without
-    a KPLP, the admins (Telegram ids). Only people the bot can write to, never the person."""
-    officers = list(session.exec(select(Employee).where(
-        Employee.unit_id == employee.unit_id, Employee.active, Employee.private_chat_ok,
-        col(Employee.role).in_((KARUPAM, KPLP)), col(Employee.id) != employee.id,
-        col(Employee.telegram_user_id).is_not(None))))
-    karupam = [o for o in officers if o.role == KARUPAM and employee.regu_id is not None
-               and o.regu_id == employee.regu_id]
-    if karupam:
-        return karupam
-    kplp = [o for o in officers if o.role == KPLP]
-    if kplp:
-        return kplp
-    grants = session.exec(select(RoleGrant.telegram_user_id).where(
-        RoleGrant.role == ADMIN, col(RoleGrant.revoked_at).is_(None))).all()
-    ids = [*settings.telegram.admin_user_ids, *grants]
-    return [i for i in dict.fromkeys(ids) if i != employee.telegram_user_id]
-
-
-def may_decide(actor: Actor, employee: Employee) -> bool:
-    if actor.is_admin:
-        return actor.employee is None or actor.employee.id != employee.id
-    officer = actor.employee
-    if officer is None or officer.id == employee.id or officer.unit_id != employee.unit_id:
-        return False
-    if officer.role == KPLP:
-        return True
-    return officer.role == KARUPAM and officer.regu_id is not None \
-        and officer.regu_id == employee.regu_id
-
-
 def request(session: Session, settings: Settings, *, actor: Actor, start: date, end: date,
             reason: str, now: datetime) -> Reply:
     employee = actor.employee
@@ -353,7 +321,7 @@ def request(session: Session, settings: Settings, *, actor: Actor, start: date, 
         LeaveRequest.start <= end, LeaveRequest.end >= start)).first()
     if waiting is not None:
         return _reply("pending", request=waiting)
-    deciders = approvers(session, settings, employee)
+    deciders = leave_deciders(session, settings, employee)
     if not deciders:
         return _reply("no_approver")
     req = LeaveRequest(employee_id=employee.id, start=start, end=end, reason=reason,
@@ -381,7 +349,7 @@ def decide(session: Session, settings: Settings, *, actor: Actor, request_id: in
     if req is None:
         return PressOutcome(_toast("not_found"))
     employee = session.get(Employee, req.employee_id)
-    if not may_decide(actor, employee):
+    if not may_decide_leave(session, actor, employee):
         return PressOutcome(_toast("not_allowed"))
     if req.state != "pending":
         return PressOutcome(_toast("already_decided"))
