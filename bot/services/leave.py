@@ -39,8 +39,10 @@ from bot.services.unit_common import (
     parse_id,
     parse_ymd,
     reader_scope,
+    result_reply,
     scope_for,
     split_dates,
+    unit_toast,
     ymd,
 )
 from bot.texts import render
@@ -94,12 +96,8 @@ def _today(session: Session, employee: Employee, now: datetime) -> date:
     return local_today(_unit(session, employee).timezone, now)
 
 
-def _reply(result: str, **context: object) -> Reply:
-    return Reply("cuti_reply", {"result": result, **context})
-
-
-def _toast(result: str, **context: object) -> str:
-    return render("toast_unit", result=result, **context)
+_reply = result_reply("cuti_reply")
+_toast = unit_toast
 
 
 # --- /cuti -------------------------------------------------------------------------------------
@@ -426,7 +424,9 @@ def _leave_and_person(session: Session, actor: Actor, leave_id: int
     return leave, employee, None
 
 
-def ask_end(session: Session, *, actor: Actor, leave_id: int, now: datetime) -> PressOutcome:
+def _endable(session: Session, actor: Actor, leave_id: int, now: datetime
+             ) -> tuple[Leave, Employee, date] | PressOutcome:
+    """The leave, its person and the new last day; or the toast saying why it cannot end."""
     leave, employee, problem = _leave_and_person(session, actor, leave_id)
     if problem:
         return PressOutcome(_toast(problem))
@@ -435,6 +435,14 @@ def ask_end(session: Session, *, actor: Actor, leave_id: int, now: datetime) -> 
     new_end = early_end_date(session, leave, employee, now)
     if new_end >= leave.end:
         return PressOutcome(_toast("leave_ends_today"))
+    return leave, employee, new_end
+
+
+def ask_end(session: Session, *, actor: Actor, leave_id: int, now: datetime) -> PressOutcome:
+    found = _endable(session, actor, leave_id, now)
+    if isinstance(found, PressOutcome):
+        return found
+    leave, employee, new_end = found
     keyboard = [[button("button_confirm_end", f"c:y:{leave.id}")]]
     return PressOutcome(_toast("ok"), Reply("cuti_confirm_end", {
         "employee": employee, "leave": leave, "new_end": new_end}, keyboard))
@@ -442,14 +450,10 @@ def ask_end(session: Session, *, actor: Actor, leave_id: int, now: datetime) -> 
 
 def end_early(session: Session, *, actor: Actor, leave_id: int, now: datetime,
               origin: Origin | None = None) -> PressOutcome:
-    leave, employee, problem = _leave_and_person(session, actor, leave_id)
-    if problem:
-        return PressOutcome(_toast(problem))
-    if leave.end < _today(session, employee, now) or leave.end < leave.start:
-        return PressOutcome(_toast("leave_over"))
-    new_end = early_end_date(session, leave, employee, now)
-    if new_end >= leave.end:
-        return PressOutcome(_toast("leave_ends_today"))
+    found = _endable(session, actor, leave_id, now)
+    if isinstance(found, PressOutcome):
+        return found
+    leave, employee, new_end = found
     ending = LeaveEnding(leave_id=leave.id, original_end=leave.end, new_end=new_end,
                          ended_by=actor.telegram_user_id, ended_at=now)
     original_end = leave.end

@@ -25,6 +25,7 @@ from bot.services.unit_common import (
     Reply,
     button,
     callback_parts,
+    result_reply,
 )
 from bot.services.units import period_row
 from bot.texts import render
@@ -55,8 +56,7 @@ def _signature(session: Session, employee_id: int, period_id: int) -> PaktaSigna
         PaktaSignature.period_id == period_id)).first()
 
 
-def _reply(result: str, **context: object) -> Reply:
-    return Reply("pakta_reply", {"result": result, **context})
+_reply = result_reply("pakta_reply")
 
 
 def show(session: Session, settings: Settings, *, employee: Employee, now: datetime,

@@ -41,8 +41,10 @@ from bot.services.unit_common import (
     parse_id,
     parse_ymd,
     reader_scope,
+    result_reply,
     scope_for,
     split_dates,
+    unit_toast,
     ymd,
 )
 from bot.texts import render
@@ -108,12 +110,8 @@ def _opened(session: Session, unit_id: int, day: date, slots: list[str]) -> bool
     ).first() is not None
 
 
-def _reply(result: str, **context: object) -> Reply:
-    return Reply("tukar_reply", {"result": result, **context})
-
-
-def _toast(result: str, **context: object) -> str:
-    return render("toast_unit", result=result, **context)
+_reply = result_reply("tukar_reply")
+_toast = unit_toast
 
 
 def _slot_of(word: str) -> str | None:

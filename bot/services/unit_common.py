@@ -4,7 +4,7 @@ type them, finding a person by name or NIP, and callback data checks."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -51,6 +51,20 @@ class PressOutcome:
 
     toast: str
     reply: Reply | None = None
+
+
+def result_reply(template: str) -> Callable[..., Reply]:
+    """The `_reply(result, **context)` of a command whose answers share one template that
+    switches on `result` (cuti_reply, tukar_reply, koreksi_reply, pakta_reply)."""
+    def reply(result: str, **context: object) -> Reply:
+        return Reply(template, {"result": result, **context})
+
+    return reply
+
+
+def unit_toast(result: str, **context: object) -> str:
+    """The short answer to a unit command's button (messages/toast_unit.txt.j2)."""
+    return render("toast_unit", result=result, **context)
 
 
 def deliver(session: Session, *, chat_id: int, key: str, reply: Reply, now: datetime) -> None:
