@@ -21,6 +21,7 @@ from bot.services.access import Actor, visible_units
 from bot.services.audit_log import record_event
 from bot.services.unit_common import (
     NIP_RE,
+    Origin,
     PressOutcome,
     Reply,
     button,
@@ -163,7 +164,8 @@ def status(session: Session, settings: Settings, *, actor: Actor, units: list[Un
 
 
 def press(session: Session, settings: Settings, *, actor: Actor, data: str | None,
-          now: datetime) -> PressOutcome:
+          now: datetime, origin: Origin | None = None) -> PressOutcome:
+    """Every `m:` button (`origin` unused: the pact's message keeps its button)."""
     if callback_parts(data, PREFIX, SHAPES) is None:
         return PressOutcome(render("toast_invalid"))
     if actor.employee is None:
