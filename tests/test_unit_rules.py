@@ -15,6 +15,7 @@ from bot.models_unit import Correction, LeaveRequest
 from bot.services import corrections, leave, pakta, report_views, swaps, unit_common
 from bot.services.access import actor_for, visible_units
 from tests import test_unit_admin as ua
+from tests.factories import add_employee
 
 world = ua.world  # the fixture
 KPLP, KARUPAM_D, KALAPAS, AGUS, BUDI = ua.KPLP, ua.KARUPAM_D, ua.KALAPAS, ua.AGUS, ua.BUDI
@@ -144,7 +145,7 @@ def test_kplp_own_leave_is_decided_by_the_kalapas(world, settings):
 def test_kplp_leave_goes_to_the_kalapas_chat_when_not_on_the_roster(world, settings):
     """Lapas Cilacap's Kalapas is known only as the unit's Kalapas chat (config.toml)."""
     def seed(s):
-        ua.add_employee(s, "lapas-cilacap", 12, "Bambang KPLP", "kplp", None, 2102, True)
+        add_employee(s, "lapas-cilacap", 12, "Bambang KPLP", "kplp", None, 2102, True)
 
     world.call(seed)
     own = world.call(lambda s: leave.command(s, settings, actor=actor_for(s, settings, 2102),
