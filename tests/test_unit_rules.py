@@ -33,6 +33,19 @@ def _employee(db, tg):
     return db.call(lambda s: s.exec(select(Employee).where(Employee.telegram_user_id == tg)).one())
 
 
+def _approve_button(db, chat_id):
+    """The approve button of the one leave request sent to `chat_id`."""
+    ask = db.call(lambda s: s.exec(select(OutboxMessage).where(
+        OutboxMessage.chat_id == chat_id)).one())
+    return ask.payload["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+
+
+def _press_as(db, settings, tg, data):
+    """The toast a leave button pressed by `tg` gives."""
+    return db.call(lambda s: leave.press(s, settings, actor=actor_for(s, settings, tg),
+                                         data=data, now=NOW)).toast
+
+
 def _unit(db, code):
     return db.call(lambda s: s.exec(select(Unit).where(Unit.code == code)).one())
 
@@ -98,21 +111,13 @@ def test_officer_own_leave_is_a_request_to_their_superior(world, settings):
     assert reply.context["result"] == "requested"
     assert reply.context["names"] == ["Yusuf Kurniawan"]  # the KPLP decides, not Hendra
     assert world.call(lambda s: s.exec(select(Leave)).all()) == []
-    ask = world.call(lambda s: s.exec(select(OutboxMessage).where(
-        OutboxMessage.chat_id == KPLP)).one())
-    approve = ask.payload["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
-    refused = world.call(lambda s: leave.press(s, settings, actor=karupam, data=approve,
-                                               now=NOW))
-    assert "tidak berwenang" in refused.toast
-    done = world.call(lambda s: leave.press(
-        s, settings, actor=actor_for(s, settings, KPLP), data=approve, now=NOW))
-    assert "disetujui" in done.toast
+    approve = _approve_button(world, KPLP)
+    assert "tidak berwenang" in _press_as(world, settings, KARUPAM_D, approve)
+    assert "disetujui" in _press_as(world, settings, KPLP, approve)
     rows = world.call(lambda s: s.exec(select(Leave)).all())
     assert [(r.employee_id, r.created_by) for r in rows] == [(hendra.id, f"tg:{KPLP}")]
     # The Kalapas is the KPLP's superior, not the Karupam's.
-    kalapas = world.call(lambda s: leave.press(
-        s, settings, actor=actor_for(s, settings, KALAPAS), data=approve, now=NOW))
-    assert "tidak berwenang" in kalapas.toast
+    assert "tidak berwenang" in _press_as(world, settings, KALAPAS, approve)
 
 
 def test_kplp_own_leave_is_decided_by_the_kalapas(world, settings):
@@ -127,16 +132,10 @@ def test_kplp_own_leave_is_decided_by_the_kalapas(world, settings):
     again = world.call(lambda s: leave.command(s, settings, actor=kplp,
                                                text="Yusuf 02-12-2024 cuti", now=NOW))
     assert again.context["result"] == "pending"
-    ask = world.call(lambda s: s.exec(select(OutboxMessage).where(
-        OutboxMessage.chat_id == KALAPAS)).one())
-    approve = ask.payload["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+    approve = _approve_button(world, KALAPAS)
     for who in (KPLP, KARUPAM_D, BUDI):  # not himself, not his subordinates
-        out = world.call(lambda s, w=who: leave.press(
-            s, settings, actor=actor_for(s, settings, w), data=approve, now=NOW))
-        assert "tidak berwenang" in out.toast
-    done = world.call(lambda s: leave.press(
-        s, settings, actor=actor_for(s, settings, KALAPAS), data=approve, now=NOW))
-    assert "disetujui" in done.toast
+        assert "tidak berwenang" in _press_as(world, settings, who, approve)
+    assert "disetujui" in _press_as(world, settings, KALAPAS, approve)
     rows = world.call(lambda s: s.exec(select(Leave)).all())
     assert [(r.employee_id, r.created_by) for r in rows] == [(yusuf.id, f"tg:{KALAPAS}")]
     assert world.call(lambda s: len(s.exec(select(LeaveRequest)).all())) == 1
@@ -151,15 +150,9 @@ def test_kplp_leave_goes_to_the_kalapas_chat_when_not_on_the_roster(world, setti
     own = world.call(lambda s: leave.command(s, settings, actor=actor_for(s, settings, 2102),
                                              text="saya 02-12-2024 cuti", now=NOW))
     assert own.context["result"] == "requested"
-    ask = world.call(lambda s: s.exec(select(OutboxMessage).where(
-        OutboxMessage.chat_id == KALAPAS_CILACAP)).one())
-    approve = ask.payload["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
-    wrong = world.call(lambda s: leave.press(  # the Kalapas of another unit
-        s, settings, actor=actor_for(s, settings, KALAPAS), data=approve, now=NOW))
-    assert "tidak berwenang" in wrong.toast
-    done = world.call(lambda s: leave.press(
-        s, settings, actor=actor_for(s, settings, KALAPAS_CILACAP), data=approve, now=NOW))
-    assert "disetujui" in done.toast
+    approve = _approve_button(world, KALAPAS_CILACAP)
+    assert "tidak berwenang" in _press_as(world, settings, KALAPAS, approve)  # another unit's
+    assert "disetujui" in _press_as(world, settings, KALAPAS_CILACAP, approve)
 
 
 def test_officer_cannot_record_own_leave_by_button_or_directly(world, settings):
