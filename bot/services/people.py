@@ -1,5 +1,6 @@
-"""Finding employees by what people type: a NIP (or, as digits, any part of it) or any part of
-a name. One search for /status and for the unit commands (/cuti, /tukar, ...)."""
+"""Finding employees and regu by what people type: a NIP (or, as digits, any part of it) or any
+part of a name; a regu's name (`A`, `regu a`). One search for the reports (/status, /regu) and
+for the unit commands (/cuti, /tukar, ...)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Collection
 
 from sqlmodel import Session, col, func, select
 
-from bot.models import Employee
+from bot.models import Employee, Regu
 
 
 def search(session: Session, query: str, *, unit_ids: Collection[int] | None,
@@ -34,3 +35,17 @@ def search(session: Session, query: str, *, unit_ids: Collection[int] | None,
         stmt = stmt.where(func.lower(Employee.name).contains(q.lower(), autoescape=True))
     stmt = stmt.order_by(col(Employee.active).desc(), col(Employee.name), col(Employee.id))
     return list(session.exec(stmt.limit(limit + 1)))
+
+
+def find_regus(session: Session, query: str, *, unit_ids: Collection[int],
+               partial: bool = True) -> list[Regu]:
+    """Active regu of `unit_ids` named `query`: `A`, `regu a`, `Regu A` (any case). With
+    `partial`, when no name is exact, any regu whose name contains `query`."""
+    q = " ".join(query.casefold().split())
+    regus = list(session.exec(
+        select(Regu).where(col(Regu.unit_id).in_(list(unit_ids)), Regu.active)
+        .order_by(col(Regu.unit_id), col(Regu.name))))
+    exact = [r for r in regus if r.name.casefold() in (q, f"regu {q}")]
+    if exact or not partial:
+        return exact
+    return [r for r in regus if q and q in r.name.casefold()]

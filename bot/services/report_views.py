@@ -336,19 +336,9 @@ def status_view(session: Session, settings: Settings, scope: Scope, employee: Em
 # --- /regu -------------------------------------------------------------------------------------
 
 
-def find_regu(session: Session, scope: Scope, query: str) -> list[Regu]:
-    """`A`, `regu a`, `Regu A`: exact names first; else any regu whose name contains it."""
-    q = " ".join(query.casefold().split())
-    regus = list(session.exec(
-        select(Regu).where(col(Regu.unit_id).in_([u.id for u in scope.units]), Regu.active)
-        .order_by(col(Regu.unit_id), col(Regu.name))))
-    exact = [r for r in regus if r.name.casefold() in (q, f"regu {q}")]
-    return exact or [r for r in regus if q and q in r.name.casefold()]
-
-
 def regu_search_view(session: Session, settings: Settings, scope: Scope, query: str,
                      spec: PeriodSpec, now: datetime) -> View:
-    found = find_regu(session, scope, query)
+    found = people.find_regus(session, query, unit_ids=[u.id for u in scope.units])
     if len(found) == 1:
         return regu_view(session, settings, scope, found[0], spec, now)
     units = {u.id: u for u in scope.units}
