@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
@@ -37,9 +38,22 @@ MENU = [(command, f"menu_{command}", READERS)
 # --- commands ----------------------------------------------------------------------------------
 
 
-async def _gate(update: Update, context: ContextTypes.DEFAULT_TYPE,
-                command: str) -> tuple[Runtime, int, int, str] | None:
-    """A real person in a private chat, or a polite answer and None."""
+@dataclass
+class Asked:
+    """A command that passed the gate: who, where, the words after it and their period."""
+
+    rt: Runtime
+    user_id: int
+    chat_id: int
+    key: str
+    text: str
+    parsed: object = None  # what `parse` made of the text: a PeriodSpec, or (query, PeriodSpec)
+
+
+async def _gate(update: Update, context: ContextTypes.DEFAULT_TYPE, command: str,
+                parse: Callable[[str], object] | None = None) -> Asked | None:
+    """A real person in a private chat, and (with `parse`) a period we understand; or a polite
+    answer and None."""
     rt = runtime(context)
     chat_id = update.effective_chat.id
     key = f"reply:{update.update_id}"
@@ -52,55 +66,46 @@ async def _gate(update: Update, context: ContextTypes.DEFAULT_TYPE,
     if not is_private(update):
         await rt.reply(chat_id, "private_only", key=key)
         return None
-    return rt, user_id, chat_id, key
+    text = " ".join(context.args or [])
+    asked = Asked(rt, user_id, chat_id, key, text)
+    if parse is not None:
+        try:
+            asked.parsed = parse(text)
+        except PeriodError as err:
+            await rt.reply(chat_id, "rekap_usage", key=key, reason=err.reason, text=text,
+                           command=command)
+            return None
+    return asked
 
 
-async def _answer(rt: Runtime, command: str, user_id: int, chat_id: int, key: str,
-                  build: views.Build, *, pressed: bool = False,
+async def _answer(asked: Asked, command: str, build: views.Build, *, pressed: bool = False,
                   edit_message_id: int | None = None) -> bool:
     """Check the scope, build the view and queue it, in one transaction. False: refused."""
-    now = rt.clock.now()
+    rt, user_id, now = asked.rt, asked.user_id, asked.rt.clock.now()
     scope, ok = await rt.run(lambda s: views.answer(
-        s, rt.settings, user_id=user_id, chat_id=chat_id, key=key, now=now, build=build,
-        pressed=pressed, edit_message_id=edit_message_id))
+        s, rt.settings, user_id=user_id, chat_id=asked.chat_id, key=asked.key, now=now,
+        build=build, pressed=pressed, edit_message_id=edit_message_id))
     if not ok:
         views.log_refusal(command, user_id, scope)
     rt.wake_sender()
     return ok
 
 
-async def _period_or_usage(rt: Runtime, chat_id: int, key: str, command: str, text: str,
-                           parse: Callable[[], object]) -> object | None:
-    try:
-        return parse()
-    except PeriodError as err:
-        await rt.reply(chat_id, "rekap_usage", key=key, reason=err.reason, text=text,
-                       command=command)
-        return None
-
-
 async def rekap(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    gate = await _gate(update, context, "rekap")
-    if gate is None:
+    asked = await _gate(update, context, "rekap", lambda text: parse_period(text, SPEC_TODAY))
+    if asked is None:
         return
-    rt, user_id, chat_id, key = gate
-    text = " ".join(context.args or [])
-    spec = await _period_or_usage(rt, chat_id, key, "rekap", text,
-                                  lambda: parse_period(text, SPEC_TODAY))
-    if spec is None:
-        return
-    now = rt.clock.now()
-    await _answer(rt, "rekap", user_id, chat_id, key,
+    rt, spec, now = asked.rt, asked.parsed, asked.rt.clock.now()
+    await _answer(asked, "rekap",
                   lambda s, scope: views.rekap_view(s, rt.settings, scope, spec, now))
 
 
 async def belum(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    gate = await _gate(update, context, "belum")
-    if gate is None:
+    asked = await _gate(update, context, "belum")
+    if asked is None:
         return
-    rt, user_id, chat_id, key = gate
-    now = rt.clock.now()
-    await _answer(rt, "belum", user_id, chat_id, key,
+    rt, now = asked.rt, asked.rt.clock.now()
+    await _answer(asked, "belum",
                   lambda s, scope: views.belum_command_view(s, rt.settings, scope, now))
 
 
@@ -114,22 +119,15 @@ async def regu(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def _search(update: Update, context: ContextTypes.DEFAULT_TYPE, command: str,
                   search: Callable) -> None:
-    gate = await _gate(update, context, command)
-    if gate is None:
+    asked = await _gate(update, context, command, lambda text: split_period(text, SPEC_PERIOD))
+    if asked is None:
         return
-    rt, user_id, chat_id, key = gate
-    text = " ".join(context.args or [])
-    parsed = await _period_or_usage(rt, chat_id, key, command, text,
-                                    lambda: split_period(text, SPEC_PERIOD))
-    if parsed is None:
-        return
-    query, spec = parsed
-    now = rt.clock.now()
+    rt, (query, spec), now = asked.rt, asked.parsed, asked.rt.clock.now()
     if len(query) < (2 if command == "status" else 1):
-        await _answer(rt, command, user_id, chat_id, key,
-                      lambda s, scope: views.usage_view(scope, command, text))
+        await _answer(asked, command,
+                      lambda s, scope: views.usage_view(scope, command, asked.text))
         return
-    await _answer(rt, command, user_id, chat_id, key,
+    await _answer(asked, command,
                   lambda s, scope: search(s, rt.settings, scope, query, spec, now))
 
 
@@ -142,16 +140,11 @@ async def grafik(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def _file_command(update: Update, context: ContextTypes.DEFAULT_TYPE, kind: str) -> None:
-    gate = await _gate(update, context, kind)
-    if gate is None:
+    asked = await _gate(update, context, kind, lambda text: parse_period(text, SPEC_PERIOD))
+    if asked is None:
         return
-    rt, user_id, chat_id, key = gate
-    text = " ".join(context.args or [])
-    spec = await _period_or_usage(rt, chat_id, key, kind, text,
-                                  lambda: parse_period(text, SPEC_PERIOD))
-    if spec is None:
-        return
-    await _send_file(rt, kind, user_id, chat_id, key, None, spec, command=True)
+    await _send_file(asked.rt, kind, asked.user_id, asked.chat_id, asked.key, None,
+                     asked.parsed, command=True)
 
 
 async def _send_file(rt: Runtime, kind: str, user_id: int, chat_id: int, key: str,
@@ -204,7 +197,7 @@ async def press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await _send_file(rt, action, user_id, chat_id, key, target, spec, command=False)
         return
 
-    ok = await _answer(rt, f"button {query.data}", user_id, chat_id, key,
+    ok = await _answer(Asked(rt, user_id, chat_id, key, ""), f"button {query.data}",
                        lambda s, scope: views.press_view(s, rt.settings, scope, parsed, now),
                        pressed=True, edit_message_id=edit_id)
     await toast(update, "" if ok else render("rekap_toast", part="refused"))
