@@ -21,8 +21,8 @@ from sqlmodel import Session, select
 from bot.config import Settings
 from bot.duty import plan_apel
 from bot.models import Apel, ApelExpected, Briefing, Employee, OutboxMessage, Pledge, Regu, Unit
-from bot.services.units import period_row, sync_config
-from tests.factories import add_employee, add_leave
+from bot.services.units import period_row
+from tests.factories import APEL_CREW, seed_crew
 
 _seq = iter(range(1, 10**9))
 
@@ -87,20 +87,7 @@ class Palu:
 
 
 def seed_palu(session: Session, settings: Settings, now: datetime) -> Palu:
-    sync_config(session, settings, now)
-    e = {}
-    for n, (name, role, regu, tg) in enumerate([
-            ("Hendra Gunawan", "karupam", "Regu D", 2001),
-            ("Budi Santoso", "anggota", "Regu D", 3001),
-            ("Sari Wulandari", "anggota", "Regu D", None),
-            ("Andi Pratama", "anggota", "Regu D", 3003),
-            ("Dewi Lestari", "anggota", "Regu D", 3004),
-            ("Rudi Hartono", "anggota", "Regu D", None),
-            ("Eko Saputra", "anggota", "Regu D", None),
-            ("Rina Marlina", "staf", None, 4001),
-            ("Agus Salim", "anggota", "Regu A", 3101)], start=1):
-        e[name.split()[0]] = add_employee(session, "lapas-palu", n, name, role, regu, tg)
-    add_leave(session, e["Eko"], date(2024, 11, 25), date(2024, 11, 27))
+    e = seed_crew(session, settings, now, APEL_CREW)
     regu_d = [e[k] for k in ("Hendra", "Budi", "Sari", "Andi", "Dewi", "Rudi", "Eko")]
     pagi = add_apel(session, settings, "lapas-palu", date(2024, 11, 26), "pagi",
                     [*regu_d, e["Rina"]])

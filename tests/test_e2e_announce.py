@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import io
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -20,7 +22,8 @@ from bot.clock import FakeClock
 from bot.models import OutboxMessage
 from bot.models_announce import Announcement
 from bot.testing.fake_telegram import FakeTelegram
-from bot.testing.harness import BotUnderTest, add_unit_groups
+from bot.testing.harness import BotUnderTest
+from tests.factories import running_bot
 from tests.test_announce_world import (
     AGUS,
     ANDI,
@@ -51,38 +54,28 @@ START = datetime(2024, 11, 25, 1, 0, tzinfo=UTC)  # 09.00 WITA
 CILACAP = [-1002000000001, -1002000000002, -1002000000003, -1002000000004, -1002000000099]
 
 
-async def make_world(settings, db):
+@asynccontextmanager
+async def make_world(settings, db) -> AsyncIterator[BotUnderTest]:
     clock = FakeClock(START)
     db.call(lambda s: seed(s, settings, clock.now()))
-    server = FakeTelegram()
-    await server.start()
-    add_unit_groups(server, settings)
-    for uid, name in [(SATGAS, "Yusuf"), (KALAPAS_PALU, "Kalapas Palu"), (BUDI, "Budi"),
-                      (SARI, "Sari"), (ANDI, "Andi"), (RAHMAT, "Rahmat"), (LINA, "Lina"),
-                      (KALAPAS_RUTAN, "Kalapas Rutan"), (FAJAR, "Fajar"), (MAYA, "Maya"),
-                      (AGUS, "Agus"), (STRANGER, "Tamu")]:
-        server.add_user(uid, name)
-    for uid in (SATGAS, KALAPAS_PALU, BUDI):
-        server.user_start(uid)
-    bot = BotUnderTest(settings, db, clock, server)
-    await bot.start()
-    return bot
+    users = [(SATGAS, "Yusuf"), (KALAPAS_PALU, "Kalapas Palu"), (BUDI, "Budi"), (SARI, "Sari"),
+             (ANDI, "Andi"), (RAHMAT, "Rahmat"), (LINA, "Lina"), (KALAPAS_RUTAN, "Kalapas Rutan"),
+             (FAJAR, "Fajar"), (MAYA, "Maya"), (AGUS, "Agus"), (STRANGER, "Tamu")]
+    async with running_bot(settings, db, clock, users,
+                           start=(SATGAS, KALAPAS_PALU, BUDI)) as bot:
+        yield bot
 
 
 @pytest.fixture
 async def world(sqlite_db):
-    bot = await make_world(kanwil_settings(), sqlite_db)
-    yield bot
-    await bot.stop()
-    await bot.server.stop()
+    async with make_world(kanwil_settings(), sqlite_db) as bot:
+        yield bot
 
 
 @pytest.fixture
 async def impatient_world(sqlite_db):
-    bot = await make_world(kanwil_settings(compose_timeout_minutes=0.02), sqlite_db)
-    yield bot
-    await bot.stop()
-    await bot.server.stop()
+    async with make_world(kanwil_settings(compose_timeout_minutes=0.02), sqlite_db) as bot:
+        yield bot
 
 
 async def answer_of(server: FakeTelegram, query_id: str) -> str:

@@ -6,60 +6,46 @@ with the administration staff. Deadline 07.30, pledges after 07.15 are late.
 
 from __future__ import annotations
 
-from datetime import date
-
 import pytest
 from sqlmodel import select
 
 from bot.clock import FakeClock
 from bot.models import Apel, Pledge
-from bot.services.units import sync_config
 from bot.testing.fake_telegram import FakeTelegram
-from bot.testing.harness import BotUnderTest, add_unit_groups
-from tests.factories import add_employee, add_leave, nip, utc
+from tests.factories import (
+    AGUS,
+    ANDI,
+    APEL_CREW,
+    BUDI,
+    DEWI,
+    KALAPAS,
+    KARUPAM_D,
+    RINA,
+    SARI,
+    nip,
+    running_bot,
+    seed_crew,
+    utc,
+)
 
 pytestmark = pytest.mark.e2e
 
 REGU_D = -1001000000004
 ADMIN_GROUP = -1001000000099
-KALAPAS, KALAPAS_CILACAP = 5000001, 5000002
-KARUPAM, BUDI, SARI, ANDI, DEWI, RINA, AGUS, STRANGER = (
-    2001, 3001, 3002, 3003, 3004, 4001, 3101, 9999)
+KALAPAS_CILACAP, STRANGER = 5000002, 9999
+KARUPAM = KARUPAM_D
 
 
 @pytest.fixture
 async def world(settings, sqlite_db):
     clock = FakeClock(utc(22, 0))  # 06.00 WITA on the 26th
-    db = sqlite_db
-
-    def seed(s):
-        sync_config(s, settings, clock.now())
-        add_employee(s, "lapas-palu", 1, "Hendra Gunawan", "karupam", "Regu D", KARUPAM, True)
-        add_employee(s, "lapas-palu", 2, "Budi Santoso", "anggota", "Regu D", BUDI, True)
-        add_employee(s, "lapas-palu", 3, "Sari Wulandari", "anggota", "Regu D")
-        add_employee(s, "lapas-palu", 4, "Andi Pratama", "anggota", "Regu D", ANDI, True)
-        add_employee(s, "lapas-palu", 5, "Dewi Lestari", "anggota", "Regu D", DEWI, True)
-        add_employee(s, "lapas-palu", 6, "Rudi Hartono", "anggota", "Regu D")
-        eko = add_employee(s, "lapas-palu", 7, "Eko Saputra", "anggota", "Regu D")
-        add_leave(s, eko, date(2024, 11, 25), date(2024, 11, 27))
-        add_employee(s, "lapas-palu", 8, "Rina Marlina", "staf", None, RINA, True)
-        add_employee(s, "lapas-palu", 9, "Agus Salim", "anggota", "Regu A", AGUS, True)
-
-    db.call(seed)
-    server = FakeTelegram()
-    await server.start()
-    add_unit_groups(server, settings)
-    for uid, name in [(KARUPAM, "Hendra"), (BUDI, "Budi"), (SARI, "Sari"), (ANDI, "Andi"),
-                      (DEWI, "Dewi"), (RINA, "Rina"), (AGUS, "Agus"), (STRANGER, "Tamu"),
-                      (KALAPAS, "Kalapas Palu"), (KALAPAS_CILACAP, "Kalapas Cilacap")]:
-        server.add_user(uid, name)
-    for uid in (KARUPAM, DEWI, KALAPAS, KALAPAS_CILACAP, BUDI):
-        server.user_start(uid)
-    bot = BotUnderTest(settings, db, clock, server)
-    await bot.start()
-    yield bot
-    await bot.stop()
-    await server.stop()
+    sqlite_db.call(lambda s: seed_crew(s, settings, clock.now(), APEL_CREW))
+    users = [(KARUPAM, "Hendra"), (BUDI, "Budi"), (SARI, "Sari"), (ANDI, "Andi"), (DEWI, "Dewi"),
+             (RINA, "Rina"), (AGUS, "Agus"), (STRANGER, "Tamu"), (KALAPAS, "Kalapas Palu"),
+             (KALAPAS_CILACAP, "Kalapas Cilacap")]
+    async with running_bot(settings, sqlite_db, clock, users,
+                           start=(KARUPAM, DEWI, KALAPAS, KALAPAS_CILACAP, BUDI)) as bot:
+        yield bot
 
 
 async def answer_of(server: FakeTelegram, query_id: str) -> str:

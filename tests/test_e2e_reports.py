@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import io
 import logging
-from datetime import date, datetime
+from datetime import datetime
 
 import pytest
 from openpyxl import load_workbook
@@ -23,15 +23,26 @@ from PIL import Image
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.models import RoleGrant, Unit
-from bot.services.units import sync_config
 from bot.testing.fake_telegram import FakeTelegram
-from bot.testing.harness import BotUnderTest, add_unit_groups
-from tests.factories import add_employee, add_leave, utc
+from bot.testing.harness import BotUnderTest
+from tests.factories import (
+    ANDI,
+    APEL_CREW,
+    BUDI,
+    DEWI,
+    KALAPAS,
+    KARUPAM_D,
+    RINA,
+    Member,
+    running_bot,
+    seed_crew,
+    utc,
+)
 
 pytestmark = pytest.mark.e2e
 
 REGU_D, ADMIN_GROUP = -1001000000004, -1001000000099
-KALAPAS, KARUPAM, BUDI, ANDI, DEWI, RINA = 5000001, 2001, 3001, 3003, 3004, 4001
+KARUPAM = KARUPAM_D
 KANWIL_SULTENG, KANWIL_JATENG, ADMIN, ANON = 6001, 6002, 6003, 1087968824
 EVIL = '=HYPERLINK("http://evil.example","klik")'
 
@@ -53,42 +64,24 @@ def with_rutan_palu(settings: Settings) -> Settings:
 async def world(settings, sqlite_db):
     settings = with_rutan_palu(settings)
     clock = FakeClock(utc(22, 0))  # 06.00 WITA on the 26th
-    db = sqlite_db
 
     def seed(s):
-        sync_config(s, settings, clock.now())
-        add_employee(s, "lapas-palu", 1, "Hendra Gunawan", "karupam", "Regu D", KARUPAM, True)
-        add_employee(s, "lapas-palu", 2, "Budi Santoso", "anggota", "Regu D", BUDI, True)
-        add_employee(s, "lapas-palu", 3, "Sari Wulandari", "anggota", "Regu D")
-        add_employee(s, "lapas-palu", 4, "Andi Pratama", "anggota", "Regu D", ANDI, True)
-        add_employee(s, "lapas-palu", 5, "Dewi Lestari", "anggota", "Regu D", DEWI, True)
-        add_employee(s, "lapas-palu", 6, "Rudi Hartono", "anggota", "Regu D")
-        eko = add_employee(s, "lapas-palu", 7, "Eko Saputra", "anggota", "Regu D")
-        add_leave(s, eko, date(2024, 11, 25), date(2024, 11, 27))
-        add_employee(s, "lapas-palu", 8, "Rina Marlina", "staf", None, RINA, True)
-        add_employee(s, "lapas-palu", 9, "Agus Salim", "anggota", "Regu A")
-        add_employee(s, "lapas-palu", 10, EVIL, "anggota", "Regu D")
-        add_employee(s, "lapas-palu", 11, "Kalapas Palu", "kalapas", None, KALAPAS, True)
+        seed_crew(s, settings, clock.now(), APEL_CREW, extra=[
+            Member(10, EVIL, "anggota", "Regu D"),
+            Member(11, "Kalapas Palu", "kalapas", None, KALAPAS, True)])
         for uid, kanwil in ((KANWIL_SULTENG, "Kanwil Sulawesi Tengah"),
                             (KANWIL_JATENG, "Kanwil Jawa Tengah")):
             s.add(RoleGrant(telegram_user_id=uid, role="kanwil", kanwil=kanwil,
                             granted_at=clock.now()))
 
-    db.call(seed)
-    server = FakeTelegram()
-    await server.start()
-    add_unit_groups(server, settings)
-    for uid, name in [(KARUPAM, "Hendra"), (BUDI, "Budi"), (ANDI, "Andi"), (DEWI, "Dewi"),
-                      (RINA, "Rina"), (KALAPAS, "Kalapas Palu"), (KANWIL_SULTENG, "Kanwil"),
-                      (KANWIL_JATENG, "Kanwil Jateng"), (ADMIN, "Admin"),
-                      (ANON, "Group"), (5000003, "Karutan Palu")]:
-        server.add_user(uid, name)
-        server.user_start(uid)
-    bot = BotUnderTest(settings, db, clock, server)
-    await bot.start()
-    yield bot
-    await bot.stop()
-    await server.stop()
+    sqlite_db.call(seed)
+    users = [(KARUPAM, "Hendra"), (BUDI, "Budi"), (ANDI, "Andi"), (DEWI, "Dewi"), (RINA, "Rina"),
+             (KALAPAS, "Kalapas Palu"), (KANWIL_SULTENG, "Kanwil"),
+             (KANWIL_JATENG, "Kanwil Jateng"), (ADMIN, "Admin"), (ANON, "Group"),
+             (5000003, "Karutan Palu")]
+    async with running_bot(settings, sqlite_db, clock, users,
+                           start=[uid for uid, _ in users]) as bot:
+        yield bot
 
 
 async def answer_of(server: FakeTelegram, query_id: str) -> str:

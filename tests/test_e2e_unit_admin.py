@@ -16,52 +16,45 @@ from sqlmodel import select
 from bot.clock import FakeClock
 from bot.models import Leave
 from bot.models_unit import Correction, DutySwap, LeaveEnding, PaktaSignature
-from bot.services.units import sync_config
 from bot.testing.fake_telegram import FakeTelegram
-from bot.testing.harness import BotUnderTest, add_unit_groups
-from tests.factories import add_employee, nip, utc
+from bot.testing.harness import BotUnderTest
+from tests.factories import (
+    AGUS,
+    BUDI,
+    CITRA,
+    DEWI,
+    KALAPAS,
+    KARUPAM_A,
+    KARUPAM_D,
+    KPLP,
+    RINA,
+    SARI,
+    UNIT_CREW,
+    Member,
+    nip,
+    running_bot,
+    seed_crew,
+    utc,
+)
 
 pytestmark = pytest.mark.e2e
 
 REGU_A, REGU_C, REGU_D = -1001000000001, -1001000000003, -1001000000004
-KALAPAS, KPLP, KARUPAM_D, KARUPAM_A = 5000001, 2002, 2001, 2003
-BUDI, DEWI, AGUS, RINA, CITRA, SARI, STRANGER = 3001, 3004, 3101, 4001, 3201, 3002, 9999
+STRANGER = 9999
 
 
 @pytest.fixture
 async def world(settings, sqlite_db):
     clock = FakeClock(utc(22, 0))  # 06.00 WITA on the 26th
-    db = sqlite_db
-
-    def seed(s):
-        sync_config(s, settings, clock.now())
-        add_employee(s, "lapas-palu", 1, "Hendra Gunawan", "karupam", "Regu D", KARUPAM_D, True)
-        add_employee(s, "lapas-palu", 2, "Budi Santoso", "anggota", "Regu D", BUDI, True)
-        add_employee(s, "lapas-palu", 3, "Sari Wulandari", "anggota", "Regu D")
-        add_employee(s, "lapas-palu", 4, "Dewi Lestari", "anggota", "Regu D", DEWI, True)
-        add_employee(s, "lapas-palu", 5, "Yusuf Kurniawan", "kplp", None, KPLP, True)
-        add_employee(s, "lapas-palu", 6, "Andi Karupam", "karupam", "Regu A", KARUPAM_A, True)
-        add_employee(s, "lapas-palu", 7, "Agus Salim", "anggota", "Regu A", AGUS, True)
-        add_employee(s, "lapas-palu", 8, "Rina Marlina", "staf", None, RINA, True)
-        add_employee(s, "lapas-palu", 9, "Citra Permata", "anggota", "Regu C", CITRA, True)
-        add_employee(s, "lapas-palu", 10, "Ketut Kalapas", "kalapas", None, KALAPAS, True)
-
-    db.call(seed)
-    server = FakeTelegram()
-    await server.start()
-    add_unit_groups(server, settings)
+    sqlite_db.call(lambda s: seed_crew(s, settings, clock.now(), UNIT_CREW, extra=[
+        Member(9, "Citra Permata", "anggota", "Regu C", CITRA, True)]))
     people = [(KALAPAS, "Ketut"), (KPLP, "Yusuf"), (KARUPAM_D, "Hendra"), (KARUPAM_A, "Andi"),
               (BUDI, "Budi"), (DEWI, "Dewi"), (AGUS, "Agus"), (RINA, "Rina"), (CITRA, "Citra"),
               (SARI, "Sari"), (STRANGER, "Tamu")]
-    for uid, name in people:
-        server.add_user(uid, name)
-        server.user(uid).started = True
-    bot = BotUnderTest(settings, db, clock, server)
-    await bot.start()
-    await bot.settle()
-    yield bot
-    await bot.stop()
-    await server.stop()
+    async with running_bot(settings, sqlite_db, clock, people,
+                           started=[uid for uid, _ in people]) as bot:
+        await bot.settle()
+        yield bot
 
 
 def say(world: BotUnderTest, user: int, text: str, chat: int | None = None) -> None:

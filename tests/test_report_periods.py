@@ -20,6 +20,7 @@ from bot.services.report_periods import (
     parse_period,
     resolve,
     spec_from_token,
+    split_dates,
     split_period,
 )
 
@@ -33,12 +34,22 @@ def test_words(text, kind):
     assert parse_period(text).kind == kind
 
 
-@pytest.mark.parametrize("text", [
+RANGES = [
     "01-11-2024 s.d. 30-11-2024", "1-11-2024 s.d 30-11-2024", "01/11/2024 sd 30/11/2024",
     "01-11-2024 s/d 30-11-2024", "01-11-2024 sampai 30-11-2024", "01-11-2024 - 30-11-2024",
-    "01.11.2024 hingga 30.11.2024"])
+    "01.11.2024 hingga 30.11.2024"]
+
+
+@pytest.mark.parametrize("text", RANGES)
 def test_ranges(text):
     assert parse_period(text) == PeriodSpec(RANGE, date(2024, 11, 1), date(2024, 11, 30))
+
+
+@pytest.mark.parametrize("text", RANGES)
+def test_unit_commands_read_ranges_with_the_same_grammar(text):
+    before, words, after = split_dates(f"Budi Santoso {text} sakit")
+    assert (before, after) == ("Budi Santoso", "sakit")
+    assert words.resolve(date(2024, 11, 26)) == (date(2024, 11, 1), date(2024, 11, 30))
 
 
 def test_single_date_and_errors():

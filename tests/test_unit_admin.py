@@ -21,13 +21,24 @@ from bot.scheduler import ApelScheduler
 from bot.services import apel as apel_service
 from bot.services import corrections, leave, menus, pakta, swaps
 from bot.services.access import actor_for
-from bot.services.unit_common import DateWords, split_dates
-from bot.services.units import sync_config
+from bot.services.unit_common import DateWords, Scope, find_people, split_dates
 from bot.texts import render
-from tests.factories import add_employee, add_leave, nip
+from tests.factories import (
+    AGUS,
+    BUDI,
+    DEWI,
+    KALAPAS,
+    KARUPAM_A,
+    KARUPAM_D,
+    KPLP,
+    UNIT_CREW,
+    Member,
+    add_leave,
+    nip,
+    seed_crew,
+)
 
-KPLP, KARUPAM_D, KARUPAM_A, KALAPAS = 2002, 2001, 2003, 5000001
-BUDI, DEWI, AGUS, RINA, STRANGER = 3001, 3004, 3101, 4001, 9999
+STRANGER = 9999
 DAY = date(2024, 11, 26)
 
 
@@ -40,21 +51,9 @@ BEFORE_PAGI = utc(22, 0)  # 06.00 WITA on the 26th
 
 @pytest.fixture
 def world(db, settings):
-    def seed(s):
-        sync_config(s, settings, BEFORE_PAGI)
-        add_employee(s, "lapas-palu", 1, "Hendra Gunawan", "karupam", "Regu D", KARUPAM_D, True)
-        add_employee(s, "lapas-palu", 2, "Budi Santoso", "anggota", "Regu D", BUDI, True)
-        add_employee(s, "lapas-palu", 3, "Sari Wulandari", "anggota", "Regu D")
-        add_employee(s, "lapas-palu", 4, "Dewi Lestari", "anggota", "Regu D", DEWI, True)
-        add_employee(s, "lapas-palu", 5, "Yusuf Kurniawan", "kplp", None, KPLP, True)
-        add_employee(s, "lapas-palu", 6, "Andi Karupam", "karupam", "Regu A", KARUPAM_A, True)
-        add_employee(s, "lapas-palu", 7, "Agus Salim", "anggota", "Regu A", AGUS, True)
-        add_employee(s, "lapas-palu", 8, "Rina Marlina", "staf", None, RINA, True)
-        add_employee(s, "lapas-palu", 9, "Citra Dewi", "anggota", "Regu C")
-        add_employee(s, "lapas-palu", 10, "Ketut Kalapas", "kalapas", None, KALAPAS, True)
-        add_employee(s, "lapas-cilacap", 11, "Wahyu Cilacap", "anggota", "Regu I")
-
-    db.call(seed)
+    db.call(lambda s: seed_crew(s, settings, BEFORE_PAGI, UNIT_CREW, extra=[
+        Member(9, "Citra Dewi", "anggota", "Regu C"),
+        Member(11, "Wahyu Cilacap", "anggota", "Regu I", unit="lapas-cilacap")]))
     return db
 
 
@@ -101,6 +100,19 @@ def test_dates_as_people_type_them():
     assert leave.parse_reason("dinas luar ke Kanwil") == ("d", "ke Kanwil")
     assert leave.parse_reason("urusan keluarga") == ("l", "urusan keluarga")
     assert leave.parse_reason("") == (None, "")
+
+
+def test_people_found_by_nip_part_or_name_part_in_scope(world, settings):
+    def names(scope, query):
+        return call(world, lambda s: [e.name for e in find_people(s, scope, query)])
+
+    everyone = Scope(None)
+    assert names(everyone, nip(2)) == ["Budi Santoso"]  # the whole NIP
+    assert names(everyone, nip(2)[-4:]) == ["Budi Santoso"]  # any part of it
+    assert names(everyone, "  dewi ") == ["Citra Dewi", "Dewi Lestari"]
+    assert names(everyone, "%") == [] and names(everyone, "") == []
+    regu_a = call(world, lambda s: find_people(s, everyone, "Agus")[0].regu_id)
+    assert names(Scope(None, regu_a), "dewi") == []
 
 
 # --- leave ---------------------------------------------------------------------------------------

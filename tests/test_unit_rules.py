@@ -15,6 +15,7 @@ from bot.models_unit import Correction, LeaveRequest
 from bot.services import corrections, leave, pakta, report_views, swaps, unit_common
 from bot.services.access import actor_for, visible_units
 from tests import test_unit_admin as ua
+from tests.factories import add_employee
 
 world = ua.world  # the fixture
 KPLP, KARUPAM_D, KALAPAS, AGUS, BUDI = ua.KPLP, ua.KARUPAM_D, ua.KALAPAS, ua.AGUS, ua.BUDI
@@ -30,6 +31,19 @@ def _actor(db, settings, user_id):
 
 def _employee(db, tg):
     return db.call(lambda s: s.exec(select(Employee).where(Employee.telegram_user_id == tg)).one())
+
+
+def _approve_button(db, chat_id):
+    """The approve button of the one leave request sent to `chat_id`."""
+    ask = db.call(lambda s: s.exec(select(OutboxMessage).where(
+        OutboxMessage.chat_id == chat_id)).one())
+    return ask.payload["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+
+
+def _press_as(db, settings, tg, data):
+    """The toast a leave button pressed by `tg` gives."""
+    return db.call(lambda s: leave.press(s, settings, actor=actor_for(s, settings, tg),
+                                         data=data, now=NOW)).toast
 
 
 def _unit(db, code):
@@ -97,28 +111,48 @@ def test_officer_own_leave_is_a_request_to_their_superior(world, settings):
     assert reply.context["result"] == "requested"
     assert reply.context["names"] == ["Yusuf Kurniawan"]  # the KPLP decides, not Hendra
     assert world.call(lambda s: s.exec(select(Leave)).all()) == []
-    ask = world.call(lambda s: s.exec(select(OutboxMessage).where(
-        OutboxMessage.chat_id == KPLP)).one())
-    approve = ask.payload["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
-    refused = world.call(lambda s: leave.press(s, settings, actor=karupam, data=approve,
-                                               now=NOW))
-    assert "tidak berwenang" in refused.toast
-    done = world.call(lambda s: leave.press(
-        s, settings, actor=actor_for(s, settings, KPLP), data=approve, now=NOW))
-    assert "disetujui" in done.toast
+    approve = _approve_button(world, KPLP)
+    assert "tidak berwenang" in _press_as(world, settings, KARUPAM_D, approve)
+    assert "disetujui" in _press_as(world, settings, KPLP, approve)
     rows = world.call(lambda s: s.exec(select(Leave)).all())
     assert [(r.employee_id, r.created_by) for r in rows] == [(hendra.id, f"tg:{KPLP}")]
-    # "/cuti saya ..." works for officers too; the KPLP's request goes to the admins (none
-    # in config.example.toml), never to the KPLP himself.
+    # The Kalapas is the KPLP's superior, not the Karupam's.
+    assert "tidak berwenang" in _press_as(world, settings, KALAPAS, approve)
+
+
+def test_kplp_own_leave_is_decided_by_the_kalapas(world, settings):
+    """The superior rule: guard -> Karupam/KPLP, Karupam -> KPLP, KPLP -> Kalapas."""
     kplp = _actor(world, settings, KPLP)
+    yusuf = _employee(world, KPLP)
+    # "/cuti saya ..." works for officers too, and so does their own name.
     own = world.call(lambda s: leave.command(s, settings, actor=kplp,
                                              text="saya 02-12-2024 cuti", now=NOW))
-    assert own.context["result"] == "no_approver"
-    by_name = world.call(lambda s: leave.command(s, settings, actor=kplp,
-                                                 text="Yusuf 02-12-2024 cuti", now=NOW))
-    assert by_name.context["result"] == "no_approver"
-    assert world.call(lambda s: len(s.exec(select(Leave)).all())) == 1
+    assert own.context["result"] == "requested"
+    assert own.context["names"] == ["Ketut Kalapas"]
+    again = world.call(lambda s: leave.command(s, settings, actor=kplp,
+                                               text="Yusuf 02-12-2024 cuti", now=NOW))
+    assert again.context["result"] == "pending"
+    approve = _approve_button(world, KALAPAS)
+    for who in (KPLP, KARUPAM_D, BUDI):  # not himself, not his subordinates
+        assert "tidak berwenang" in _press_as(world, settings, who, approve)
+    assert "disetujui" in _press_as(world, settings, KALAPAS, approve)
+    rows = world.call(lambda s: s.exec(select(Leave)).all())
+    assert [(r.employee_id, r.created_by) for r in rows] == [(yusuf.id, f"tg:{KALAPAS}")]
     assert world.call(lambda s: len(s.exec(select(LeaveRequest)).all())) == 1
+
+
+def test_kplp_leave_goes_to_the_kalapas_chat_when_not_on_the_roster(world, settings):
+    """Lapas Cilacap's Kalapas is known only as the unit's Kalapas chat (config.toml)."""
+    def seed(s):
+        add_employee(s, "lapas-cilacap", 12, "Bambang KPLP", "kplp", None, 2102, True)
+
+    world.call(seed)
+    own = world.call(lambda s: leave.command(s, settings, actor=actor_for(s, settings, 2102),
+                                             text="saya 02-12-2024 cuti", now=NOW))
+    assert own.context["result"] == "requested"
+    approve = _approve_button(world, KALAPAS_CILACAP)
+    assert "tidak berwenang" in _press_as(world, settings, KALAPAS, approve)  # another unit's
+    assert "disetujui" in _press_as(world, settings, KALAPAS_CILACAP, approve)
 
 
 def test_officer_cannot_record_own_leave_by_button_or_directly(world, settings):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot.config import Settings
 from bot.models import Employee, RoleGrant, Unit
@@ -66,28 +66,88 @@ def visible_units(session: Session, actor: Actor) -> list[Unit]:
     return [u for u in units if u.id in unit_ids or u.kanwil in kanwils]
 
 
+# --- approvers: who confirms a registration, who decides a person's own leave -----------------
+
+# The superior rule, by the person's roster role: a guard (or staff) answers to their regu's
+# Karupam or the KPLP, a Karupam to the KPLP, the KPLP to the Kalapas. Nearest first.
+SUPERIOR_ROLES: dict[str, tuple[str, ...]] = {
+    "karupam": ("kplp",), "kplp": ("kalapas",), "kalapas": ()}
+GUARD_SUPERIORS = ("karupam", "kplp")  # anggota, staf
+
+
+def superior_roles(employee: Employee) -> tuple[str, ...]:
+    return SUPERIOR_ROLES.get(employee.role, GUARD_SUPERIORS)
+
+
+def _karupam_of(officer: Employee, employee: Employee) -> bool:
+    return officer.role == "karupam" and employee.regu_id is not None \
+        and officer.regu_id == employee.regu_id
+
+
+def is_superior(officer: Employee, employee: Employee) -> bool:
+    """`officer` is `employee`'s superior on the roster of the same unit (never themselves)."""
+    if officer.id == employee.id or officer.unit_id != employee.unit_id:
+        return False
+    if officer.role not in superior_roles(employee):
+        return False
+    return officer.role != "karupam" or _karupam_of(officer, employee)
+
+
+def _admin_ids(session: Session, settings: Settings) -> list[int]:
+    grants = session.exec(select(RoleGrant.telegram_user_id).where(
+        RoleGrant.role == "admin", col(RoleGrant.revoked_at).is_(None))).all()
+    return list(dict.fromkeys([*settings.telegram.admin_user_ids, *grants]))
+
+
 def approvers_for(session: Session, settings: Settings, employee: Employee) -> list[int]:
-    """Telegram ids who may confirm this person's registration: Karupam, KPLP, admins."""
-    ids: list[int] = []
+    """Telegram ids who may confirm this person's registration: the KPLP, the Karupam of the
+    person's regu, admins."""
     officers = session.exec(select(Employee).where(
         Employee.unit_id == employee.unit_id, Employee.active,
-        Employee.telegram_user_id.is_not(None))).all()  # type: ignore[union-attr]
-    for officer in officers:
-        if officer.role == "kplp" or (
-                officer.role == "karupam" and officer.regu_id == employee.regu_id
-                and employee.regu_id is not None):
-            ids.append(officer.telegram_user_id)
-    admin_grants = session.exec(select(RoleGrant.telegram_user_id).where(
-        RoleGrant.role == "admin", RoleGrant.revoked_at.is_(None))).all()  # type: ignore
-    for admin in [*settings.telegram.admin_user_ids, *admin_grants]:
-        if admin not in ids:
-            ids.append(admin)
-    return ids
+        col(Employee.telegram_user_id).is_not(None))).all()
+    ids = [o.telegram_user_id for o in officers
+           if o.role == "kplp" or _karupam_of(o, employee)]
+    return ids + [i for i in _admin_ids(session, settings) if i not in ids]
 
 
 def may_approve(session: Session, settings: Settings, approver_user_id: int,
                 employee: Employee) -> bool:
     return approver_user_id in approvers_for(session, settings, employee)
+
+
+def leave_deciders(session: Session, settings: Settings,
+                   employee: Employee) -> list[Employee | int]:
+    """Who is asked to decide this person's own leave: the nearest superiors the bot can write
+    to (SUPERIOR_ROLES); for the KPLP without a Kalapas on the roster, the unit's Kalapas chat;
+    without any, the admins (Telegram ids). Never the person."""
+    roles = superior_roles(employee)
+    officers = [o for o in session.exec(select(Employee).where(
+        Employee.unit_id == employee.unit_id, Employee.active, Employee.private_chat_ok,
+        col(Employee.role).in_(roles), col(Employee.telegram_user_id).is_not(None)))
+        if is_superior(o, employee)]
+    for role in roles:
+        nearest = [o for o in officers if o.role == role]
+        if nearest:
+            return nearest
+    unit = session.get(Unit, employee.unit_id)
+    if "kalapas" in roles and unit is not None and unit.kalapas_chat_id \
+            and unit.kalapas_chat_id != employee.telegram_user_id:
+        return [unit.kalapas_chat_id]
+    return [i for i in _admin_ids(session, settings) if i != employee.telegram_user_id]
+
+
+def may_decide_leave(session: Session, actor: Actor, employee: Employee) -> bool:
+    """An admin, or a superior of the person (SUPERIOR_ROLES); never for one's own leave.
+    The Kalapas counts as on the roster or as the unit's Kalapas chat (kalapas_units)."""
+    if actor.employee is not None and actor.employee.id == employee.id:
+        return False
+    if actor.is_admin:
+        return True
+    if actor.employee is not None and actor.employee.role != "kalapas" \
+            and is_superior(actor.employee, employee):
+        return True
+    return "kalapas" in superior_roles(employee) \
+        and employee.unit_id in kalapas_units(session, actor)
 
 
 # --- announcements (Satgas Netralitas) ---------------------------------------------------------

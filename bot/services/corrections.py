@@ -33,8 +33,10 @@ from bot.services.unit_common import (
     close_buttons,
     local_today,
     parse_id,
+    result_reply,
     scope_for,
     split_dates,
+    unit_toast,
 )
 from bot.texts import render
 
@@ -72,12 +74,8 @@ def correct_scope(session: Session, actor: Actor) -> Scope | None:
     return scope_for(session, actor, CORRECTORS)
 
 
-def _reply(result: str, **context: object) -> Reply:
-    return Reply("koreksi_reply", {"result": result, **context})
-
-
-def _toast(result: str, **context: object) -> str:
-    return render("toast_unit", result=result, **context)
+_reply = result_reply("koreksi_reply")
+_toast = unit_toast
 
 
 def _correctable(session: Session, scope: Scope, apel: Apel | None, now: datetime) -> str | None:

@@ -14,10 +14,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from bot.config import Settings
-from bot.models import Apel, ApelExpected, Employee, Leave, Regu, RoleGrant, Unit
+from bot.models import Apel, ApelExpected, Employee, Leave, Regu, Unit
 from bot.models_unit import LeaveEnding, LeaveRequest
 from bot.services import apel_counts
-from bot.services.access import Actor
+from bot.services.access import Actor, leave_deciders, may_decide_leave
 from bot.services.audit_log import record_event
 from bot.services.unit_common import (
     ADMIN,
@@ -40,8 +40,10 @@ from bot.services.unit_common import (
     parse_id,
     parse_ymd,
     reader_scope,
+    result_reply,
     scope_for,
     split_dates,
+    unit_toast,
     ymd,
 )
 from bot.texts import render
@@ -95,12 +97,8 @@ def _today(session: Session, employee: Employee, now: datetime) -> date:
     return local_today(_unit(session, employee).timezone, now)
 
 
-def _reply(result: str, **context: object) -> Reply:
-    return Reply("cuti_reply", {"result": result, **context})
-
-
-def _toast(result: str, **context: object) -> str:
-    return render("toast_unit", result=result, **context)
+_reply = result_reply("cuti_reply")
+_toast = unit_toast
 
 
 # --- /cuti -------------------------------------------------------------------------------------
@@ -313,38 +311,6 @@ def _ask_own(session: Session, settings: Settings, actor: Actor, words: DateWord
                    reason=reason_text(code, note), now=now)
 
 
-def approvers(session: Session, settings: Settings, employee: Employee) -> list[Employee | int]:
-    """Who decides this person's leave: their regu's Karupam; without one, the KPLP; without
-    a KPLP, the admins (Telegram ids). Only people the bot can write to, never the person."""
-    officers = list(session.exec(select(Employee).where(
-        Employee.unit_id == employee.unit_id, Employee.active, Employee.private_chat_ok,
-        col(Employee.role).in_((KARUPAM, KPLP)), col(Employee.id) != employee.id,
-        col(Employee.telegram_user_id).is_not(None))))
-    karupam = [o for o in officers if o.role == KARUPAM and employee.regu_id is not None
-               and o.regu_id == employee.regu_id]
-    if karupam:
-        return karupam
-    kplp = [o for o in officers if o.role == KPLP]
-    if kplp:
-        return kplp
-    grants = session.exec(select(RoleGrant.telegram_user_id).where(
-        RoleGrant.role == ADMIN, col(RoleGrant.revoked_at).is_(None))).all()
-    ids = [*settings.telegram.admin_user_ids, *grants]
-    return [i for i in dict.fromkeys(ids) if i != employee.telegram_user_id]
-
-
-def may_decide(actor: Actor, employee: Employee) -> bool:
-    if actor.is_admin:
-        return actor.employee is None or actor.employee.id != employee.id
-    officer = actor.employee
-    if officer is None or officer.id == employee.id or officer.unit_id != employee.unit_id:
-        return False
-    if officer.role == KPLP:
-        return True
-    return officer.role == KARUPAM and officer.regu_id is not None \
-        and officer.regu_id == employee.regu_id
-
-
 def request(session: Session, settings: Settings, *, actor: Actor, start: date, end: date,
             reason: str, now: datetime) -> Reply:
     employee = actor.employee
@@ -355,7 +321,7 @@ def request(session: Session, settings: Settings, *, actor: Actor, start: date, 
         LeaveRequest.start <= end, LeaveRequest.end >= start)).first()
     if waiting is not None:
         return _reply("pending", request=waiting)
-    deciders = approvers(session, settings, employee)
+    deciders = leave_deciders(session, settings, employee)
     if not deciders:
         return _reply("no_approver")
     req = LeaveRequest(employee_id=employee.id, start=start, end=end, reason=reason,
@@ -383,7 +349,7 @@ def decide(session: Session, settings: Settings, *, actor: Actor, request_id: in
     if req is None:
         return PressOutcome(_toast("not_found"))
     employee = session.get(Employee, req.employee_id)
-    if not may_decide(actor, employee):
+    if not may_decide_leave(session, actor, employee):
         return PressOutcome(_toast("not_allowed"))
     if req.state != "pending":
         return PressOutcome(_toast("already_decided"))
@@ -460,7 +426,9 @@ def _leave_and_person(session: Session, actor: Actor, leave_id: int
     return leave, employee, None
 
 
-def ask_end(session: Session, *, actor: Actor, leave_id: int, now: datetime) -> PressOutcome:
+def _endable(session: Session, actor: Actor, leave_id: int, now: datetime
+             ) -> tuple[Leave, Employee, date] | PressOutcome:
+    """The leave, its person and the new last day; or the toast saying why it cannot end."""
     leave, employee, problem = _leave_and_person(session, actor, leave_id)
     if problem:
         return PressOutcome(_toast(problem))
@@ -469,6 +437,14 @@ def ask_end(session: Session, *, actor: Actor, leave_id: int, now: datetime) -> 
     new_end = early_end_date(session, leave, employee, now)
     if new_end >= leave.end:
         return PressOutcome(_toast("leave_ends_today"))
+    return leave, employee, new_end
+
+
+def ask_end(session: Session, *, actor: Actor, leave_id: int, now: datetime) -> PressOutcome:
+    found = _endable(session, actor, leave_id, now)
+    if isinstance(found, PressOutcome):
+        return found
+    leave, employee, new_end = found
     keyboard = [[button("button_confirm_end", f"c:y:{leave.id}")]]
     return PressOutcome(_toast("ok"), Reply("cuti_confirm_end", {
         "employee": employee, "leave": leave, "new_end": new_end}, keyboard))
@@ -476,14 +452,10 @@ def ask_end(session: Session, *, actor: Actor, leave_id: int, now: datetime) -> 
 
 def end_early(session: Session, *, actor: Actor, leave_id: int, now: datetime,
               origin: Origin | None = None) -> PressOutcome:
-    leave, employee, problem = _leave_and_person(session, actor, leave_id)
-    if problem:
-        return PressOutcome(_toast(problem))
-    if leave.end < _today(session, employee, now) or leave.end < leave.start:
-        return PressOutcome(_toast("leave_over"))
-    new_end = early_end_date(session, leave, employee, now)
-    if new_end >= leave.end:
-        return PressOutcome(_toast("leave_ends_today"))
+    found = _endable(session, actor, leave_id, now)
+    if isinstance(found, PressOutcome):
+        return found
+    leave, employee, new_end = found
     ending = LeaveEnding(leave_id=leave.id, original_end=leave.end, new_end=new_end,
                          ended_by=actor.telegram_user_id, ended_at=now)
     original_end = leave.end

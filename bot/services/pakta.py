@@ -21,10 +21,12 @@ from bot.services.access import Actor, visible_units
 from bot.services.audit_log import record_event
 from bot.services.unit_common import (
     NIP_RE,
+    Origin,
     PressOutcome,
     Reply,
     button,
     callback_parts,
+    result_reply,
 )
 from bot.services.units import period_row
 from bot.texts import render
@@ -55,8 +57,7 @@ def _signature(session: Session, employee_id: int, period_id: int) -> PaktaSigna
         PaktaSignature.period_id == period_id)).first()
 
 
-def _reply(result: str, **context: object) -> Reply:
-    return Reply("pakta_reply", {"result": result, **context})
+_reply = result_reply("pakta_reply")
 
 
 def show(session: Session, settings: Settings, *, employee: Employee, now: datetime,
@@ -163,7 +164,8 @@ def status(session: Session, settings: Settings, *, actor: Actor, units: list[Un
 
 
 def press(session: Session, settings: Settings, *, actor: Actor, data: str | None,
-          now: datetime) -> PressOutcome:
+          now: datetime, origin: Origin | None = None) -> PressOutcome:
+    """Every `m:` button (`origin` unused: the pact's message keeps its button)."""
     if callback_parts(data, PREFIX, SHAPES) is None:
         return PressOutcome(render("toast_invalid"))
     if actor.employee is None:

@@ -6,6 +6,10 @@
 into duty dates, because "today" in Palu (WITA) starts an hour before "today" in Cilacap (WIB).
 
 Buttons carry a period as a short token: h k m b p, or YYYYMMDDYYYYMMDD for a range.
+
+The same date grammar serves the unit commands (/cuti, /tukar, /koreksi, /jadwal): split_dates
+finds a day or a range of days (`hari ini`, `kemarin`, `besok`, `lusa`, `DD-MM-YYYY`, with the
+same range words) inside free text, as DateWords resolved later against a unit's today.
 """
 
 from __future__ import annotations
@@ -28,10 +32,15 @@ _WORDS = {
 }
 _TOKENS = {TODAY: "h", YESTERDAY: "k", WEEK: "m", MONTH: "b", PERIOD: "p"}
 _FROM_TOKEN = {v: k for k, v in _TOKENS.items()}
-_DATE = r"(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})"
-_SEP = r"\s*(?:s\.\s?d\.?|s\s?d|s/d|sampai(?:\s+dengan)?|hingga|-|–|—)\s*"
-_RANGE_RE = re.compile(rf"^{_DATE}{_SEP}{_DATE}$")
+# One day in the unit commands: these words (days from today) or a date.
+_DAY_WORDS = {"kemarin": -1, "hari ini": 0, "besok": 1, "lusa": 2}
+_DATE = r"\d{1,2}[-/.]\d{1,2}[-/.]\d{4}"  # DD-MM-YYYY, also with / or .
+_SEP = r"\s*(?:s\.?\s?d\.?|s/d|sampai(?:\s+dengan)?|hingga|-|–|—)\s*"
+_RANGE_RE = re.compile(rf"^({_DATE}){_SEP}({_DATE})$")
 _ONE_DATE_RE = re.compile(rf"^{_DATE}$")
+_DAY = "(?:" + "|".join([w.replace(" ", r"\s+") for w in _DAY_WORDS] + [_DATE]) + ")"
+# A day or a range anywhere in free text (/cuti Budi 26-11-2024 s.d. 28-11-2024 sakit).
+_DATES_RE = re.compile(rf"(?<!\S)({_DAY})(?:{_SEP}({_DAY}))?(?!\S)", re.IGNORECASE)
 # A period phrase at the end of free text (/status Budi minggu ini).
 _SUFFIX_RE = re.compile(
     rf"(?:^|\s)({'|'.join(sorted((re.escape(w) for w in _WORDS), key=len, reverse=True))}"
@@ -96,9 +105,13 @@ def _normalise(text: str) -> str:
     return " ".join(text.casefold().split())
 
 
-def _date(d: str, m: str, y: str) -> date:
+def parse_date(text: str) -> date:
+    """`DD-MM-YYYY` (or with / or .) -> a date. Raises PeriodError."""
+    parts = re.split(r"[-/.]", text.strip())
+    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+        raise PeriodError("unknown")
     try:
-        return date(int(y), int(m), int(d))
+        return date(int(parts[2]), int(parts[1]), int(parts[0]))
     except ValueError:
         raise PeriodError("bad_date") from None
 
@@ -120,11 +133,9 @@ def parse_period(text: str | None, default: PeriodSpec = SPEC_TODAY) -> PeriodSp
         return PeriodSpec(_WORDS[words])
     match = _RANGE_RE.match(words)
     if match:
-        g = match.groups()
-        return _range(_date(*g[:3]), _date(*g[3:]))
-    match = _ONE_DATE_RE.match(words)
-    if match:
-        day = _date(*match.groups())
+        return _range(parse_date(match.group(1)), parse_date(match.group(2)))
+    if _ONE_DATE_RE.match(words):
+        day = parse_date(words)
         return PeriodSpec(RANGE, day, day)
     raise PeriodError("unknown")
 
@@ -137,6 +148,44 @@ def split_period(text: str | None, default: PeriodSpec) -> tuple[str, PeriodSpec
         return words, default
     rest = words[:match.start(1)].strip()
     return rest, parse_period(match.group(1), default)
+
+
+@dataclass(frozen=True)
+class DateWords:
+    """A day or a range as typed in a unit command, resolved against a unit's today later."""
+
+    first: str
+    last: str | None = None
+
+    def resolve(self, today: date) -> tuple[date, date] | None:
+        """(start, end), not checked for order; None for a date that does not exist."""
+        try:
+            start = day_from_words(self.first, today)
+            end = day_from_words(self.last, today) if self.last else start
+        except PeriodError:
+            return None
+        return start, end
+
+
+def day_from_words(word: str, today: date) -> date:
+    """`besok` -> today + 1, `26-11-2024` -> that date. Raises PeriodError."""
+    word = _normalise(word)
+    if word in _DAY_WORDS:
+        return today + timedelta(days=_DAY_WORDS[word])
+    return parse_date(word)
+
+
+def split_dates(text: str) -> tuple[str, DateWords | None, str]:
+    """'Budi 26-11-2024 s.d. 28-11-2024 sakit' -> ('Budi', DateWords(...), 'sakit')."""
+    match = _DATES_RE.search(text)
+    if match is None:
+        return text.strip(), None, ""
+    return (text[:match.start()].strip(), DateWords(match.group(1), match.group(2)),
+            text[match.end():].strip())
+
+
+def local_today(zone: str, now: datetime) -> date:
+    return now.astimezone(ZoneInfo(zone)).date()
 
 
 def spec_from_token(token: str | None) -> PeriodSpec | None:
@@ -157,7 +206,7 @@ def spec_from_token(token: str | None) -> PeriodSpec | None:
 def resolve(spec: PeriodSpec, zone: str, now: datetime,
             pledge_period: tuple[str, date, date]) -> Span:
     """The spec in the calendar of a unit in `zone` at `now`."""
-    today = now.astimezone(ZoneInfo(zone)).date()
+    today = local_today(zone, now)
     if spec.kind == TODAY:
         return Span(spec, today, today)
     if spec.kind == YESTERDAY:

@@ -17,18 +17,20 @@ Button data (at most 64 bytes, validated by parse_callback):
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, select
 
 from bot.config import Settings
 from bot.models import Employee, Regu, Unit
-from bot.services import charts, exports, outbox, reports
+from bot.services import charts, exports, outbox, people, reports
 from bot.services.access import Actor, actor_for, visible_units
 from bot.services.apel import build_report
 from bot.services.report_periods import (
     BUTTON_SPECS,
+    SPEC_TODAY,
     PeriodSpec,
     Span,
     resolve,
@@ -245,6 +247,47 @@ def choose_unit_view(session: Session, settings: Settings, scope: Scope, spec: P
     return View(intro + "\n\n" + view.text, view.keyboard)
 
 
+def belum_command_view(session: Session, settings: Settings, scope: Scope,
+                       now: datetime) -> View:
+    """/belum: the one unit in scope, or a rekap to choose a unit from."""
+    if len(scope.units) == 1:
+        return belum_view(session, scope, scope.units[0], now)
+    return choose_unit_view(session, settings, scope, SPEC_TODAY, now, "belum")
+
+
+def usage_view(scope: Scope, command: str, text: str) -> View | None:
+    """How to use `command` (e.g. /status with too short a name), for those allowed to."""
+    if not scope.allowed:
+        return None
+    return View(render("rekap_usage", reason=command, text=text, command=command))
+
+
+def press_view(session: Session, settings: Settings, scope: Scope, press: Press,
+               now: datetime) -> View | None:
+    """The view a `q:` button asks for (not unduh/grafik); None: outside the presser's scope."""
+    action, target, spec = press.action, press.target, press.spec
+    if action == "rekap":
+        return rekap_view(session, settings, scope, spec, now)
+    if action in ("kanwil", "unit", "belum"):
+        unit = scope.unit(target)
+        if unit is None:
+            return None
+        if action == "kanwil":
+            return kanwil_view(session, settings, scope, unit, spec, now)
+        if action == "unit":
+            return unit_view(session, settings, scope, unit, spec, now)
+        return belum_view(session, scope, unit, now)
+    if action == "status":
+        employee = session.get(Employee, target)
+        if employee is None or scope.unit(employee.unit_id) is None:
+            return None
+        return status_view(session, settings, scope, employee, spec, now)
+    regu_row = session.get(Regu, target)
+    if regu_row is None or scope.unit(regu_row.unit_id) is None:
+        return None
+    return regu_view(session, settings, scope, regu_row, spec, now)
+
+
 def belum_view(session: Session, scope: Scope, unit: Unit, now: datetime) -> View:
     apel = reports.last_apel(session, unit, now)
     report = None
@@ -260,23 +303,10 @@ def belum_view(session: Session, scope: Scope, unit: Unit, now: datetime) -> Vie
 # --- /status -----------------------------------------------------------------------------------
 
 
-def find_employees(session: Session, scope: Scope, query: str,
-                   limit: int = MAX_CHOICES) -> list[Employee]:
-    """By NIP (digits: any part of it) or by any part of the name, in the asker's units."""
-    q = query.strip()
-    unit_ids = [u.id for u in scope.units]
-    stmt = select(Employee).where(col(Employee.unit_id).in_(unit_ids))
-    if q.isdigit():
-        stmt = stmt.where(col(Employee.nip).contains(q, autoescape=True))
-    else:
-        stmt = stmt.where(func.lower(Employee.name).contains(q.lower(), autoescape=True))
-    stmt = stmt.order_by(col(Employee.active).desc(), col(Employee.name), col(Employee.nip))
-    return list(session.exec(stmt.limit(limit + 1)))
-
-
 def status_search_view(session: Session, settings: Settings, scope: Scope, query: str,
                        spec: PeriodSpec, now: datetime) -> View:
-    found = find_employees(session, scope, query)
+    found = people.search(session, query, unit_ids=[u.id for u in scope.units],
+                          include_inactive=True, limit=MAX_CHOICES)
     if len(found) == 1:
         return status_view(session, settings, scope, found[0], spec, now)
     if not found:
@@ -306,19 +336,9 @@ def status_view(session: Session, settings: Settings, scope: Scope, employee: Em
 # --- /regu -------------------------------------------------------------------------------------
 
 
-def find_regu(session: Session, scope: Scope, query: str) -> list[Regu]:
-    """`A`, `regu a`, `Regu A`: exact names first; else any regu whose name contains it."""
-    q = " ".join(query.casefold().split())
-    regus = list(session.exec(
-        select(Regu).where(col(Regu.unit_id).in_([u.id for u in scope.units]), Regu.active)
-        .order_by(col(Regu.unit_id), col(Regu.name))))
-    exact = [r for r in regus if r.name.casefold() in (q, f"regu {q}")]
-    return exact or [r for r in regus if q and q in r.name.casefold()]
-
-
 def regu_search_view(session: Session, settings: Settings, scope: Scope, query: str,
                      spec: PeriodSpec, now: datetime) -> View:
-    found = find_regu(session, scope, query)
+    found = people.find_regus(session, query, unit_ids=[u.id for u in scope.units])
     if len(found) == 1:
         return regu_view(session, settings, scope, found[0], spec, now)
     units = {u.id: u for u in scope.units}
@@ -375,6 +395,32 @@ def prepare_file(session: Session, settings: Settings, unit: Unit, spec: PeriodS
     return FileJob(kind, unit, span, label, data)
 
 
+def read_file_request(session: Session, settings: Settings, *, user_id: int, chat_id: int,
+                      key: str, now: datetime, kind: str, unit_id: int | None,
+                      spec: PeriodSpec, command: bool) -> tuple[Scope, FileJob | None, bool]:
+    """/unduh, /grafik or their buttons: check the scope and read the data (one transaction).
+
+    Returns the scope, the job to render (None when there is nothing to render: refused, or
+    a list of units to choose from was queued instead) and False when refused. A refused
+    command is answered here; a refused press is the caller's to toast.
+    """
+    scope = scope_for(session, settings, user_id)
+    if not scope.allowed:
+        if command:
+            send_text(session, chat_id=chat_id, template="rekap_refused", key=key, now=now,
+                      reason="no_role")
+        return scope, None, False
+    unit = scope.unit(unit_id) if unit_id is not None else (
+        scope.units[0] if len(scope.units) == 1 else None)
+    if unit is None:
+        if unit_id is not None:
+            return scope, None, False  # a unit outside the presser's scope
+        view = choose_unit_view(session, settings, scope, spec, now, kind)
+        send_view(session, chat_id=chat_id, view=view, key=key, now=now)
+        return scope, None, True
+    return scope, prepare_file(session, settings, unit, spec, now, kind), True
+
+
 def render_file(job: FileJob) -> RenderedFile:
     """CPU only (openpyxl or matplotlib): run it with asyncio.to_thread."""
     if job.kind == "unduh":
@@ -399,6 +445,29 @@ def _status_label(status: str) -> str:
 
 
 # --- delivery through the outbox ---------------------------------------------------------------
+
+
+Build = Callable[[Session, Scope], "View | None"]
+
+
+def answer(session: Session, settings: Settings, *, user_id: int, chat_id: int, key: str,
+           now: datetime, build: Build, pressed: bool = False,
+           edit_message_id: int | None = None) -> tuple[Scope, bool]:
+    """Check the scope, build the view and queue it, in one transaction. False: refused.
+
+    A refused command is answered in the chat; a refused press is the caller's to toast.
+    """
+    scope = scope_for(session, settings, user_id)
+    view = build(session, scope) if scope.allowed else None
+    if view is None:
+        if not pressed:
+            send_text(session, chat_id=chat_id, template="rekap_refused", key=key, now=now,
+                      reason="no_role" if not scope.allowed else "scope")
+        return scope, False
+    send_view(session, chat_id=chat_id, view=view, key=key, now=now,
+              edit_message_id=edit_message_id)
+    return scope, True
+
 
 
 def send_view(session: Session, *, chat_id: int, view: View, key: str, now: datetime,

@@ -13,7 +13,7 @@ import logging
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, or_
+from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from bot.config import SLOTS, RotationOverride, Settings
@@ -23,6 +23,7 @@ from bot.models_unit import DutySwap
 from bot.services import outbox
 from bot.services.access import Actor
 from bot.services.audit_log import record_event
+from bot.services.people import find_regus
 from bot.services.unit_common import (
     ADMIN,
     KARUPAM,
@@ -41,8 +42,10 @@ from bot.services.unit_common import (
     parse_id,
     parse_ymd,
     reader_scope,
+    result_reply,
     scope_for,
     split_dates,
+    unit_toast,
     ymd,
 )
 from bot.texts import render
@@ -108,12 +111,8 @@ def _opened(session: Session, unit_id: int, day: date, slots: list[str]) -> bool
     ).first() is not None
 
 
-def _reply(result: str, **context: object) -> Reply:
-    return Reply("tukar_reply", {"result": result, **context})
-
-
-def _toast(result: str, **context: object) -> str:
-    return render("toast_unit", result=result, **context)
+_reply = result_reply("tukar_reply")
+_toast = unit_toast
 
 
 def _slot_of(word: str) -> str | None:
@@ -145,7 +144,7 @@ def command(session: Session, settings: Settings, *, actor: Actor, text: str,
         return Reply("tukar_usage",
                      {"regu_rights": scope_for(session, actor, REGU_SWAPPERS) is not None})
     unit_ids = [units[unit_code].id] if unit_code else [u.id for u in units.values()]
-    regus = _match_regu(session, unit_ids, target)
+    regus = find_regus(session, target, unit_ids=unit_ids, partial=False)
     if regus:
         regu_scope = scope_for(session, actor, REGU_SWAPPERS)
         if regu_scope is None:
@@ -175,14 +174,6 @@ def command(session: Session, settings: Settings, *, actor: Actor, text: str,
         return Reply("cuti_choose_person", {"people": people, "query": target}, keyboard)
     return swap_person(session, settings, actor=actor, employee=people[0], day=dates[0],
                        slot=slot, now=now)
-
-
-def _match_regu(session: Session, unit_ids: list[int], target: str) -> list[Regu]:
-    name = target.lower()
-    names = {name, f"regu {name}"}
-    return list(session.exec(select(Regu).where(
-        col(Regu.unit_id).in_(unit_ids), Regu.active,
-        func.lower(Regu.name).in_(names))))
 
 
 def _check_day(unit: Unit, day: date, now: datetime) -> str | None:

@@ -4,17 +4,18 @@ type them, finding a person by name or NIP, and callback data checks."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime
 
-from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from bot.models import Employee, Regu, Unit
-from bot.services import outbox
+from bot.services import outbox, people
 from bot.services.access import Actor, kalapas_units, visible_units
+from bot.services.report_periods import DateWords as DateWords
+from bot.services.report_periods import local_today as local_today
+from bot.services.report_periods import split_dates as split_dates
 from bot.texts import render
 
 # Roles as the roster spells them (Employee.role) and as grants spell them (RoleGrant.role).
@@ -50,6 +51,20 @@ class PressOutcome:
 
     toast: str
     reply: Reply | None = None
+
+
+def result_reply(template: str) -> Callable[..., Reply]:
+    """The `_reply(result, **context)` of a command whose answers share one template that
+    switches on `result` (cuti_reply, tukar_reply, koreksi_reply, pakta_reply)."""
+    def reply(result: str, **context: object) -> Reply:
+        return Reply(template, {"result": result, **context})
+
+    return reply
+
+
+def unit_toast(result: str, **context: object) -> str:
+    """The short answer to a unit command's button (messages/toast_unit.txt.j2)."""
+    return render("toast_unit", result=result, **context)
 
 
 def deliver(session: Session, *, chat_id: int, key: str, reply: Reply, now: datetime) -> None:
@@ -159,18 +174,9 @@ NIP_RE = re.compile(r"^\d{18}$")
 
 def find_people(session: Session, scope: Scope, query: str, limit: int = MAX_BUTTONS
                 ) -> list[Employee]:
-    """Active employees in scope whose NIP is `query` or whose name contains it."""
-    query = " ".join(query.split())
-    if not query:
-        return []
-    stmt = select(Employee).where(Employee.active)
-    if NIP_RE.match(query):
-        stmt = stmt.where(Employee.nip == query)
-    else:
-        pattern = "%" + query.lower().replace("\\", "").replace("%", "").replace("_", "") + "%"
-        stmt = stmt.where(func.lower(Employee.name).like(pattern))
-    stmt = scope.filter(stmt).order_by(col(Employee.name), col(Employee.id)).limit(limit + 1)
-    return list(session.exec(stmt))
+    """Active employees in scope whose NIP or name contains `query` (people.search)."""
+    return people.search(session, query, unit_ids=scope.unit_ids, regu_id=scope.regu_id,
+                         limit=limit)
 
 
 def regu_name(session: Session, regu_id: int | None) -> str | None:
@@ -180,52 +186,9 @@ def regu_name(session: Session, regu_id: int | None) -> str | None:
     return regu.name if regu else None
 
 
-# --- dates ---------------------------------------------------------------------------------------
+# --- dates: the grammar is report_periods' (one parser for reports and unit commands) ---------
 
-_DAY = r"(?:hari\s+ini|kemarin|besok|lusa|\d{1,2}[-/.]\d{1,2}[-/.]\d{4})"
-_UNTIL = r"(?:\s*(?:s\.?\s?d\.?|s/d|sampai(?:\s+dengan)?|hingga)\s*|\s+[-–]\s+)"
-_DATES_RE = re.compile(rf"(?<!\S)({_DAY})(?:{_UNTIL}({_DAY}))?(?!\S)", re.IGNORECASE)
 MAX_LEAVE_DAYS = 180
-
-
-@dataclass(frozen=True)
-class DateWords:
-    """A day or a range as typed, resolved against a unit's today later."""
-
-    first: str
-    last: str | None = None
-
-    def resolve(self, today: date) -> tuple[date, date] | None:
-        start = _day(self.first, today)
-        end = _day(self.last, today) if self.last else start
-        if start is None or end is None:
-            return None
-        return start, end
-
-
-def _day(word: str, today: date) -> date | None:
-    word = " ".join(word.lower().split())
-    relative = {"kemarin": -1, "hari ini": 0, "besok": 1, "lusa": 2}
-    if word in relative:
-        return today + timedelta(days=relative[word])
-    parts = re.split(r"[-/.]", word)
-    try:
-        return date(int(parts[2]), int(parts[1]), int(parts[0]))
-    except (ValueError, IndexError):
-        return None
-
-
-def split_dates(text: str) -> tuple[str, DateWords | None, str]:
-    """'Budi 26-11-2024 s.d. 28-11-2024 sakit' -> ('Budi', DateWords(...), 'sakit')."""
-    match = _DATES_RE.search(text)
-    if match is None:
-        return text.strip(), None, ""
-    return (text[:match.start()].strip(), DateWords(match.group(1), match.group(2)),
-            text[match.end():].strip())
-
-
-def local_today(zone: str, now: datetime) -> date:
-    return now.astimezone(ZoneInfo(zone)).date()
 
 
 def ymd(day: date) -> str:

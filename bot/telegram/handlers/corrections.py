@@ -3,26 +3,16 @@ apel, with a reason; the `k:` buttons."""
 
 from __future__ import annotations
 
-from telegram import Update
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.services import corrections
-from bot.telegram.handlers.unit_flow import run_command, run_press
-from bot.telegram.runtime import runtime
+from bot.telegram.handlers.unit_flow import command_handler, press_handler
 
 MENU = [("koreksi", "menu_koreksi", ("kplp", "kalapas", "admin"))]
 
 
-async def koreksi(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    rt = runtime(context)
-    await run_command(update, context, lambda s, actor, text, now: corrections.command(
-        s, rt.settings, actor=actor, text=text, now=now))
-
-
-async def press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    rt = runtime(context)
-    await run_press(update, context, lambda s, actor, data, now, origin: corrections.press(
-        s, rt.settings, actor=actor, data=data, now=now, origin=origin))
+koreksi = command_handler(corrections.command)
+press = press_handler(corrections.press)
 
 
 def register(app: Application) -> None:

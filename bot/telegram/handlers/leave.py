@@ -3,12 +3,10 @@ end a leave early; the `c:` buttons."""
 
 from __future__ import annotations
 
-from telegram import Update
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.services import leave
-from bot.telegram.handlers.unit_flow import run_command, run_press
-from bot.telegram.runtime import runtime
+from bot.telegram.handlers.unit_flow import command_handler, press_handler
 
 # Who sees /cuti in their menu, and with which description (the first match wins).
 MENU = [
@@ -18,16 +16,8 @@ MENU = [
 ]
 
 
-async def cuti(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    rt = runtime(context)
-    await run_command(update, context, lambda s, actor, text, now: leave.command(
-        s, rt.settings, actor=actor, text=text, now=now))
-
-
-async def press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    rt = runtime(context)
-    await run_press(update, context, lambda s, actor, data, now, origin: leave.press(
-        s, rt.settings, actor=actor, data=data, now=now, origin=origin))
+cuti = command_handler(leave.command)
+press = press_handler(leave.press)
 
 
 def register(app: Application) -> None:

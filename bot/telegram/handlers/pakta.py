@@ -14,7 +14,7 @@ from telegram.ext import (
 )
 
 from bot.services import pakta
-from bot.telegram.handlers.unit_flow import run_command, run_press
+from bot.telegram.handlers.unit_flow import command_handler, press_handler, run_command
 from bot.telegram.runtime import runtime
 
 MENU = [
@@ -24,10 +24,7 @@ MENU = [
 NIP_TEXT = r"^\s*\d{18}\s*$"
 
 
-async def command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    rt = runtime(context)
-    await run_command(update, context, lambda s, actor, text, now: pakta.command(
-        s, rt.settings, actor=actor, text=text, now=now))
+command = command_handler(pakta.command)
 
 
 async def nip_typed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -38,10 +35,7 @@ async def nip_typed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         s, rt.settings, actor=actor, typed=text, now=now), text=typed)
 
 
-async def press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    rt = runtime(context)
-    await run_press(update, context, lambda s, actor, data, now, origin: pakta.press(
-        s, rt.settings, actor=actor, data=data, now=now))
+press = press_handler(pakta.press)
 
 
 def register(app: Application) -> None:

@@ -10,12 +10,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from sqlmodel import Session
 from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
 
-from bot.models import Employee, Regu
 from bot.services import report_views as views
 from bot.services.report_periods import (
     SPEC_PERIOD,
@@ -35,15 +34,26 @@ READERS = ("kalapas", "satgas", "kanwil", "admin")  # the menu; access is checke
 MENU = [(command, f"menu_{command}", READERS)
         for command in ("rekap", "belum", "status", "regu", "unduh", "grafik")]
 
-Build = Callable[[Session, views.Scope], "views.View | None"]
-
 
 # --- commands ----------------------------------------------------------------------------------
 
 
-async def _gate(update: Update, context: ContextTypes.DEFAULT_TYPE,
-                command: str) -> tuple[Runtime, int, int, str] | None:
-    """A real person in a private chat, or a polite answer and None."""
+@dataclass
+class Asked:
+    """A command that passed the gate: who, where, the words after it and their period."""
+
+    rt: Runtime
+    user_id: int
+    chat_id: int
+    key: str
+    text: str
+    parsed: object = None  # what `parse` made of the text: a PeriodSpec, or (query, PeriodSpec)
+
+
+async def _gate(update: Update, context: ContextTypes.DEFAULT_TYPE, command: str,
+                parse: Callable[[str], object] | None = None) -> Asked | None:
+    """A real person in a private chat, and (with `parse`) a period we understand; or a polite
+    answer and None."""
     rt = runtime(context)
     chat_id = update.effective_chat.id
     key = f"reply:{update.update_id}"
@@ -56,72 +66,47 @@ async def _gate(update: Update, context: ContextTypes.DEFAULT_TYPE,
     if not is_private(update):
         await rt.reply(chat_id, "private_only", key=key)
         return None
-    return rt, user_id, chat_id, key
+    text = " ".join(context.args or [])
+    asked = Asked(rt, user_id, chat_id, key, text)
+    if parse is not None:
+        try:
+            asked.parsed = parse(text)
+        except PeriodError as err:
+            await rt.reply(chat_id, "rekap_usage", key=key, reason=err.reason, text=text,
+                           command=command)
+            return None
+    return asked
 
 
-async def _answer(rt: Runtime, command: str, user_id: int, chat_id: int, key: str,
-                  build: Build, *, pressed: bool = False,
+async def _answer(asked: Asked, command: str, build: views.Build, *, pressed: bool = False,
                   edit_message_id: int | None = None) -> bool:
     """Check the scope, build the view and queue it, in one transaction. False: refused."""
-    now = rt.clock.now()
-
-    def work(session: Session) -> tuple[views.Scope, bool]:
-        scope = views.scope_for(session, rt.settings, user_id)
-        view = build(session, scope) if scope.allowed else None
-        if view is None:
-            if not pressed:  # a command: answer in the chat; a press gets a toast
-                views.send_text(session, chat_id=chat_id, template="rekap_refused", key=key,
-                                now=now, reason="no_role" if not scope.allowed else "scope")
-            return scope, False
-        views.send_view(session, chat_id=chat_id, view=view, key=key, now=now,
-                        edit_message_id=edit_message_id)
-        return scope, True
-
-    scope, ok = await rt.run(work)
+    rt, user_id, now = asked.rt, asked.user_id, asked.rt.clock.now()
+    scope, ok = await rt.run(lambda s: views.answer(
+        s, rt.settings, user_id=user_id, chat_id=asked.chat_id, key=asked.key, now=now,
+        build=build, pressed=pressed, edit_message_id=edit_message_id))
     if not ok:
         views.log_refusal(command, user_id, scope)
     rt.wake_sender()
     return ok
 
 
-async def _period_or_usage(rt: Runtime, chat_id: int, key: str, command: str, text: str,
-                           parse: Callable[[], object]) -> object | None:
-    try:
-        return parse()
-    except PeriodError as err:
-        await rt.reply(chat_id, "rekap_usage", key=key, reason=err.reason, text=text,
-                       command=command)
-        return None
-
-
 async def rekap(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    gate = await _gate(update, context, "rekap")
-    if gate is None:
+    asked = await _gate(update, context, "rekap", lambda text: parse_period(text, SPEC_TODAY))
+    if asked is None:
         return
-    rt, user_id, chat_id, key = gate
-    text = " ".join(context.args or [])
-    spec = await _period_or_usage(rt, chat_id, key, "rekap", text,
-                                  lambda: parse_period(text, SPEC_TODAY))
-    if spec is None:
-        return
-    now = rt.clock.now()
-    await _answer(rt, "rekap", user_id, chat_id, key,
+    rt, spec, now = asked.rt, asked.parsed, asked.rt.clock.now()
+    await _answer(asked, "rekap",
                   lambda s, scope: views.rekap_view(s, rt.settings, scope, spec, now))
 
 
 async def belum(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    gate = await _gate(update, context, "belum")
-    if gate is None:
+    asked = await _gate(update, context, "belum")
+    if asked is None:
         return
-    rt, user_id, chat_id, key = gate
-    now = rt.clock.now()
-
-    def build(s: Session, scope: views.Scope) -> views.View:
-        if len(scope.units) == 1:
-            return views.belum_view(s, scope, scope.units[0], now)
-        return views.choose_unit_view(s, rt.settings, scope, SPEC_TODAY, now, "belum")
-
-    await _answer(rt, "belum", user_id, chat_id, key, build)
+    rt, now = asked.rt, asked.rt.clock.now()
+    await _answer(asked, "belum",
+                  lambda s, scope: views.belum_command_view(s, rt.settings, scope, now))
 
 
 async def status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -134,25 +119,15 @@ async def regu(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def _search(update: Update, context: ContextTypes.DEFAULT_TYPE, command: str,
                   search: Callable) -> None:
-    gate = await _gate(update, context, command)
-    if gate is None:
+    asked = await _gate(update, context, command, lambda text: split_period(text, SPEC_PERIOD))
+    if asked is None:
         return
-    rt, user_id, chat_id, key = gate
-    text = " ".join(context.args or [])
-    parsed = await _period_or_usage(rt, chat_id, key, command, text,
-                                    lambda: split_period(text, SPEC_PERIOD))
-    if parsed is None:
-        return
-    query, spec = parsed
-    now = rt.clock.now()
+    rt, (query, spec), now = asked.rt, asked.parsed, asked.rt.clock.now()
     if len(query) < (2 if command == "status" else 1):
-        def usage(s: Session, scope: views.Scope) -> views.View | None:
-            return views.View(render("rekap_usage", reason=command, text=text,
-                                     command=command)) if scope.allowed else None
-
-        await _answer(rt, command, user_id, chat_id, key, usage)
+        await _answer(asked, command,
+                      lambda s, scope: views.usage_view(scope, command, asked.text))
         return
-    await _answer(rt, command, user_id, chat_id, key,
+    await _answer(asked, command,
                   lambda s, scope: search(s, rt.settings, scope, query, spec, now))
 
 
@@ -165,41 +140,20 @@ async def grafik(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def _file_command(update: Update, context: ContextTypes.DEFAULT_TYPE, kind: str) -> None:
-    gate = await _gate(update, context, kind)
-    if gate is None:
+    asked = await _gate(update, context, kind, lambda text: parse_period(text, SPEC_PERIOD))
+    if asked is None:
         return
-    rt, user_id, chat_id, key = gate
-    text = " ".join(context.args or [])
-    spec = await _period_or_usage(rt, chat_id, key, kind, text,
-                                  lambda: parse_period(text, SPEC_PERIOD))
-    if spec is None:
-        return
-    await _send_file(rt, kind, user_id, chat_id, key, None, spec, command=True)
+    await _send_file(asked.rt, kind, asked.user_id, asked.chat_id, asked.key, None,
+                     asked.parsed, command=True)
 
 
 async def _send_file(rt: Runtime, kind: str, user_id: int, chat_id: int, key: str,
                      unit_id: int | None, spec: PeriodSpec, *, command: bool) -> bool:
     """Read (one transaction), render (worker thread), send (outbox). False: refused."""
     now = rt.clock.now()
-
-    def read(session: Session) -> tuple[views.Scope, views.FileJob | None, bool]:
-        scope = views.scope_for(session, rt.settings, user_id)
-        if not scope.allowed:
-            if command:
-                views.send_text(session, chat_id=chat_id, template="rekap_refused", key=key,
-                                now=now, reason="no_role")
-            return scope, None, False
-        unit = scope.unit(unit_id) if unit_id is not None else (
-            scope.units[0] if len(scope.units) == 1 else None)
-        if unit is None:
-            if unit_id is not None:
-                return scope, None, False  # a unit outside the presser's scope
-            view = views.choose_unit_view(session, rt.settings, scope, spec, now, kind)
-            views.send_view(session, chat_id=chat_id, view=view, key=key, now=now)
-            return scope, None, True
-        return scope, views.prepare_file(session, rt.settings, unit, spec, now, kind), True
-
-    scope, job, ok = await rt.run(read)
+    scope, job, ok = await rt.run(lambda s: views.read_file_request(
+        s, rt.settings, user_id=user_id, chat_id=chat_id, key=key, now=now, kind=kind,
+        unit_id=unit_id, spec=spec, command=command))
     if not ok:
         views.log_refusal(kind, user_id, scope, f"unit {unit_id}")
     if job is not None:
@@ -243,30 +197,9 @@ async def press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await _send_file(rt, action, user_id, chat_id, key, target, spec, command=False)
         return
 
-    def build(s: Session, scope: views.Scope) -> views.View | None:
-        if action == "rekap":
-            return views.rekap_view(s, rt.settings, scope, spec, now)
-        if action in ("kanwil", "unit", "belum"):
-            unit = scope.unit(target)
-            if unit is None:
-                return None
-            if action == "kanwil":
-                return views.kanwil_view(s, rt.settings, scope, unit, spec, now)
-            if action == "unit":
-                return views.unit_view(s, rt.settings, scope, unit, spec, now)
-            return views.belum_view(s, scope, unit, now)
-        if action == "status":
-            employee = s.get(Employee, target)
-            if employee is None or scope.unit(employee.unit_id) is None:
-                return None
-            return views.status_view(s, rt.settings, scope, employee, spec, now)
-        regu_row = s.get(Regu, target)
-        if regu_row is None or scope.unit(regu_row.unit_id) is None:
-            return None
-        return views.regu_view(s, rt.settings, scope, regu_row, spec, now)
-
-    ok = await _answer(rt, f"button {query.data}", user_id, chat_id, key, build, pressed=True,
-                       edit_message_id=edit_id)
+    ok = await _answer(Asked(rt, user_id, chat_id, key, ""), f"button {query.data}",
+                       lambda s, scope: views.press_view(s, rt.settings, scope, parsed, now),
+                       pressed=True, edit_message_id=edit_id)
     await toast(update, "" if ok else render("rekap_toast", part="refused"))
 
 

@@ -3,12 +3,10 @@
 
 from __future__ import annotations
 
-from telegram import Update
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.services import swaps
-from bot.telegram.handlers.unit_flow import run_command, run_press
-from bot.telegram.runtime import runtime
+from bot.telegram.handlers.unit_flow import command_handler, press_handler
 
 MENU = [
     ("jadwal", "menu_jadwal", ("pegawai", "admin", "kanwil", "satgas")),
@@ -16,22 +14,9 @@ MENU = [
 ]
 
 
-async def tukar(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    rt = runtime(context)
-    await run_command(update, context, lambda s, actor, text, now: swaps.command(
-        s, rt.settings, actor=actor, text=text, now=now))
-
-
-async def jadwal(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    rt = runtime(context)
-    await run_command(update, context, lambda s, actor, text, now: swaps.schedule(
-        s, rt.settings, actor=actor, text=text, now=now), private_only=False)
-
-
-async def press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    rt = runtime(context)
-    await run_press(update, context, lambda s, actor, data, now, origin: swaps.press(
-        s, rt.settings, actor=actor, data=data, now=now, origin=origin))
+tukar = command_handler(swaps.command)
+jadwal = command_handler(swaps.schedule, private_only=False)  # also in groups
+press = press_handler(swaps.press)
 
 
 def register(app: Application) -> None:

@@ -4,7 +4,7 @@ answered with a toast. No register(): this module is a helper, not a feature."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from sqlmodel import Session
@@ -19,6 +19,29 @@ from bot.texts import render
 
 CommandFn = Callable[[Session, Actor, str, datetime], Reply]
 PressFn = Callable[[Session, Actor, str, datetime, Origin | None], PressOutcome]
+Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
+
+
+def command_handler(service: Callable[..., Reply], *, private_only: bool = True) -> Handler:
+    """The handler of a command whose service is `service(session, settings, *, actor, text,
+    now)` (leave.command, swaps.command, ...): run_command with the runtime's settings."""
+    async def handle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        settings = runtime(context).settings
+        await run_command(update, context, lambda s, actor, text, now: service(
+            s, settings, actor=actor, text=text, now=now), private_only=private_only)
+
+    return handle
+
+
+def press_handler(service: Callable[..., PressOutcome]) -> Handler:
+    """The handler of a feature's buttons whose service is `service(session, settings, *, actor,
+    data, now, origin)` (leave.press, swaps.press, ...): run_press with the runtime's settings."""
+    async def handle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        settings = runtime(context).settings
+        await run_press(update, context, lambda s, actor, data, now, origin: service(
+            s, settings, actor=actor, data=data, now=now, origin=origin))
+
+    return handle
 
 
 async def run_command(update: Update, context: ContextTypes.DEFAULT_TYPE, fn: CommandFn, *,
