@@ -155,13 +155,33 @@ def command(session: Session, settings: Settings, *, actor: Actor, text: str,
     return Reply("koreksi_list", {"rows": rows}, keyboard or None)
 
 
-def missing_list(session: Session, *, actor: Actor, apel_id: int,
-                 now: datetime) -> PressOutcome:
+def _apel_to_correct(session: Session, actor: Actor, apel_id: int,
+                     now: datetime) -> tuple[Apel, None] | tuple[None, str]:
+    """The apel, if `actor` may correct it now; else why not (a toast key)."""
     scope = correct_scope(session, actor)
     if scope is None:
-        return PressOutcome(_toast("not_allowed"))
+        return None, "not_allowed"
     apel = session.get(Apel, apel_id)
     problem = _correctable(session, scope, apel, now)
+    return (None, problem) if problem else (apel, None)
+
+
+def _person_to_correct(session: Session, actor: Actor, apel: Apel,
+                       employee_id: int) -> tuple[Employee, None] | tuple[None, PressOutcome]:
+    """Someone on the apel's roster other than `actor`; else the refusal to send."""
+    employee = session.get(Employee, employee_id)
+    if employee is None or session.get(ApelExpected, (apel.id, employee_id)) is None:
+        return None, PressOutcome(_toast("not_found"))
+    if _is_self(actor, employee.id):
+        return None, _self_refused()
+    return employee, None
+
+
+def missing_list(session: Session, *, actor: Actor, apel_id: int,
+                 now: datetime) -> PressOutcome:
+    apel, problem = _apel_to_correct(session, actor, apel_id, now)
+    if problem == "not_allowed":
+        return PressOutcome(_toast(problem))
     if problem:
         return PressOutcome(_toast(problem), _reply(problem))
     missing = _missing(session, apel)
@@ -174,18 +194,12 @@ def missing_list(session: Session, *, actor: Actor, apel_id: int,
 
 def choose_reason(session: Session, *, actor: Actor, apel_id: int, employee_id: int,
                   now: datetime) -> PressOutcome:
-    scope = correct_scope(session, actor)
-    if scope is None:
-        return PressOutcome(_toast("not_allowed"))
-    apel = session.get(Apel, apel_id)
-    problem = _correctable(session, scope, apel, now)
+    apel, problem = _apel_to_correct(session, actor, apel_id, now)
     if problem:
         return PressOutcome(_toast(problem))
-    employee = session.get(Employee, employee_id)
-    if employee is None or session.get(ApelExpected, (apel_id, employee_id)) is None:
-        return PressOutcome(_toast("not_found"))
-    if _is_self(actor, employee.id):
-        return _self_refused()
+    employee, refusal = _person_to_correct(session, actor, apel, employee_id)
+    if refusal:
+        return refusal
     keyboard = [[button("koreksi_reason", f"k:r:{apel.id}:{employee.id}:{r}", code=r)]
                 for r in REASONS]
     return PressOutcome(_toast("ok"), Reply("koreksi_choose_reason", {
@@ -194,18 +208,12 @@ def choose_reason(session: Session, *, actor: Actor, apel_id: int, employee_id: 
 
 def record(session: Session, *, actor: Actor, apel_id: int, employee_id: int, code: str,
            now: datetime, origin: Origin | None = None) -> PressOutcome:
-    scope = correct_scope(session, actor)
-    if scope is None:
-        return PressOutcome(_toast("not_allowed"))
-    apel = session.get(Apel, apel_id)
-    problem = _correctable(session, scope, apel, now)
+    apel, problem = _apel_to_correct(session, actor, apel_id, now)
     if problem:
         return PressOutcome(_toast(problem))
-    employee = session.get(Employee, employee_id)
-    if employee is None:
-        return PressOutcome(_toast("not_found"))
-    if _is_self(actor, employee.id):
-        return _self_refused()
+    employee, refusal = _person_to_correct(session, actor, apel, employee_id)
+    if refusal:
+        return refusal
     existing = session.exec(select(Correction).where(
         Correction.apel_id == apel.id, Correction.employee_id == employee.id)).first()
     if existing is not None:
