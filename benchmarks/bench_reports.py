@@ -321,6 +321,7 @@ def measure_unit(db: Database, settings: Settings, runs: int,
             job = db.call(lambda s: views.prepare_file(s, settings, unit, spec, NOW, kind))
             out = views.render_file(job)
             if keep is not None:
+                keep.mkdir(parents=True, exist_ok=True)
                 (keep / out.filename).write_bytes(out.content)
         return go
 
