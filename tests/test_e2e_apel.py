@@ -11,6 +11,7 @@ from sqlmodel import select
 
 from bot.clock import FakeClock
 from bot.models import Apel, Pledge
+from bot.services import apel_counts
 from bot.testing.fake_telegram import FakeTelegram
 from tests.factories import (
     AGUS,
@@ -156,6 +157,12 @@ async def test_apel_cycle_with_report_and_nudges(world):
     assert dewi.after_deadline and dewi.late
     reports = [m for m in server.messages(KALAPAS) if "Laporan Ikrar" in m.text]
     assert len(reports) == 1
+
+    # The Kalapas asks: the closed apel is read from its kept counts, Dewi's late press in them.
+    assert world.db.read(lambda s: s.exec(select(Apel).where(apel_counts.counted())).all())
+    server.send_text(KALAPAS, KALAPAS, "/rekap hari ini")
+    rekap = await server.wait_for_message(KALAPAS, "Rekap Ikrar")
+    assert "terjadwal 8 · tepat waktu 2 · terlambat 3 · cuti 1 · belum 2" in rekap.text
 
 
 async def test_catch_up_after_downtime(world):
