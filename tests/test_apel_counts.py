@@ -3,6 +3,8 @@ classification, through everything that changes a closed apel, on SQLite and Pos
 
 from __future__ import annotations
 
+import threading
+import time
 from collections import defaultdict
 from datetime import timedelta
 
@@ -104,3 +106,33 @@ def test_open_apel_is_always_classified_live(palu, settings):
                      settings.calendar), utc(23, 0, day=26)).id)
     assert not is_current(db, tomorrow) and is_current(db, apel_id)
     assert db.call(apel_counts.recount_stale) == 0  # open apel are not counted
+
+
+def test_a_recount_and_a_change_at_once_wait_for_each_other(palu, settings):
+    """PostgreSQL: a housekeeping recount while a late pledge's transaction already bumped the
+    apel waits for it (no deadlock), and the counts end current and right."""
+    db = palu
+    apel_id = _closed_pagi(db, settings)
+    before = figures(db, apel_id)
+    touched, counting = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def change() -> None:
+        try:
+            with db.transaction() as s:
+                apel_counts._touch(s, [apel_id])
+                touched.set()
+                counting.wait(timeout=1.0)  # SQLite: the other waits for our write lock instead
+                time.sleep(0.3)  # let the housekeeping recount reach the apel first
+                apel_counts.recount(s, [apel_id])
+        except BaseException as err:  # noqa: BLE001 (reported below)
+            errors.append(err)
+
+    worker = threading.Thread(target=change)
+    worker.start()
+    assert touched.wait(timeout=5)
+    counting.set()
+    db.call(lambda s: apel_counts.recount(s, [apel_id]))
+    worker.join(timeout=10)
+    assert not errors and not worker.is_alive()
+    assert is_current(db, apel_id) and figures(db, apel_id) == before

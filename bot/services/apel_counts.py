@@ -4,14 +4,13 @@ instead of classifying millions of people again.
 An apel's counts are used while `counted_version == change_version`. Whatever can change how
 one of its people counts after it closed bumps `change_version` in the same transaction:
 a pledge or a correction (`changed`), a leave over its date (`leave_changed`); both count
-the closed apel again at once. Reports fall
-back to the live classification for an apel whose counts are stale, so a missed bump costs
-speed, never a wrong figure; `recount_stale` (housekeeping, `apel-bot db upgrade`) catches up.
+the closed apel again at once. Reports fall back to the live classification for an apel whose
+counts are stale, so a missed bump costs speed, never a wrong figure; `recount_stale`
+(housekeeping, `apel-bot db upgrade`) catches up.
 
-Why it is safe on PostgreSQL under READ COMMITTED: the bump is an UPDATE of the apel row, so a
-count taken after it in the same transaction (`recount`) waits for every earlier writer and
-sees what they committed; a count taken elsewhere records the version it read and is only
-marked current if no bump came in between.
+Why it is safe on PostgreSQL under READ COMMITTED: bumps and counts both lock the apel row
+first, so a count waits for every earlier writer and its statements see what they committed;
+and a count is marked current only for the version it read.
 """
 
 from __future__ import annotations
@@ -62,9 +61,12 @@ def _touch(session: Session, apel_ids: Collection[int]) -> list[int]:
 
 def recount(session: Session, apel_ids: Collection[int]) -> int:
     """Count the closed apel among `apel_ids` afresh; returns how many were counted."""
+    # The row lock orders this count with any bump (a pledge, a correction) on PostgreSQL:
+    # without it a recount and a bump could wait on each other (the count rows vs the apel).
     versions = dict(session.exec(
         select(Apel.id, Apel.change_version)
-        .where(col(Apel.id).in_(sorted(apel_ids)), Apel.state == "closed")).all())
+        .where(col(Apel.id).in_(sorted(apel_ids)), Apel.state == "closed")
+        .order_by(col(Apel.id)).with_for_update()).all())
     if not versions:
         return 0
     ids = sorted(versions)
