@@ -88,7 +88,8 @@ async def test_429_storm_waits_and_delivers_each_once(rig):
     rig.server.fail_next("sendMessage", count=15, status=429,
                          description="Too Many Requests: retry after 1", retry_after=1)
     queue(rig, 20)
-    rows = [r for r in await all_settled(rig) if r.key.startswith("t:")]
+    # Each 429 to a chat within its own limit pauses every chat for retry_after (1 s).
+    rows = [r for r in await all_settled(rig, timeout=40) if r.key.startswith("t:")]
     assert all(r.state == "sent" for r in rows)
     texts = delivered_texts(rig.server)
     assert sorted(texts) == sorted(f"pesan {i}" for i in range(20))  # each exactly once
@@ -243,3 +244,25 @@ def test_a_restart_keeps_following_a_migrated_group(db, settings, caplog):
     assert chats["Regu D"] == new and old not in chats.values()
     assert "units[lapas-palu].regu[Regu D].chat_id: chat -1001000000004 became supergroup " \
            "-1009990000004" in caplog.text
+
+
+async def test_429_within_a_chats_own_limit_pauses_every_chat(rig):
+    """One message to a quiet group is refused: that is the bot's overall limit, so the other
+    groups wait out retry_after too instead of adding to the flood."""
+    rig.server.fail_next("sendMessage", count=1, status=429,
+                         description="Too Many Requests: retry after 1", retry_after=1)
+    queue(rig, 1, chat_ids=GROUPS[:1])
+    await rig.server.wait_for(lambda: rig.server.count_429 == 1)
+    refused_at = next(c.time for c in rig.server.requests if c.status == 429)
+    now = rig.clock.now()
+
+    def more(session):  # noqa: ANN001
+        for i, chat in enumerate(GROUPS[1:]):
+            outbox.send_message(session, key=f"more:{i}", chat_id=chat, text=f"lain {i}", now=now)
+
+    rig.db.call(more)
+    rig.runtime.wake_sender()
+    await all_settled(rig)
+    others = [c.time for c in rig.server.calls("sendMessage") if c.ok and c.chat_id in GROUPS[1:]]
+    assert len(others) == 3 and min(others) >= refused_at + 0.95
+    assert delivered_texts(rig.server, GROUPS[:1]) == ["pesan 0"]

@@ -87,6 +87,11 @@ class ChatWindows:
     def note(self, chat_id: int, now: float) -> None:
         self._sent.setdefault(chat_id, deque()).append(now)
 
+    def had_room(self, chat_id: int, now: float) -> bool:
+        """Whether the last send to this chat was within the chat's own limit."""
+        cap, span = self._window(chat_id)
+        return sum(1 for t in self._sent.get(chat_id, ()) if t > now - span) <= cap
+
     def hold(self, chat_id: int, until: float) -> None:
         self._held_until[chat_id] = max(until, self._held_until.get(chat_id, 0.0))
 
@@ -110,6 +115,7 @@ class OutboxSender:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
         self._next_slot = 0.0
+        self._paused_until = 0.0  # a 429 for the bot as a whole: nobody sends before this
         self._starts: deque[float] = deque(maxlen=self.limits.global_per_window)
         self._pace_lock = asyncio.Lock()
         self._inflight: set[asyncio.Task] = set()
@@ -207,6 +213,7 @@ class OutboxSender:
                 at = max(at, self._starts[-1] + interval / 2)
             if len(self._starts) == limits.global_per_window:
                 at = max(at, self._starts[0] + limits.global_window_seconds)
+            at = max(at, self._paused_until)
             if at > now:
                 await asyncio.sleep(at - now)
             self._starts.append(time.monotonic())
@@ -234,8 +241,15 @@ class OutboxSender:
         except RetryAfter as err:
             self.stats["429"] += 1
             wait = _seconds(err.retry_after)
-            self.windows.hold(item.chat_id, time.monotonic() + wait)
-            log.warning("429 for chat %d: waiting %.0f s", item.chat_id, wait)
+            now = time.monotonic()
+            self.windows.hold(item.chat_id, now + wait)
+            # Telegram does not say which limit it was. If this chat was within its own, the
+            # flood is the bot's as a whole (another process on the token, say): all wait.
+            everyone = self.windows.had_room(item.chat_id, now)
+            if everyone:
+                self._paused_until = max(self._paused_until, now + wait)
+            log.warning("429 for chat %d: %s waiting %.0f s", item.chat_id,
+                        "every chat" if everyone else "this chat", wait)
             await self._retry(item, f"429 retry after {wait:.0f}s", timedelta(seconds=wait),
                               count_attempt=False)
         except ChatMigrated as err:
