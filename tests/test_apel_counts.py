@@ -9,12 +9,12 @@ from collections import defaultdict
 from datetime import timedelta
 
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.duty import plan_apel
-from bot.models import Apel, ApelStatusCount, Employee
+from bot.models import Apel, ApelStatusCount, Employee, OutboxMessage
 from bot.services import apel as apel_service
-from bot.services import apel_counts, corrections, leave, reports
+from bot.services import apel_counts, corrections, leave, outbox, reports
 from bot.services.access import actor_for
 from tests.test_unit_admin import DAY, DEWI, KPLP, _closed_pagi, utc
 from tests.test_unit_admin import world as unit_admin_world  # noqa: F401 (a fixture)
@@ -136,3 +136,32 @@ def test_a_recount_and_a_change_at_once_wait_for_each_other(palu, settings):
     worker.join(timeout=10)
     assert not errors and not worker.is_alive()
     assert is_current(db, apel_id) and figures(db, apel_id) == before
+
+
+def test_an_apel_closed_with_a_briefing_in_flight_is_counted_once_it_settles(palu, settings):
+    """At the close a briefing may still be in flight; if it then turns out delivered before
+    the deadline, its group was reached after all. Counted only once that is known."""
+    db = palu
+    plan = plan_apel(settings.unit("lapas-palu"), DAY, "pagi", settings.calendar)
+
+    def close_with_one_in_flight(s):
+        apel = apel_service.open_apel(s, settings, plan, utc(23, 0))
+        briefings = list(s.exec(select(OutboxMessage).where(
+            col(OutboxMessage.key).startswith("briefing:"))))
+        for b in briefings:
+            b.state, b.sent_at = "sent", utc(23, 0)
+        briefings[0].state, briefings[0].sent_at = "sending", None
+        s.add_all(briefings)
+        s.flush()
+        apel_service.close_apel(s, apel, utc(23, 31))
+        return apel.id, briefings[0].id
+
+    apel_id, in_flight = db.call(close_with_one_in_flight)
+    assert not is_current(db, apel_id)  # read live meanwhile
+    assert db.call(apel_counts.recount_stale) == 0
+    # The answer arrives: delivered at 07.29, before the deadline.
+    db.call(lambda s: outbox.mark_sent(s, in_flight, 77, utc(23, 29)))
+    assert db.call(apel_counts.recount_stale) == 1
+    kept, live = kept_and_live(db, apel_id)
+    assert is_current(db, apel_id) and kept == live
+    assert reports.total(kept.values()).not_reached == 0

@@ -22,7 +22,7 @@ from sqlalchemy import Integer, bindparam, cast, delete, func, insert, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from bot.models import Apel, ApelExpected, ApelStatusCount
+from bot.models import Apel, ApelExpected, ApelStatusCount, Briefing, OutboxMessage
 from bot.services.classification import expected_rows, status_expr
 
 _APEL = Apel.__table__
@@ -59,13 +59,24 @@ def _touch(session: Session, apel_ids: Collection[int]) -> list[int]:
     return [apel_id for apel_id, state in rows if state == "closed"]
 
 
+def _briefings_settled():  # noqa: ANN202 (an SQL expression)
+    """SQL: no briefing of the apel is still queued or in flight. One in flight at the close
+    may yet be marked sent as of before the deadline (its group reached after all), so such an
+    apel is counted once its briefings have settled, and read live until then."""
+    return ~(select(Briefing.id)
+             .join(OutboxMessage, col(OutboxMessage.id) == Briefing.outbox_id)
+             .where(Briefing.apel_id == Apel.id,
+                    col(OutboxMessage.state).in_(("pending", "sending")))
+             .exists())
+
+
 def recount(session: Session, apel_ids: Collection[int]) -> int:
     """Count the closed apel among `apel_ids` afresh; returns how many were counted."""
     # The row lock orders this count with any bump (a pledge, a correction) on PostgreSQL:
     # without it a recount and a bump could wait on each other (the count rows vs the apel).
     versions = dict(session.exec(
         select(Apel.id, Apel.change_version)
-        .where(col(Apel.id).in_(sorted(apel_ids)), Apel.state == "closed")
+        .where(col(Apel.id).in_(sorted(apel_ids)), Apel.state == "closed", _briefings_settled())
         .order_by(col(Apel.id)).with_for_update()).all())
     if not versions:
         return 0
@@ -91,7 +102,7 @@ def stale(session: Session, limit: int) -> list[int]:
     """Closed apel whose counts are missing or out of date (ix_apel_uncounted keeps it cheap)."""
     return list(session.exec(
         select(Apel.id).where(col(Apel.counted_version) != col(Apel.change_version),
-                              Apel.state == "closed")
+                              Apel.state == "closed", _briefings_settled())
         .order_by(col(Apel.id)).limit(limit)).all())
 
 
