@@ -14,13 +14,21 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Table, create_engine, event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def insert_ignoring_duplicates(session: Session, table: Table, index_elements: list[str]):  # noqa: ANN201
+    """INSERT ... ON CONFLICT (index_elements) DO NOTHING, in the session's SQL dialect."""
+    make = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    return make(table).on_conflict_do_nothing(index_elements=index_elements)
 
 
 class DatabaseNotMigrated(Exception):

@@ -12,7 +12,7 @@ import pytest
 from sqlmodel import col, select
 
 from bot.duty import plan_apel
-from bot.models import Apel, ApelStatusCount, Employee, OutboxMessage
+from bot.models import Apel, ApelStatusCount, Employee, OutboxMessage, Pledge
 from bot.services import apel as apel_service
 from bot.services import apel_counts, corrections, leave, outbox, reports
 from bot.services.access import actor_for
@@ -165,3 +165,49 @@ def test_an_apel_closed_with_a_briefing_in_flight_is_counted_once_it_settles(pal
     kept, live = kept_and_live(db, apel_id)
     assert is_current(db, apel_id) and kept == live
     assert reports.total(kept.values()).not_reached == 0
+
+
+def test_a_close_and_a_pledge_being_written_do_not_deadlock(palu, settings):
+    """PostgreSQL: a pledge row being inserted holds KEY SHARE on its apel (the foreign key);
+    the close must not wait on it while the pledge's bump waits on the close."""
+    db = palu
+    plan = plan_apel(settings.unit("lapas-palu"), DAY, "pagi", settings.calendar)
+
+    def open_delivered(s):
+        apel = apel_service.open_apel(s, settings, plan, utc(23, 0))
+        for b in s.exec(select(OutboxMessage).where(
+                col(OutboxMessage.key).startswith("briefing:"))):
+            b.state, b.sent_at = "sent", utc(23, 0)
+            s.add(b)
+        return apel.id
+
+    apel_id = db.call(open_delivered)
+    dewi = db.read(lambda s: s.exec(select(Employee).where(
+        Employee.telegram_user_id == DEWI)).one())
+    inserted, closing = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def pledge_being_written() -> None:
+        try:
+            with db.transaction() as s:
+                s.add(Pledge(apel_id=apel_id, employee_id=dewi.id, telegram_user_id=DEWI,
+                             chat_id=DEWI, pledged_at=utc(23, 29), late=True,
+                             after_deadline=False))
+                s.flush()  # KEY SHARE on the apel row, as in pledge_many
+                inserted.set()
+                closing.wait(timeout=1.0)
+                time.sleep(0.3)  # the close reaches its recount first
+                apel_counts.changed(s, [apel_id])
+        except BaseException as err:  # noqa: BLE001 (reported below)
+            errors.append(err)
+
+    worker = threading.Thread(target=pledge_being_written)
+    worker.start()
+    assert inserted.wait(timeout=5)
+    closing.set()
+    db.call(lambda s: apel_service.close_apel(s, s.get(Apel, apel_id), utc(23, 31)))
+    worker.join(timeout=10)
+    assert not errors and not worker.is_alive()
+    kept, live = kept_and_live(db, apel_id)
+    assert is_current(db, apel_id) and kept == live
+    assert reports.total(kept.values()).late == 1

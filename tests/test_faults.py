@@ -246,23 +246,44 @@ def test_a_restart_keeps_following_a_migrated_group(db, settings, caplog):
            "-1009990000004" in caplog.text
 
 
-async def test_429_within_a_chats_own_limit_pauses_every_chat(rig):
-    """One message to a quiet group is refused: that is the bot's overall limit, so the other
-    groups wait out retry_after too instead of adding to the flood."""
-    rig.server.fail_next("sendMessage", count=1, status=429,
-                         description="Too Many Requests: retry after 1", retry_after=1)
+async def test_429_for_one_chat_holds_that_chat_only(rig):
+    """One group refused (its own limit, or sends from before a restart): the other groups go
+    on at once."""
+    rig.server.fail_next("sendMessage", count=1, status=429, chat_id=GROUPS[0],
+                         description="Too Many Requests: retry after 2", retry_after=2)
     queue(rig, 1, chat_ids=GROUPS[:1])
     await rig.server.wait_for(lambda: rig.server.count_429 == 1)
     refused_at = next(c.time for c in rig.server.requests if c.status == 429)
-    now = rig.clock.now()
-
-    def more(session):  # noqa: ANN001
-        for i, chat in enumerate(GROUPS[1:]):
-            outbox.send_message(session, key=f"more:{i}", chat_id=chat, text=f"lain {i}", now=now)
-
-    rig.db.call(more)
-    rig.runtime.wake_sender()
+    queue_more(rig, GROUPS[1:])
     await all_settled(rig)
     others = [c.time for c in rig.server.calls("sendMessage") if c.ok and c.chat_id in GROUPS[1:]]
-    assert len(others) == 3 and min(others) >= refused_at + 0.95
-    assert delivered_texts(rig.server, GROUPS[:1]) == ["pesan 0"]
+    first = next(c.time for c in rig.server.calls("sendMessage") if c.ok and c.chat_id == GROUPS[0])
+    assert len(others) == 3 and max(others) < refused_at + 1.0 <= first
+
+
+async def test_429s_for_two_chats_pause_every_chat(rig):
+    """A second group refused while the first still waits: that is the bot's overall limit,
+    so every group waits out retry_after instead of adding to the flood."""
+    rig.server.fail_next("sendMessage", count=2, status=429,
+                         description="Too Many Requests: retry after 1", retry_after=1)
+    queue(rig, 1, chat_ids=GROUPS[:1])
+    await rig.server.wait_for(lambda: rig.server.count_429 == 1)
+    queue_more(rig, GROUPS[1:2], prefix="second")
+    await rig.server.wait_for(lambda: rig.server.count_429 == 2)
+    refused_at = max(c.time for c in rig.server.requests if c.status == 429)
+    queue_more(rig, GROUPS[2:])
+    await all_settled(rig)
+    others = [c.time for c in rig.server.calls("sendMessage") if c.ok and c.chat_id in GROUPS[2:]]
+    assert len(others) == 2 and min(others) >= refused_at + 0.95
+
+
+def queue_more(bot: BotUnderTest, chat_ids: list[int], prefix: str = "more") -> None:
+    now = bot.clock.now()
+
+    def work(session):  # noqa: ANN001
+        for i, chat in enumerate(chat_ids):
+            outbox.send_message(session, key=f"{prefix}:{i}", chat_id=chat, text=f"lain {i}",
+                                now=now)
+
+    bot.db.call(work)
+    bot.runtime.wake_sender()

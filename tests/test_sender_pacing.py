@@ -7,7 +7,7 @@ import time
 from datetime import UTC, datetime
 
 from bot.clock import FakeClock
-from bot.telegram.sender import Limits, OutboxSender
+from bot.telegram.sender import ChatWindows, Limits, OutboxSender
 
 PER_WINDOW, WINDOW = 10, 0.25  # 40/s
 
@@ -42,3 +42,13 @@ async def test_a_long_pause_does_not_become_a_burst():
     gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
     assert min(gaps) >= WINDOW / PER_WINDOW / 2 - 0.002  # at most double speed while catching up
     assert starts[-1] - starts[0] >= WINDOW - 0.002
+
+
+def test_a_chats_window_counts_from_when_the_send_really_went():
+    """A send handed out at 0 s but held back (a pause) until 30 s counts from 30 s."""
+    windows = ChatWindows(Limits(group_per_minute=1))
+    reserved = windows.note(-100, 0.0)
+    assert not windows.ready(-100, 10.0)
+    windows.sending(-100, reserved, 30.0)
+    assert not windows.ready(-100, 61.0)
+    assert windows.ready(-100, 90.5)

@@ -15,14 +15,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
 from bot.audit.canonical import GENESIS_PREV, canonical_payload, format_at, leaf_data
 from bot.audit.kinds import KINDS
 from bot.audit.merkle import leaf_hash
 from bot.audit.models import AuditEntry, AuditHead
+from bot.db import insert_ignoring_duplicates
 
 _ACTOR_BAD = re.compile(r"[\x00-\x1f\x7f]")
 _ENTRY = AuditEntry.__table__
@@ -54,9 +53,7 @@ def _init_head(session: Session) -> None:
     ).first()
     values = {"id": 1, "seq": last.seq if last else 0,
               "leaf_hash": last.leaf_hash if last else GENESIS_PREV, "at": last.at if last else ""}
-    dialect = session.get_bind().dialect.name
-    make = pg_insert if dialect == "postgresql" else sqlite_insert
-    session.execute(make(_HEAD).values(**values).on_conflict_do_nothing(index_elements=["id"]))
+    session.execute(insert_ignoring_duplicates(session, _HEAD, ["id"]).values(**values))
 
 
 def _innermost(session: Session) -> object:

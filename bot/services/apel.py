@@ -9,12 +9,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import func
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from bot.config import Settings
+from bot.db import insert_ignoring_duplicates
 from bot.duty import ApelPlan, LeaveSpan, Person, expected_people
 from bot.models import (
     Apel,
@@ -306,8 +305,7 @@ def _insert_new_pledges(session: Session, rows: list[dict]) -> dict[tuple[int, i
     if not rows:
         return {}
     table = Pledge.__table__
-    make = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = (make(table).on_conflict_do_nothing(index_elements=["apel_id", "employee_id"])
+    statement = (insert_ignoring_duplicates(session, table, ["apel_id", "employee_id"])
                  .returning(table.c.apel_id, table.c.employee_id, table.c.id))
     return {(a, e): i for a, e, i in session.execute(statement, rows)}
 
@@ -517,4 +515,7 @@ def _group_chats(session: Session, apel: Apel) -> dict[int | None, int]:
 
 
 def apels_past_deadline(session: Session, now: datetime) -> list[Apel]:
-    return list(session.exec(select(Apel).where(Apel.state == "open", Apel.deadline_at <= now)))
+    # In id order: the order in which every writer locks apel rows (apel_counts), so closing
+    # several at once cannot deadlock with a batch of pledges.
+    return list(session.exec(select(Apel).where(Apel.state == "open", Apel.deadline_at <= now)
+                             .order_by(col(Apel.id))))

@@ -41,15 +41,20 @@ def changed(session: Session, apel_ids: Collection[int]) -> None:
 
 def leave_changed(session: Session, employee_id: int, start: date, end: date) -> None:
     """A leave of `employee_id` over [start, end] was written or changed."""
-    apel_ids = session.exec(
+    changed(session, apel_of_leave(session, employee_id, start, end))
+
+
+def apel_of_leave(session: Session, employee_id: int, start: date, end: date) -> set[int]:
+    """The apel whose figures a leave of `employee_id` over [start, end] changes."""
+    return set(session.exec(
         select(ApelExpected.apel_id).join(Apel, col(Apel.id) == ApelExpected.apel_id)
         .where(ApelExpected.employee_id == employee_id, Apel.duty_date >= start,
-               Apel.duty_date <= end)).all()
-    changed(session, set(apel_ids))
+               Apel.duty_date <= end)).all())
 
 
 def _touch(session: Session, apel_ids: Collection[int]) -> list[int]:
-    """Mark the counts of these apel stale; returns the closed ones."""
+    """Mark the counts of these apel stale; returns the closed ones. Rows are locked in id
+    order (as everywhere), so two writers cannot each hold an apel the other waits for."""
     if not apel_ids:
         return []
     rows = session.execute(
@@ -74,10 +79,12 @@ def recount(session: Session, apel_ids: Collection[int]) -> int:
     """Count the closed apel among `apel_ids` afresh; returns how many were counted."""
     # The row lock orders this count with any bump (a pledge, a correction) on PostgreSQL:
     # without it a recount and a bump could wait on each other (the count rows vs the apel).
+    # FOR NO KEY UPDATE, not FOR UPDATE: a pledge being inserted holds KEY SHARE on its apel
+    # (the foreign key) and must not block a close that then waits for that pledge's bump.
     versions = dict(session.exec(
         select(Apel.id, Apel.change_version)
         .where(col(Apel.id).in_(sorted(apel_ids)), Apel.state == "closed", _briefings_settled())
-        .order_by(col(Apel.id)).with_for_update()).all())
+        .order_by(col(Apel.id)).with_for_update(key_share=True)).all())
     if not versions:
         return 0
     ids = sorted(versions)

@@ -590,8 +590,10 @@ def _import_leave(session: Session, rows: Rows, clock: Clock, dry_run: bool,
     if not dry_run:
         session.add_all(writes)
         session.flush()
-        for leave in writes:
-            apel_counts.leave_changed(session, leave.employee_id, leave.start, leave.end)
+        # One bump for the whole file, rows locked in id order (see apel_counts).
+        apel_counts.changed(session, set().union(*(
+            apel_counts.apel_of_leave(session, lv.employee_id, lv.start, lv.end)
+            for lv in writes)))
     return result
 
 

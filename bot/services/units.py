@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlmodel import Session, select
 
 from bot.config import PeriodConfig, Settings, UnitConfig
+from bot.db import insert_ignoring_duplicates
 from bot.models import ChatMigration, PledgePeriod, Regu, Unit
 
 log = logging.getLogger(__name__)
@@ -92,9 +93,9 @@ def period_row(session: Session, settings: Settings) -> PledgePeriod:
 def move_chat(session: Session, old_chat_id: int, new_chat_id: int, now: datetime) -> None:
     """A group was upgraded to a supergroup: its regu (or unit chat) follows the new id, now
     and after every restart (ChatIds), even while config.toml still holds the old one."""
-    if session.get(ChatMigration, old_chat_id) is None:
-        session.add(ChatMigration(old_chat_id=old_chat_id, new_chat_id=new_chat_id,
-                                  migrated_at=now))
+    # Two messages in flight to the group may both learn of the move at once.
+    session.execute(insert_ignoring_duplicates(session, ChatMigration.__table__, ["old_chat_id"])
+                    .values(old_chat_id=old_chat_id, new_chat_id=new_chat_id, migrated_at=now))
     for regu in session.exec(select(Regu).where(Regu.chat_id == old_chat_id)):
         regu.chat_id = new_chat_id
         session.add(regu)

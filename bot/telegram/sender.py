@@ -84,13 +84,22 @@ class ChatWindows:
             sent.popleft()
         return len(sent) < cap
 
-    def note(self, chat_id: int, now: float) -> None:
+    def note(self, chat_id: int, now: float) -> float:
+        """Reserve a place in the chat's window for a send handed out now; returns it."""
         self._sent.setdefault(chat_id, deque()).append(now)
+        return now
 
-    def had_room(self, chat_id: int, now: float) -> bool:
-        """Whether the last send to this chat was within the chat's own limit."""
-        cap, span = self._window(chat_id)
-        return sum(1 for t in self._sent.get(chat_id, ()) if t > now - span) <= cap
+    def sending(self, chat_id: int, reserved: float, now: float) -> None:
+        """The reserved send goes out now (after the global pace): the window counts from the
+        real time, so sends held back by a pause cannot bunch up in one chat's minute."""
+        sent = self._sent.get(chat_id)
+        if sent is not None and reserved in sent:
+            sent.remove(reserved)
+            sent.append(now)  # the latest stamp: the deque stays in time order
+
+    def others_held(self, chat_id: int, now: float) -> bool:
+        """Another chat is waiting out a 429 too."""
+        return any(t > now for c, t in self._held_until.items() if c != chat_id)
 
     def hold(self, chat_id: int, until: float) -> None:
         self._held_until[chat_id] = max(until, self._held_until.get(chat_id, 0.0))
@@ -182,12 +191,12 @@ class OutboxSender:
                 continue
             await self._sem.acquire()
             try:
-                self.windows.note(item.chat_id, time.monotonic())
+                reserved = self.windows.note(item.chat_id, time.monotonic())
                 await self.db.run(lambda s, i=item.id: outbox.mark_sending(s, i))
             except BaseException:
                 self._sem.release()
                 raise
-            task = asyncio.create_task(self._deliver(item))
+            task = asyncio.create_task(self._deliver(item, reserved))
             self._inflight.add(task)
             task.add_done_callback(self._inflight.discard)
             started = True
@@ -213,28 +222,31 @@ class OutboxSender:
                 at = max(at, self._starts[-1] + interval / 2)
             if len(self._starts) == limits.global_per_window:
                 at = max(at, self._starts[0] + limits.global_window_seconds)
-            at = max(at, self._paused_until)
             if at > now:
                 await asyncio.sleep(at - now)
+            # A 429 for the whole bot may have come in while we slept: wait it out too.
+            while (paused := self._paused_until - time.monotonic()) > 0:
+                await asyncio.sleep(paused)
             self._starts.append(time.monotonic())
             self._next_slot = slot + interval
 
     # --- one message ---------------------------------------------------------------------------
 
-    async def _deliver(self, item: Due) -> None:
+    async def _deliver(self, item: Due, reserved: float) -> None:
         try:
-            await self._attempt(item)
+            await self._attempt(item, reserved)
         except Exception:
             log.exception("outbox row %d: unexpected error", item.id)
             await self._retry(item, "unexpected error", self._backoff(item.attempts + 1))
         finally:
             self._sem.release()
 
-    async def _attempt(self, item: Due) -> None:
+    async def _attempt(self, item: Due, reserved: float) -> None:
         kwargs = await self._prepare(item)
         if kwargs is None:
             return
         await self._pace()
+        self.windows.sending(item.chat_id, reserved, time.monotonic())
         try:
             result = await self.bot.do_api_request(
                 item.method, api_kwargs=kwargs, read_timeout=self.limits.send_timeout_seconds)
@@ -242,10 +254,11 @@ class OutboxSender:
             self.stats["429"] += 1
             wait = _seconds(err.retry_after)
             now = time.monotonic()
+            # Telegram does not say which limit it was. One chat refused: that chat waits
+            # (its own limit, or sends from before a restart). A second chat refused meanwhile:
+            # the flood is the bot's as a whole (another process on the token, say): all wait.
+            everyone = self.windows.others_held(item.chat_id, now)
             self.windows.hold(item.chat_id, now + wait)
-            # Telegram does not say which limit it was. If this chat was within its own, the
-            # flood is the bot's as a whole (another process on the token, say): all wait.
-            everyone = self.windows.had_room(item.chat_id, now)
             if everyone:
                 self._paused_until = max(self._paused_until, now + wait)
             log.warning("429 for chat %d: %s waiting %.0f s", item.chat_id,
