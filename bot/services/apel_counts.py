@@ -77,6 +77,8 @@ def _briefings_settled():  # noqa: ANN202 (an SQL expression)
 
 def recount(session: Session, apel_ids: Collection[int]) -> int:
     """Count the closed apel among `apel_ids` afresh; returns how many were counted."""
+    if not apel_ids:
+        return 0
     # The row lock orders this count with any bump (a pledge, a correction) on PostgreSQL:
     # without it a recount and a bump could wait on each other (the count rows vs the apel).
     # FOR NO KEY UPDATE, not FOR UPDATE: a pledge being inserted holds KEY SHARE on its apel
