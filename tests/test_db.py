@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -49,3 +49,25 @@ def test_apel_unique_per_unit_date_slot(db, settings, clock):
     db.call(add_apel)
     with pytest.raises(IntegrityError):
         db.call(add_apel)
+
+
+def test_the_last_migrations_go_down_and_up_with_data(db, settings):
+    """0700 (kept counts) and 0800 (chat migrations) on a database with closed apel: down to
+    0600 and up again keeps the data; the apel are counted afterwards, as `db upgrade` does."""
+    from alembic import command
+
+    from bot.db import alembic_config
+    from bot.services import apel_counts
+    from tests.report_factories import seed_palu
+
+    now = datetime(2024, 11, 26, 23, 10, tzinfo=UTC)
+    db.call(lambda s: seed_palu(s, settings, now))
+    with db.engine.begin() as conn:
+        cfg = alembic_config(db.url)
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0600")
+    assert db.current_revision() == "0600"
+    db.upgrade()
+    assert db.current_revision() == db.head_revision()
+    assert db.call(apel_counts.recount_stale) == 2  # the closed pagi and siang
+    assert db.read(lambda s: len(s.exec(select(Apel).where(apel_counts.counted())).all())) == 2

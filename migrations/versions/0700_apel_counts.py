@@ -47,10 +47,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('apel', schema=None) as batch_op:
-        batch_op.drop_index('ix_apel_uncounted')
-        batch_op.drop_column('counted_version')
-        batch_op.drop_column('change_version')
+    # Plain ALTER TABLE ... DROP COLUMN (SQLite 3.35+): batch mode would recreate `apel`,
+    # which the foreign keys of its history forbid.
+    op.drop_index('ix_apel_uncounted', table_name='apel')
+    op.drop_column('apel', 'counted_version')
+    op.drop_column('apel', 'change_version')
     with op.batch_alter_table('apelstatuscount', schema=None) as batch_op:
         batch_op.drop_index('ix_apelstatuscount_apel_id')
     op.drop_table('apelstatuscount')
