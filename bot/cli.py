@@ -11,6 +11,7 @@ import sys
 from bot.config import ConfigError
 from bot.db import DatabaseNotMigrated
 from bot.logging_setup import setup_logging
+from bot.services.instance_lease import LeaseHeld
 
 
 def command_modules() -> list:
@@ -39,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(logging.DEBUG if args.verbose else logging.INFO)
     try:
         return int(args.func(args) or 0)
-    except (ConfigError, DatabaseNotMigrated) as err:
+    except (ConfigError, DatabaseNotMigrated, LeaseHeld) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -66,6 +66,17 @@ class ChatMigration(SQLModel, table=True):
     migrated_at: datetime = _utc(nullable=False)
 
 
+class ServiceLease(SQLModel, table=True):
+    """Which `apel-bot run` serves this database. One at a time: two would send the outbox
+    twice and each pace itself as if it had Telegram's limit alone (services/instance_lease)."""
+
+    name: str = Field(primary_key=True, max_length=20)
+    holder: str = Field(max_length=80)  # host:pid:random, fresh for every start
+    host: str = Field(max_length=64)
+    pid: int
+    heartbeat_at: datetime = _utc(nullable=False)
+
+
 class Employee(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     nip: str = Field(unique=True, max_length=18)

@@ -287,3 +287,36 @@ def queue_more(bot: BotUnderTest, chat_ids: list[int], prefix: str = "more") -> 
 
     bot.db.call(work)
     bot.runtime.wake_sender()
+
+
+async def test_a_second_run_on_the_same_database_is_refused(tmp_path):
+    """Two `apel-bot run` on one database would send every message twice: the second is
+    refused, naming the first; once the first stops cleanly, a new one starts at once."""
+    units = [unit_config(i, ZONES[0], regu_base=1_600_000_000) for i in range(3)]
+    server = FakeTelegram()
+    await server.start()
+    add_chats(server, units)
+    config = tmp_path / "config.toml"
+    write_config(config, units, f"sqlite:///{tmp_path / 'apel.db'}", server.base_url)
+    cli("db", "upgrade", "--config", str(config))
+    first = BotProcess(config, tmp_path / "first.log")
+    first.start()
+    try:
+        await wait_until(lambda: server.calls("sendMessage"), timeout=30)
+        second = BotProcess(config, tmp_path / "second.log")
+        second.start()
+        await wait_until(lambda: second.proc.poll() is not None, timeout=30)
+        assert second.proc.returncode == 2
+        said = (tmp_path / "second.log").read_text()
+        assert "another `apel-bot run` serves this database" in said
+        assert f"pid {first.proc.pid}" in said
+    finally:
+        assert await first.stop() == 0  # a clean stop gives the lease back
+    third = BotProcess(config, tmp_path / "third.log")
+    third.start()
+    try:
+        await asyncio.sleep(3.0)
+        assert third.proc.poll() is None, (tmp_path / "third.log").read_text()[-2000:]
+    finally:
+        assert await third.stop() == 0
+        await server.stop()

@@ -1,17 +1,21 @@
-"""`apel-bot run`: migrate, bring config into the database, then serve until SIGINT/SIGTERM."""
+"""`apel-bot run`: migrate, take the database's lease, bring config in, serve until SIGTERM."""
 
 from __future__ import annotations
 
 import argparse
 import gc
 import logging
+import os
+import signal
+import threading
 
 import uvloop
 
-from bot.clock import SystemClock
+from bot.clock import Clock, SystemClock
 from bot.commands.common import add_config_arg, load
 from bot.config import ConfigError
 from bot.db import Database
+from bot.services import instance_lease
 from bot.services.units import sync_config
 from bot.telegram.app import build_application
 
@@ -29,6 +33,10 @@ def _run(args: argparse.Namespace) -> int:
     # `run` migrates by itself so the README's two commands are all an operator needs.
     db.upgrade()
     clock = SystemClock()
+    me = instance_lease.Holder.this_process()
+    db.call(lambda s: instance_lease.acquire(s, me, clock.now()))  # or LeaseHeld: exit 2
+    heartbeat = _Heartbeat(db, clock, me)
+    heartbeat.start()
     db.call(lambda s: sync_config(s, settings, clock.now()))
     log.info("database %s ready; %d units", db.safe_url, len(settings.units))
     app = build_application(settings, db, clock, token)
@@ -39,9 +47,41 @@ def _run(args: argparse.Namespace) -> int:
     gc.collect()
     gc.freeze()
     # run_polling handles SIGINT/SIGTERM: stops polling, then post_stop drains the sender.
-    app.run_polling(allowed_updates=["message", "callback_query"], drop_pending_updates=False)
-    db.dispose()
-    return 0
+    try:
+        app.run_polling(allowed_updates=["message", "callback_query"],
+                        drop_pending_updates=False)
+    finally:
+        heartbeat.stop()
+        db.call(lambda s: instance_lease.release(s, me))
+        db.dispose()
+    return 0 if not heartbeat.lost else 1
+
+
+class _Heartbeat(threading.Thread):
+    """Renews this process's lease; if another `run` took it over (we stalled past the TTL),
+    stops this one at once rather than send the outbox twice."""
+
+    def __init__(self, db: Database, clock: Clock, me: instance_lease.Holder) -> None:
+        super().__init__(name="lease-heartbeat", daemon=True)
+        self.db, self.clock, self.me = db, clock, me
+        self.lost = False
+        self._stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self._stopping.wait(instance_lease.HEARTBEAT_SECONDS):
+            try:
+                held = self.db.call(lambda s: instance_lease.renew(s, self.me, self.clock.now()))
+            except Exception:  # database briefly down: try again at the next beat
+                log.exception("lease heartbeat failed")
+                continue
+            if not held:
+                self.lost = True
+                log.critical("another `apel-bot run` took over this database; stopping")
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+
+    def stop(self) -> None:
+        self._stopping.set()
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
