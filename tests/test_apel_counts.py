@@ -53,6 +53,32 @@ def figures(db, apel_id: int) -> tuple:
     return (t.expected, t.on_time, t.late, t.leave, t.corrected, t.missing)
 
 
+def race(db, *, held, then, meanwhile) -> None:  # noqa: ANN001
+    """A worker's transaction does `held`; while it stays open, `meanwhile` runs in another
+    transaction; then the worker does `then` and commits. Any error (a deadlock) fails."""
+    started, going = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            with db.transaction() as s:
+                held(s)
+                started.set()
+                going.wait(timeout=1.0)  # SQLite: the other waits for our write lock instead
+                time.sleep(0.3)  # let the other transaction take its locks first
+                then(s)
+        except BaseException as err:  # noqa: BLE001 (reported below)
+            errors.append(err)
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    assert started.wait(timeout=5)
+    going.set()
+    db.call(meanwhile)
+    thread.join(timeout=10)
+    assert not errors and not thread.is_alive()
+
+
 def test_counts_follow_every_change_to_a_closed_apel(palu, settings):
     db = palu
     apel_id = _closed_pagi(db, settings)
@@ -114,27 +140,9 @@ def test_a_recount_and_a_change_at_once_wait_for_each_other(palu, settings):
     db = palu
     apel_id = _closed_pagi(db, settings)
     before = figures(db, apel_id)
-    touched, counting = threading.Event(), threading.Event()
-    errors: list[BaseException] = []
-
-    def change() -> None:
-        try:
-            with db.transaction() as s:
-                apel_counts._touch(s, [apel_id])
-                touched.set()
-                counting.wait(timeout=1.0)  # SQLite: the other waits for our write lock instead
-                time.sleep(0.3)  # let the housekeeping recount reach the apel first
-                apel_counts.recount(s, [apel_id])
-        except BaseException as err:  # noqa: BLE001 (reported below)
-            errors.append(err)
-
-    worker = threading.Thread(target=change)
-    worker.start()
-    assert touched.wait(timeout=5)
-    counting.set()
-    db.call(lambda s: apel_counts.recount(s, [apel_id]))
-    worker.join(timeout=10)
-    assert not errors and not worker.is_alive()
+    race(db, held=lambda s: apel_counts._touch(s, [apel_id]),
+         then=lambda s: apel_counts.recount(s, [apel_id]),
+         meanwhile=lambda s: apel_counts.recount(s, [apel_id]))
     assert is_current(db, apel_id) and figures(db, apel_id) == before
 
 
@@ -184,30 +192,13 @@ def test_a_close_and_a_pledge_being_written_do_not_deadlock(palu, settings):
     apel_id = db.call(open_delivered)
     dewi = db.read(lambda s: s.exec(select(Employee).where(
         Employee.telegram_user_id == DEWI)).one())
-    inserted, closing = threading.Event(), threading.Event()
-    errors: list[BaseException] = []
+    def insert_pledge(s):
+        s.add(Pledge(apel_id=apel_id, employee_id=dewi.id, telegram_user_id=DEWI, chat_id=DEWI,
+                     pledged_at=utc(23, 29), late=True, after_deadline=False))
+        s.flush()  # KEY SHARE on the apel row, as in pledge_many
 
-    def pledge_being_written() -> None:
-        try:
-            with db.transaction() as s:
-                s.add(Pledge(apel_id=apel_id, employee_id=dewi.id, telegram_user_id=DEWI,
-                             chat_id=DEWI, pledged_at=utc(23, 29), late=True,
-                             after_deadline=False))
-                s.flush()  # KEY SHARE on the apel row, as in pledge_many
-                inserted.set()
-                closing.wait(timeout=1.0)
-                time.sleep(0.3)  # the close reaches its recount first
-                apel_counts.changed(s, [apel_id])
-        except BaseException as err:  # noqa: BLE001 (reported below)
-            errors.append(err)
-
-    worker = threading.Thread(target=pledge_being_written)
-    worker.start()
-    assert inserted.wait(timeout=5)
-    closing.set()
-    db.call(lambda s: apel_service.close_apel(s, s.get(Apel, apel_id), utc(23, 31)))
-    worker.join(timeout=10)
-    assert not errors and not worker.is_alive()
+    race(db, held=insert_pledge, then=lambda s: apel_counts.changed(s, [apel_id]),
+         meanwhile=lambda s: apel_service.close_apel(s, s.get(Apel, apel_id), utc(23, 31)))
     kept, live = kept_and_live(db, apel_id)
     assert is_current(db, apel_id) and kept == live
     assert reports.total(kept.values()).late == 1
