@@ -135,14 +135,16 @@ class PledgePeriod(SQLModel, table=True):
     topics: list[str] = Field(sa_column=Column(JSON, nullable=False))
 
 
+UNCOUNTED = "state = 'closed' AND counted_version <> change_version"
+
+
 class Apel(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("unit_id", "duty_date", "slot"),
         Index("ix_apel_state_deadline", "state", "deadline_at"),
-        # Small: the open apel and the closed ones whose counts are stale.
+        # Small: the closed apel whose counts are missing or stale (apel_counts.stale).
         Index("ix_apel_uncounted", "id",
-              postgresql_where=text("counted_version <> change_version"),
-              sqlite_where=text("counted_version <> change_version")),
+              postgresql_where=text(UNCOUNTED), sqlite_where=text(UNCOUNTED)),
     )
     id: int | None = Field(default=None, primary_key=True)
     unit_id: int = Field(foreign_key="unit.id")

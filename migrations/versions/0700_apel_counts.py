@@ -20,7 +20,7 @@ down_revision: str | None = '0600'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-STALE = sa.text("counted_version <> change_version")
+STALE = sa.text("state = 'closed' AND counted_version <> change_version")
 
 
 def upgrade() -> None:
