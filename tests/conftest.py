@@ -85,10 +85,23 @@ def db(request, tmp_path, _sqlite_template):
         shutil.copy(_sqlite_template, path)
         database = Database(f"sqlite:///{path}")
     else:
-        database = Database(request.getfixturevalue("_pg_url"))
-        _truncate_all(database)
+        database = _empty_pg(request)
     yield database
     database.dispose()
+
+
+@pytest.fixture
+def pg_db(request):
+    """PostgreSQL only, for tests whose subject is PostgreSQL itself (marked `postgres`)."""
+    database = _empty_pg(request)
+    yield database
+    database.dispose()
+
+
+def _empty_pg(request) -> Database:  # noqa: ANN001
+    database = Database(request.getfixturevalue("_pg_url"))
+    _truncate_all(database)
+    return database
 
 
 @pytest.fixture

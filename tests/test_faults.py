@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
+import psycopg
 import pytest
 from sqlmodel import select
 
@@ -36,25 +39,34 @@ FAST = Limits(global_per_window=500, group_per_minute=1000, private_per_second=1
               retry_base_seconds=0.05, retry_cap_seconds=0.2, send_timeout_seconds=0.5)
 
 
-@pytest.fixture
-async def rig(settings, sqlite_db):
+@asynccontextmanager
+async def running(settings, database) -> AsyncIterator[BotUnderTest]:  # noqa: ANN001
+    """The bot with the four groups and the operator, on `database`."""
     clock = RunningClock(datetime(2024, 11, 25, 22, 0, tzinfo=UTC))
     telegram = settings.telegram.model_copy(update={"operator_chat_id": OPERATOR})
     settings = settings.model_copy(update={"telegram": telegram})
-    sqlite_db.call(lambda s: sync_config(s, settings, clock.now()))
+    database.call(lambda s: sync_config(s, settings, clock.now()))
     server = FakeTelegram()
     await server.start()
     for chat in GROUPS:
         server.add_group(chat, f"Regu {chat}")
     server.add_user(OPERATOR, "Operator")
     server.user_start(OPERATOR)
-    bot = BotUnderTest(settings, sqlite_db, clock, server, limits=FAST)
+    bot = BotUnderTest(settings, database, clock, server, limits=FAST)
     await bot.start()
     await server.wait_for_message(OPERATOR, "Bot Apel")  # the answer to the operator's /start
     await bot.settle()
-    yield bot
-    await bot.stop()
-    await server.stop()
+    try:
+        yield bot
+    finally:
+        await bot.stop()
+        await server.stop()
+
+
+@pytest.fixture
+async def rig(settings, sqlite_db):
+    async with running(settings, sqlite_db) as bot:
+        yield bot
 
 
 def queue(bot: BotUnderTest, count: int, chat_ids=GROUPS) -> None:  # noqa: ANN001
@@ -320,3 +332,25 @@ async def test_a_second_run_on_the_same_database_is_refused(tmp_path):
     finally:
         assert await third.stop() == 0
         await server.stop()
+
+
+@pytest.mark.postgres
+async def test_database_connections_cut_mid_run_are_survived(settings, pg_db):
+    """PostgreSQL restarts or a network blip: every connection the bot holds is cut. The bot
+    keeps running; what was queued before and after still goes out, each message once."""
+    db = pg_db
+    async with running(settings, db) as bot:
+        queue(bot, 4)
+        await all_settled(bot)
+        with psycopg.connect(str(db.engine.url.set(drivername="postgresql")),
+                             autocommit=True) as admin:
+            cut = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchone()[0]
+        assert cut >= 1
+        queue_more(bot, GROUPS)
+        rows = await all_settled(bot)
+        assert all(r.state == "sent" for r in rows)
+        texts = delivered_texts(bot.server)
+        assert sorted(texts) == sorted([f"pesan {i}" for i in range(4)]
+                                       + [f"lain {i}" for i in range(4)])
