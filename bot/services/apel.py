@@ -347,8 +347,11 @@ def _group_counts(session: Session, apel_ids: set[int], *, pledged: bool,
     query = select(ApelExpected.apel_id, ApelExpected.regu_id, func.count()).where(
         col(ApelExpected.apel_id).in_(apel_ids))
     if skip_leave:
-        day = select(Apel.duty_date).where(col(Apel.id) == ApelExpected.apel_id).scalar_subquery()
-        query = query.where(~leave_covers(ApelExpected.employee_id, day))
+        # The apel is joined, not looked up in a subquery: nested inside the leave check, such a
+        # subquery would not correlate with this row (PostgreSQL: more than one row; SQLite: the
+        # first apel's date for every row).
+        query = (query.join(Apel, col(Apel.id) == ApelExpected.apel_id)
+                 .where(~leave_covers(ApelExpected.employee_id, Apel.duty_date)))
     if pledged:
         query = query.join(Pledge, (col(Pledge.apel_id) == ApelExpected.apel_id)
                            & (col(Pledge.employee_id) == ApelExpected.employee_id))
