@@ -18,16 +18,24 @@ MESSAGES_DIR = Path(__file__).resolve().parent.parent / "messages"
 LOCALE = Locale.parse("id_ID")
 
 
+def _local_day(value: date | datetime, zone: str | None) -> date | datetime:
+    """An instant in the unit's zone; a date as it is. An instant without a zone is refused:
+    stored times are UTC, and printed as such they show the wrong day near midnight."""
+    if not isinstance(value, datetime):
+        return value
+    if zone is None:
+        raise TypeError("a datetime needs the unit's time zone to be printed as a date")
+    return value.astimezone(ZoneInfo(zone))
+
+
 def tanggal(value: date | datetime, zone: str | None = None) -> str:
     """'Selasa, 26 November 2024'."""
-    if isinstance(value, datetime) and zone:
-        value = value.astimezone(ZoneInfo(zone))
-    return format_date(value, "EEEE, d MMMM y", locale=LOCALE)
+    return format_date(_local_day(value, zone), "EEEE, d MMMM y", locale=LOCALE)
 
 
-def tanggal_pendek(value: date | datetime) -> str:
+def tanggal_pendek(value: date | datetime, zone: str | None = None) -> str:
     """'26-11-2024', the form users type."""
-    return value.strftime("%d-%m-%Y")
+    return _local_day(value, zone).strftime("%d-%m-%Y")
 
 
 def jam(value: datetime, zone: str) -> str:
