@@ -141,8 +141,8 @@ async def test_kicked_bot_fails_and_operator_hears_once(rig):
     assert len(alerts) == 1 and str(GROUPS[0]) in alerts[0]
 
 
-async def test_group_migrated_to_supergroup_is_followed(rig):
-    old, new = -4000001, -1004000001
+def regu_in_group_to_migrate(rig, old: int) -> None:  # noqa: ANN001
+    """The first regu moves to a basic group `old` (which the test will upgrade)."""
     rig.server.add_group(old, "Regu lama")
 
     def regu_to_old(session):  # noqa: ANN001
@@ -151,6 +151,11 @@ async def test_group_migrated_to_supergroup_is_followed(rig):
         session.add(regu)
 
     rig.db.call(regu_to_old)
+
+
+async def test_group_migrated_to_supergroup_is_followed(rig):
+    old, new = -4000001, -1004000001
+    regu_in_group_to_migrate(rig, old)
     rig.server.migrate_group(old, new)
     queue(rig, 2, chat_ids=[old])
     rows = [r for r in await all_settled(rig) if r.key.startswith("t:")]
@@ -158,6 +163,26 @@ async def test_group_migrated_to_supergroup_is_followed(rig):
     assert sorted(m.text for m in rig.server.messages(new)) == ["pesan 0", "pesan 1"]
     moved = rig.db.call(lambda s: s.exec(select(Regu).where(Regu.chat_id == new)).all())
     assert len(moved) == 1
+
+
+async def test_messages_queued_for_the_old_id_after_the_move_go_straight_to_the_new_one(rig):
+    old, new = -4000002, -1004000002
+    regu_in_group_to_migrate(rig, old)
+    rig.server.migrate_group(old, new)
+    queue(rig, 1, chat_ids=[old])  # the first message learns of the move (one 400)
+    await all_settled(rig)
+    now = rig.clock.now()
+
+    def later_messages_built_from_the_old_id(session):  # noqa: ANN001
+        for i in range(3):  # say a tally edit and nudges of an apel opened before the move
+            outbox.send_message(session, key=f"later:{i}", chat_id=old, text=f"nanti {i}", now=now)
+
+    rig.db.call(later_messages_built_from_the_old_id)
+    rig.runtime.wake_sender()
+    rows = [r for r in await all_settled(rig) if r.key.startswith("later:")]
+    assert all(r.state == "sent" and r.chat_id == new for r in rows)
+    to_old = [c for c in rig.server.requests if c.chat_id == old]
+    assert len(to_old) == 1  # only the first message paid the 400
 
 
 async def test_duplicate_update_records_one_pledge(rig, settings):

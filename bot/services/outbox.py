@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from bot.models import OutboxMessage
+from bot.models import ChatMigration, OutboxMessage
 
 # Lower goes first: a person waiting on a reply beats a fan-out.
 PRIORITY_REPLY = 0
@@ -149,6 +149,20 @@ def move_chat(session: Session, old_chat_id: int, new_chat_id: int) -> int:
         .values(chat_id=new_chat_id, state="pending")
     )
     return result.rowcount or 0
+
+
+def chat_moves(session: Session) -> dict[int, int]:
+    """Every supergroup upgrade seen so far: {old chat id: new chat id}."""
+    return dict(session.exec(select(ChatMigration.old_chat_id, ChatMigration.new_chat_id)).all())
+
+
+def follow(moves: dict[int, int], chat_id: int) -> int:
+    """The chat's id now, through any chain of upgrades (a cycle is cut, never followed)."""
+    seen = {chat_id}
+    while chat_id in moves and moves[chat_id] not in seen:
+        chat_id = moves[chat_id]
+        seen.add(chat_id)
+    return chat_id
 
 
 def recover_in_flight(session: Session, now: datetime) -> int:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlalchemy import update
+from sqlmodel import Session, col, select
 
 from bot.config import PeriodConfig, Settings, UnitConfig
 from bot.db import insert_ignoring_duplicates
-from bot.models import ChatMigration, PledgePeriod, Regu, Unit
+from bot.models import Briefing, ChatMigration, PledgePeriod, Regu, Unit
+from bot.models_announce import AnnouncementPost
+from bot.services import outbox
 
 log = logging.getLogger(__name__)
 
@@ -18,14 +21,12 @@ class ChatIds:
     """Chat ids as config gives them, read through the supergroup upgrades Telegram made."""
 
     def __init__(self, session: Session) -> None:
-        self._moved = dict(session.exec(select(ChatMigration.old_chat_id,
-                                               ChatMigration.new_chat_id)).all())
+        self._moved = outbox.chat_moves(session)
 
     def current(self, chat_id: int | None, key: str) -> int | None:
-        configured, seen = chat_id, {chat_id}
-        while chat_id in self._moved and self._moved[chat_id] not in seen:
-            chat_id = self._moved[chat_id]
-            seen.add(chat_id)
+        configured = chat_id
+        if chat_id is not None:
+            chat_id = outbox.follow(self._moved, chat_id)
         if chat_id != configured:
             log.warning("%s: chat %d became supergroup %d; using the new id (put it in "
                         "config.toml)", key, configured, chat_id)
@@ -101,6 +102,11 @@ def move_chat(session: Session, old_chat_id: int, new_chat_id: int, now: datetim
         session.add(regu)
         log.warning("regu %s moved to chat %d; update chat_id in config.toml to match",
                     regu.name, new_chat_id)
+    # Posts already made follow too: a press in the supergroup is checked against them, and
+    # their tally edits go to the new id.
+    for table in (Briefing, AnnouncementPost):
+        session.execute(update(table).where(col(table.chat_id) == old_chat_id)
+                        .values(chat_id=new_chat_id))
     for unit in session.exec(select(Unit)):
         if unit.admin_group_chat_id == old_chat_id:
             unit.admin_group_chat_id = new_chat_id

@@ -15,7 +15,7 @@ import warnings
 import zlib
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from telegram import Bot, InputFile
@@ -120,6 +120,7 @@ class OutboxSender:
         self.windows = ChatWindows(self.limits)
         self.operator_chat_id = operator_chat_id
         self.on_chat_migrated = on_chat_migrated
+        self._moved: dict[int, int] = {}  # supergroup upgrades: old chat id -> new
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
@@ -156,6 +157,7 @@ class OutboxSender:
 
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self._moved = await self.db.run(outbox.chat_moves)
         recovered = await self.db.run(lambda s: outbox.recover_in_flight(s, self.clock.now()))
         if recovered:
             log.warning("%d outbox messages were in flight at the last stop; resending, marked",
@@ -187,6 +189,7 @@ class OutboxSender:
         for item in batch:
             if self._stopping:
                 break
+            item = await self._follow_moves(item)
             if not self.windows.ready(item.chat_id, time.monotonic()):
                 continue
             await self._sem.acquire()
@@ -201,6 +204,15 @@ class OutboxSender:
             task.add_done_callback(self._inflight.discard)
             started = True
         return started
+
+    async def _follow_moves(self, item: Due) -> Due:
+        """A row queued for a group that has since become a supergroup (from an older reading
+        of its id: a tally edit, a nudge) goes to the new id at once instead of costing a 400."""
+        new_chat_id = outbox.follow(self._moved, item.chat_id)
+        if new_chat_id == item.chat_id:
+            return item
+        await self.db.run(lambda s: outbox.move_chat(s, item.chat_id, new_chat_id))
+        return replace(item, chat_id=new_chat_id)
 
     async def _pace(self) -> None:
         """Let sends go one at a time: evenly spaced, never more than `global_per_window` in
@@ -342,6 +354,7 @@ class OutboxSender:
 
     async def _migrated(self, item: Due, new_chat_id: int) -> None:
         log.warning("chat %d became supergroup %d; following it", item.chat_id, new_chat_id)
+        self._moved[item.chat_id] = new_chat_id
         await self.db.run(lambda s: outbox.move_chat(s, item.chat_id, new_chat_id))
         if self.on_chat_migrated is not None:
             await asyncio.to_thread(self.on_chat_migrated, item.chat_id, new_chat_id)
