@@ -14,7 +14,7 @@ from bot.services.apel import Press, open_apel, pledge_many, refresh_tallies
 from bot.services.units import sync_config
 from tests.factories import add_employee, add_leave
 
-# Wednesday 27 Nov, 07.10 WITA: apel malam of the 26th (Regu B) and pagi of the 27th (Regu C) in view.
+# Wednesday 27 Nov, 07.10 WITA: apel malam of the 26th (Regu B), pagi of the 27th (Regu C).
 NOW = datetime(2024, 11, 26, 23, 10, tzinfo=UTC)
 
 
