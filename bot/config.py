@@ -190,6 +190,9 @@ class PaktaConfig(_Strict):
 class AuditConfig(_Strict):
     key_file: str = "apel-audit.key"
     origin: str = "apel-bot"
+    # A chat that keeps every checkpoint (after each apel closes and daily). Empty: the
+    # Kalapas of each unit receives one a day, and nothing after each apel.
+    archive_chat_id: int | None = None
 
 
 class AnnouncementsConfig(_Strict):

@@ -138,14 +138,17 @@ class ApelScheduler:
         return self._key
 
     def _checkpoint(self, now: datetime, closed_chats: list[int]) -> None:
-        """After apel close, and at least daily: sign the log and send copies outside it."""
+        """Sign the log and send copies outside it: to the archive chat after each apel closes,
+        and daily (to the archive chat, or else to every Kalapas; and to the operator)."""
+        archive = self.settings.audit.archive_chat_id
         try:
-            if closed_chats:
+            if closed_chats and archive is not None:
                 self.db.call(lambda s: checkpoints.publish(
-                    s, self.signing_key(), now, closed_chats, daily=False))
+                    s, self.signing_key(), now, [archive], daily=False))
             elif self.db.read(lambda s: checkpoints.daily_due(s, now)):
-                chats = [u.kalapas_chat_id for u in self.db.read(lambda s: s.exec(
-                    select(Unit).where(Unit.active)).all())]
+                chats = [archive] if archive is not None else [
+                    u.kalapas_chat_id for u in self.db.read(
+                        lambda s: s.exec(select(Unit).where(Unit.active)).all())]
                 if self.settings.telegram.operator_chat_id:
                     chats.append(self.settings.telegram.operator_chat_id)
                 self.db.call(lambda s: checkpoints.publish(
