@@ -13,7 +13,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from bot.config import TIMEZONES
 
-MESSAGES_DIR = Path(__file__).resolve().parent.parent / "messages"
+MESSAGES_DIR = Path(__file__).resolve().parent / "messages"
 # Parsed once: Babel would otherwise build the locale again for every date it formats.
 LOCALE = Locale.parse("id_ID")
 
