@@ -8,9 +8,12 @@ import logging
 import pkgutil
 import sys
 
+from sqlalchemy.exc import OperationalError
+
+from bot.commands.common import EXIT_CONFIG, EXIT_DATABASE, EXIT_LEASE_HELD
 from bot.config import ConfigError
 from bot.db import DatabaseNotMigrated
-from bot.logging_setup import setup_logging
+from bot.logging_setup import redact, setup_logging
 from bot.services.instance_lease import LeaseHeld
 
 
@@ -29,6 +32,8 @@ def command_modules() -> list:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="apel-bot", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--log-format", choices=("human", "json"), default="human",
+                        help="json: one JSON object a line, for log collectors")
     subparsers = parser.add_subparsers(dest="command", required=True)
     for module in command_modules():
         module.register(subparsers)
@@ -37,14 +42,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    setup_logging(logging.DEBUG if args.verbose else logging.INFO)
+    setup_logging(logging.DEBUG if args.verbose else logging.INFO,
+                  json_lines=args.log_format == "json")
     try:
         return int(args.func(args) or 0)
-    except (ConfigError, DatabaseNotMigrated, LeaseHeld) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    except (ConfigError, DatabaseNotMigrated) as err:
+        return _fail(EXIT_CONFIG, err)
+    except LeaseHeld as err:
+        return _fail(EXIT_LEASE_HELD, err)
+    except OperationalError as err:
+        return _fail(EXIT_DATABASE, f"database unreachable: {err.orig or err}")
     except KeyboardInterrupt:
         return 130
+
+
+def _fail(code: int, err: object) -> int:
+    print(f"error: {redact(str(err))}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

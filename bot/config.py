@@ -55,6 +55,21 @@ class TelegramConfig(_Strict):
         return self.token.get_secret_value() if self.token else None
 
 
+class HttpConfig(_Strict):
+    # "host:port" of GET /healthz and GET /metrics; empty: no HTTP server.
+    listen: str = ""
+
+    @field_validator("listen")
+    @classmethod
+    def _host_and_port(cls, v: str) -> str:
+        if not v:
+            return v
+        host, sep, port = v.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"expected host:port such as 127.0.0.1:8080, got {v!r}")
+        return v
+
+
 class DatabaseConfig(_Strict):
     url: str = "sqlite:///apel.db"
 
@@ -204,6 +219,7 @@ class AnnouncementsConfig(_Strict):
 class Settings(_Strict):
     telegram: TelegramConfig = Field(default_factory=TelegramConfig)
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
+    http: HttpConfig = Field(default_factory=HttpConfig)
     calendar: CalendarConfig = Field(default_factory=CalendarConfig)
     audit: AuditConfig = Field(default_factory=AuditConfig)
     pakta: PaktaConfig = Field(default_factory=PaktaConfig)

@@ -19,6 +19,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlmodel import Session, col, select
 
+from bot import metrics
 from bot.audit.keys import SigningKey, load_signing_key
 from bot.clock import Clock
 from bot.config import SLOTS, Settings, UnitConfig
@@ -62,6 +63,7 @@ class ApelScheduler:
         self._key: SigningKey | None = None
         self._reconcile_lock = threading.Lock()
         self._again = False
+        self.last_tick_at: datetime | None = None  # the last reconcile pass (for /healthz)
 
     # --- the decisions -------------------------------------------------------------------------
 
@@ -79,6 +81,9 @@ class ApelScheduler:
             while True:
                 self._again = False
                 once = self._reconcile_once()
+                self.last_tick_at = self.clock.now()
+                metrics.APEL_OPENED.inc(once.opened)
+                metrics.APEL_CLOSED.inc(once.closed)
                 total.opened += once.opened
                 total.missed += once.missed
                 total.closed += once.closed

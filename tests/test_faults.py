@@ -14,6 +14,7 @@ import pytest
 from sqlmodel import select
 
 from bot.clock import RunningClock
+from bot.commands.common import EXIT_LEASE_HELD
 from bot.models import OutboxMessage, Pledge, Regu
 from bot.services import outbox
 from bot.services.units import sync_config
@@ -343,7 +344,7 @@ async def test_a_second_run_on_the_same_database_is_refused(tmp_path):
         second = BotProcess(config, tmp_path / "second.log")
         second.start()
         await wait_until(lambda: second.proc.poll() is not None, timeout=30)
-        assert second.proc.returncode == 2
+        assert second.proc.returncode == EXIT_LEASE_HELD
         said = (tmp_path / "second.log").read_text()
         assert "another `apel-bot run` serves this database" in said
         assert f"pid {first.proc.pid}" in said

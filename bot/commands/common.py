@@ -9,6 +9,14 @@ from bot.config import Settings, load_settings
 from bot.db import Database
 from bot.services.units import sync_config
 
+# Exit codes a supervisor can act on (deploy/apel-bot.service maps them).
+EXIT_OK = 0
+EXIT_LEASE_LOST = 1  # another `run` took this database over while we stalled: restart
+EXIT_CONFIG = 2  # config.toml, the token or the audit key is wrong: do not restart
+EXIT_LEASE_HELD = 3  # another `run` serves this database: try again later
+EXIT_DATABASE = 4  # the database cannot be reached (or refused us): restart after a delay
+EXIT_RELOAD = 75  # SIGHUP: stopped cleanly to be started again with the config read anew
+
 
 def add_config_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", default="config.toml", help="path to config.toml")

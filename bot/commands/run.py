@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gc
 import logging
 import os
@@ -10,14 +11,16 @@ import signal
 import threading
 
 import uvloop
+from telegram import Bot
 
 from bot.clock import Clock, SystemClock
-from bot.commands.common import add_config_arg, load
+from bot.commands.common import EXIT_LEASE_LOST, EXIT_OK, EXIT_RELOAD, add_config_arg, load
 from bot.config import ConfigError
 from bot.db import Database
 from bot.services import instance_lease
 from bot.services.units import sync_config
 from bot.telegram.app import build_application
+from bot.telegram.startup import wait_for_telegram
 
 log = logging.getLogger(__name__)
 
@@ -39,22 +42,50 @@ def _run(args: argparse.Namespace) -> int:
     heartbeat.start()
     db.call(lambda s: sync_config(s, settings, clock.now()))
     log.info("database %s ready; %d units", db.safe_url, len(settings.units))
-    app = build_application(settings, db, clock, token)
+    app = build_application(settings, db, clock, token, lease_held=lambda: not heartbeat.lost)
     # libuv's event loop: about a third less CPU per update under a burst of presses.
     uvloop.install()
+    # The loop PTB will run on (it takes the current one): first, wait for Telegram to answer.
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    reload = _on_sighup(loop, app)
     # Long-lived start-up objects (modules, ORM metadata, templates) never become garbage:
     # freezing them keeps full collections short, so a burst sees no long GC pauses.
     gc.collect()
     gc.freeze()
     # run_polling handles SIGINT/SIGTERM: stops polling, then post_stop drains the sender.
     try:
+        loop.run_until_complete(wait_for_telegram(_probe_bot(settings, token)))
         app.run_polling(allowed_updates=["message", "callback_query"],
                         drop_pending_updates=False)
     finally:
         heartbeat.stop()
         db.call(lambda s: instance_lease.release(s, me))
         db.dispose()
-    return 0 if not heartbeat.lost else 1
+    if heartbeat.lost:
+        return EXIT_LEASE_LOST
+    return EXIT_RELOAD if reload.is_set() else EXIT_OK
+
+
+def _probe_bot(settings, token: str) -> Bot:  # noqa: ANN001
+    return Bot(token, base_url=settings.telegram.base_url or "https://api.telegram.org/bot",
+               base_file_url=settings.telegram.base_file_url
+               or "https://api.telegram.org/file/bot")
+
+
+def _on_sighup(loop: asyncio.AbstractEventLoop, app) -> threading.Event:  # noqa: ANN001
+    """SIGHUP (systemctl reload): drain like SIGTERM, then exit with EXIT_RELOAD so the
+    supervisor starts the bot again, which reads config.toml anew. A reload in place would have
+    to re-plan every unit's bells and chats mid-flight; a restart is short and already safe."""
+    asked = threading.Event()
+
+    def stop() -> None:
+        log.warning("SIGHUP: stopping to restart with the configuration read anew")
+        asked.set()
+        app.stop_running()
+
+    loop.add_signal_handler(signal.SIGHUP, stop)
+    return asked
 
 
 class _Heartbeat(threading.Thread):

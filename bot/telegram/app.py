@@ -6,6 +6,7 @@ import asyncio
 import importlib
 import logging
 import pkgutil
+from collections.abc import Callable
 
 from telegram import BotCommand, Update
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
@@ -18,6 +19,7 @@ from bot.scheduler import ApelScheduler
 from bot.services import menus, outbox
 from bot.services.units import move_chat
 from bot.telegram.http import AiohttpRequest
+from bot.telegram.ops_server import OpsServer, Probes
 from bot.telegram.runtime import KEY, Runtime
 from bot.telegram.sender import Limits, OutboxSender
 from bot.texts import render
@@ -56,7 +58,8 @@ def menu_table(modules: list | None = None) -> list[menus.MenuCommand]:
 
 
 def build_application(settings: Settings, db: Database, clock: Clock, token: str, *,
-                      run_scheduler: bool = True, limits: Limits | None = None) -> Application:
+                      run_scheduler: bool = True, limits: Limits | None = None,
+                      lease_held: Callable[[], bool] = lambda: True) -> Application:
     builder: ApplicationBuilder = (
         Application.builder().token(token)
         .concurrent_updates(CONCURRENT_UPDATES)
@@ -68,7 +71,7 @@ def build_application(settings: Settings, db: Database, clock: Clock, token: str
         builder = builder.base_url(settings.telegram.base_url)
     if settings.telegram.base_file_url:
         builder = builder.base_file_url(settings.telegram.base_file_url)
-    rt = Runtime(settings=settings, db=db, clock=clock, limits=limits)
+    rt = Runtime(settings=settings, db=db, clock=clock, limits=limits, lease_held=lease_held)
 
     async def post_init(app: Application) -> None:
         await start_services(app, run_scheduler=run_scheduler)
@@ -92,6 +95,13 @@ async def start_services(app: Application, *, run_scheduler: bool = True) -> Non
     """Menu, outbox sender, scheduler (with a catch-up pass before the first tick)."""
     rt: Runtime = app.bot_data[KEY]
     settings, db, clock = rt.settings, rt.db, rt.clock
+    if settings.http.listen:
+        rt.ops = OpsServer(Probes(
+            db, clock, clock.now(), rt.lease_held,
+            last_tick_at=lambda: rt.scheduler.last_tick_at if rt.scheduler else None,
+            telegram_last_success_at=lambda: rt.sender.last_success_at if rt.sender else None,
+        ), settings.http.listen)
+        await rt.ops.start()
     table = menu_table()
     await app.bot.set_my_commands([BotCommand(c["command"], c["description"])
                                    for c in menus.default_commands(table)])
@@ -125,6 +135,8 @@ async def stop_services(app: Application) -> None:
     for writer in (rt.writer, rt.pledges):
         if writer is not None:
             await writer.close()
+    if rt.ops is not None:
+        await rt.ops.stop()
 
 
 def _alert(rt: Runtime, what: str, err: BaseException) -> None:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from telegram.ext import CallbackContext
 
     from bot.scheduler import ApelScheduler
+    from bot.telegram.ops_server import OpsServer
     from bot.telegram.sender import Limits, OutboxSender
 
 T = TypeVar("T")
@@ -37,6 +38,9 @@ class Runtime:
     writer: BatchWriter | None = None  # group commit for button presses
     pledges: BatchWriter | None = None  # the same, set-based, for the pledge button
     background: list = field(default_factory=list)
+    # False once another `apel-bot run` took this database's lease over (see commands/run.py).
+    lease_held: Callable[[], bool] = lambda: True
+    ops: OpsServer | None = None  # /healthz and /metrics, when [http] listen is set
 
     def wake_sender(self) -> None:
         if self.sender is not None:

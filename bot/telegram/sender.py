@@ -16,7 +16,7 @@ import zlib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from telegram import Bot, InputFile
 from telegram.error import (
@@ -29,6 +29,7 @@ from telegram.error import (
 )
 from telegram.warnings import PTBDeprecationWarning, PTBUserWarning
 
+from bot import metrics
 from bot.clock import Clock
 from bot.db import Database
 from bot.services import outbox
@@ -121,6 +122,7 @@ class OutboxSender:
         self.operator_chat_id = operator_chat_id
         self.on_chat_migrated = on_chat_migrated
         self._moved: dict[int, int] = {}  # supergroup upgrades: old chat id -> new
+        self.last_success_at: datetime | None = None  # Telegram's last 2xx (for /healthz)
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
@@ -264,6 +266,7 @@ class OutboxSender:
                 item.method, api_kwargs=kwargs, read_timeout=self.limits.send_timeout_seconds)
         except RetryAfter as err:
             self.stats["429"] += 1
+            metrics.TELEGRAM_429.inc()
             wait = _seconds(err.retry_after)
             now = time.monotonic()
             # Telegram does not say which limit it was. One chat refused: that chat waits
@@ -329,6 +332,8 @@ class OutboxSender:
 
     async def _sent(self, item: Due, message_id: int | None) -> None:
         self.stats["sent"] += 1
+        metrics.MESSAGES_SENT.labels(metrics.kind_of(item.key)).inc()
+        self.last_success_at = self.clock.now()
         await self.db.run(lambda s: outbox.mark_sent(s, item.id, message_id, self.clock.now()))
 
     async def _retry(self, item: Due, error: str, delay: timedelta, *,
@@ -362,6 +367,7 @@ class OutboxSender:
 
     async def _fail(self, item: Due, reason: str) -> None:
         self.stats["failed"] += 1
+        metrics.MESSAGES_FAILED.labels(metrics.kind_of(item.key)).inc()
         log.error("outbox row %d to chat %d failed: %s", item.id, item.chat_id, reason)
         now = self.clock.now()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from telegram import Update
 from telegram.ext import (
@@ -12,6 +13,7 @@ from telegram.ext import (
     ContextTypes,
 )
 
+from bot import metrics
 from bot.services import apel as apel_service
 from bot.telegram.handlers.common import real_user_id, toast
 from bot.telegram.runtime import runtime
@@ -21,10 +23,14 @@ log = logging.getLogger(__name__)
 # The hot path of a burst: checked before every other handler (group -1), and it stops the
 # update there, so thousands of presses don't walk the conversation handlers of group 0.
 PLEDGE_GROUP = -1
+_Result = apel_service.PledgeResult
+_NEW_PLEDGE = frozenset({_Result.RECORDED, _Result.RECORDED_LATE, _Result.NOT_EXPECTED})
 
 
 async def press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    started = time.perf_counter()
     await _press(update, context)
+    metrics.PRESS_SECONDS.observe(time.perf_counter() - started)
     raise ApplicationHandlerStop
 
 
@@ -43,6 +49,8 @@ async def _press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.exception("pledge of %d for apel %d not recorded", user_id, apel_id)
         await toast(update, render("toast_busy"), alert=True)  # nothing was acknowledged
         return
+    if outcome.result in _NEW_PLEDGE:
+        metrics.PLEDGES_RECORDED.inc()
     await toast(update, render("toast_pledge", result=outcome.result.value,
                                name=outcome.employee_name or "", at=outcome.pledged_at,
                                zone=outcome.timezone))

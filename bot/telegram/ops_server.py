@@ -1,0 +1,123 @@
+"""The operator's HTTP endpoints in the bot's own process: GET /healthz and GET /metrics.
+
+aiohttp's server (already a dependency for the Bot API client): the webhook endpoint will be
+served from the same site.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Gauge, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from bot import metrics
+from bot.clock import Clock
+from bot.db import Database
+from bot.services.health import OutboxState, outbox_state
+
+log = logging.getLogger(__name__)
+
+# Beyond these the process is not doing its job, and a supervisor should know.
+SCHEDULER_STALE_S = 120.0  # the reconcile pass runs every 30 s
+OUTBOX_STUCK_S = 300.0  # a message that may go has waited this long
+
+
+@dataclass
+class Probes:
+    """Where the health facts come from; callables, since the parts start after the server."""
+
+    db: Database
+    clock: Clock
+    started_at: datetime
+    lease_held: Callable[[], bool]
+    last_tick_at: Callable[[], datetime | None]
+    telegram_last_success_at: Callable[[], datetime | None]
+
+
+def health(probes: Probes, outbox: OutboxState | None) -> tuple[bool, dict]:
+    """The /healthz document and whether it is healthy (outbox None: database unreachable)."""
+    now = probes.clock.now()
+    tick = probes.last_tick_at()
+    tick_age = (now - (tick or probes.started_at)).total_seconds()
+    problems = []
+    if outbox is None:
+        problems.append("database unreachable")
+    if not probes.lease_held():
+        problems.append("lease not held")
+    if tick_age > SCHEDULER_STALE_S:
+        problems.append("scheduler silent")
+    if outbox is not None and (outbox.oldest_due_age_s or 0) > OUTBOX_STUCK_S:
+        problems.append("outbox not draining")
+    sent = probes.telegram_last_success_at()
+    body = {
+        "status": "unhealthy" if problems else "ok",
+        "problems": problems,
+        "database": {"reachable": outbox is not None},
+        "lease": {"held": probes.lease_held()},
+        "scheduler": {"last_tick_at": _iso(tick), "age_s": round(tick_age, 1)},
+        "outbox": {"depth": outbox.depth if outbox else None,
+                   "oldest_due_age_s": _round(outbox.oldest_due_age_s) if outbox else None},
+        "telegram": {"last_success_at": _iso(sent)},
+    }
+    return not problems, body
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _round(value: float | None) -> float | None:
+    return round(value, 1) if value is not None else None
+
+
+class OpsServer:
+    def __init__(self, probes: Probes, listen: str) -> None:
+        self.probes = probes
+        self.host, port = listen.rsplit(":", 1)
+        self.port = int(port)
+        self._runner: web.AppRunner | None = None
+        self._gauges = CollectorRegistry()
+        self._depth = Gauge("apel_outbox_depth", "Outbox rows not yet sent.",
+                            registry=self._gauges)
+        self._oldest = Gauge("apel_outbox_oldest_due_seconds",
+                             "Age of the oldest outbox row that may be sent now.",
+                             registry=self._gauges)
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/metrics", self._metrics)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, self.host, self.port).start()
+        log.info("health and metrics on http://%s:%d/healthz and /metrics", self.host, self.port)
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def _outbox(self) -> OutboxState | None:
+        now = self.probes.clock.now()
+        try:
+            return await self.probes.db.run_read(lambda s: outbox_state(s, now))
+        except Exception:
+            log.warning("health check: database unreachable", exc_info=True)
+            return None
+
+    async def _healthz(self, request: web.Request) -> web.Response:
+        healthy, body = health(self.probes, await self._outbox())
+        return web.json_response(body, status=200 if healthy else 503)
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        state = await self._outbox()
+        if state is not None:
+            self._depth.set(state.depth)
+            self._oldest.set(state.oldest_due_age_s or 0.0)
+        body = generate_latest(metrics.REGISTRY) + generate_latest(self._gauges)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
