@@ -39,6 +39,7 @@ from tests.factories import (
 )
 
 STRANGER = 9999
+REGU_D = -1001000000004  # Lapas Palu's Regu D group, where its briefings are posted
 DAY = date(2024, 11, 26)
 
 
@@ -528,7 +529,7 @@ def _closed_pagi(world, settings):
 
     def run(s):
         apel = apel_service.open_apel(s, settings, plan, utc(23, 0))
-        apel_service.pledge(s, apel_id=apel.id, telegram_user_id=BUDI, chat_id=BUDI,
+        apel_service.pledge(s, apel_id=apel.id, telegram_user_id=BUDI, chat_id=REGU_D,
                             now=utc(23, 5))
         for b in s.exec(select(OutboxMessage).where(OutboxMessage.key.startswith(  # type: ignore
                 "briefing:"))):
