@@ -7,7 +7,7 @@ from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandl
 
 from bot.services.access import actor_for
 from bot.services.registration import mark_started
-from bot.telegram.handlers.common import is_private, real_user_id
+from bot.telegram.handlers.common import is_private, real_user_id, reply_key
 from bot.telegram.runtime import runtime
 
 MENU = [("bantuan", "menu_bantuan")]
@@ -29,7 +29,7 @@ async def help_(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if user_id is None:
         return
     actor = await rt.run(lambda s: actor_for(s, rt.settings, user_id))
-    await rt.reply(update.effective_chat.id, "help", key=f"reply:{update.update_id}",
+    await rt.reply(update.effective_chat.id, "help", key=reply_key(update),
                    actor=actor, private=is_private(update))
 
 
@@ -38,7 +38,7 @@ async def unknown(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     rt = runtime(context)
     if real_user_id(update) is None or not is_private(update):
         return
-    await rt.reply(update.effective_chat.id, "unknown_input", key=f"reply:{update.update_id}")
+    await rt.reply(update.effective_chat.id, "unknown_input", key=reply_key(update))
 
 
 def register(app: Application) -> None:
