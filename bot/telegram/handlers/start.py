@@ -6,7 +6,6 @@ from telegram import Update
 from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandler, filters
 
 from bot.services.access import actor_for
-from bot.services.registration import mark_started
 from bot.telegram.handlers.common import is_private, real_user_id, reply_key
 from bot.telegram.runtime import runtime
 
@@ -14,12 +13,7 @@ MENU = [("bantuan", "menu_bantuan")]
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    rt = runtime(context)
-    user_id = real_user_id(update)
-    if user_id is None:
-        return
-    if is_private(update):
-        await rt.run(lambda s: mark_started(s, user_id))
+    """/start: the chat guard has noted the private chat as working, as for any message."""
     await help_(update, context)
 
 
