@@ -16,7 +16,7 @@ from bot.models import Apel, ApelStatusCount, Employee, OutboxMessage, Pledge
 from bot.services import apel as apel_service
 from bot.services import apel_counts, corrections, leave, outbox, reports
 from bot.services.access import actor_for
-from tests.test_unit_admin import DAY, DEWI, KPLP, _closed_pagi, utc
+from tests.test_unit_admin import DAY, DEWI, KPLP, REGU_D, _closed_pagi, utc
 from tests.test_unit_admin import world as unit_admin_world  # noqa: F401 (a fixture)
 
 
@@ -90,7 +90,7 @@ def test_counts_follow_every_change_to_a_closed_apel(palu, settings):
 
     # Dewi presses after the deadline: late, counted again at once.
     db.call(lambda s: apel_service.pledge(s, apel_id=apel_id, telegram_user_id=DEWI,
-                                          chat_id=DEWI, now=utc(1, 0, day=26)))
+                                          chat_id=REGU_D, now=utc(1, 0, day=26)))
     assert is_current(db, apel_id) and figures(db, apel_id) == (7, 1, 1, 0, 0, 5)
 
     # The KPLP excuses Sari: corrected.

@@ -5,16 +5,17 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.audit.models import AuditEntry
 from bot.duty import plan_apel
-from bot.models import Pledge
+from bot.models import Briefing, Pledge
 from bot.services.apel import PledgeResult, Press, open_apel, pledge_many
-from bot.services.units import sync_config
+from bot.services.units import move_chat, sync_config
 from tests.factories import add_employee
 
 OPEN = datetime(2024, 11, 25, 23, 0, 30, tzinfo=UTC)  # 07.00 WITA, 26 Nov: Regu D stands pagi
+REGU_D = -1001000000004  # Lapas Palu's Regu D group, where the briefing is posted
 
 
 def setup(db, settings):
@@ -34,11 +35,11 @@ def test_batch_with_doubles_and_strangers(db, settings):
     apel_id = setup(db, settings)
     at = datetime(2024, 11, 25, 23, 5, tzinfo=UTC)
     late = datetime(2024, 11, 25, 23, 20, tzinfo=UTC)
-    presses = [Press(apel_id, 3001, -1, at), Press(apel_id, 3001, -1, at),  # Budi twice
-               Press(apel_id, 9999, -1, at),  # not registered
-               Press(apel_id, 3003, -1, at),  # Agus: another regu
-               Press(apel_id, 3002, -1, late),  # Andi: late
-               Press(apel_id + 99, 3001, -1, at)]  # an apel that does not exist
+    presses = [Press(apel_id, 3001, REGU_D, at), Press(apel_id, 3001, REGU_D, at),  # Budi twice
+               Press(apel_id, 9999, REGU_D, at),  # not registered
+               Press(apel_id, 3003, REGU_D, at),  # Agus: another regu
+               Press(apel_id, 3002, REGU_D, late),  # Andi: late
+               Press(apel_id + 99, 3001, REGU_D, at)]  # an apel that does not exist
     results = [o.result for o in db.call(lambda s: pledge_many(s, presses))]
     assert results == [PledgeResult.RECORDED, PledgeResult.ALREADY,
                        PledgeResult.NOT_REGISTERED, PledgeResult.NOT_EXPECTED,
@@ -55,7 +56,7 @@ def test_batch_with_doubles_and_strangers(db, settings):
 def test_concurrent_writer_recorded_it_first(db, settings):
     apel_id = setup(db, settings)
     at = datetime(2024, 11, 25, 23, 5, tzinfo=UTC)
-    db.call(lambda s: pledge_many(s, [Press(apel_id, 3001, -1, at)]))
+    db.call(lambda s: pledge_many(s, [Press(apel_id, 3001, REGU_D, at)]))
 
     def stale_batch(s):
         # A batch that read "not yet pledged" before the other commit: the insert is skipped.
@@ -67,3 +68,42 @@ def test_concurrent_writer_recorded_it_first(db, settings):
 
     assert db.call(stale_batch) == {}
     assert len(db.call(lambda s: s.exec(select(Pledge)).all())) == 1
+
+
+def _open_cilacap(db, settings):
+    """Lapas Kembangkuning's (WIB) apel pagi of the same day, and the group it was posted to."""
+    def run(s):
+        plan = plan_apel(settings.unit("lapas-cilacap"), date(2024, 11, 26), "pagi",
+                         settings.calendar)
+        apel = open_apel(s, settings, plan, plan.scheduled_at)
+        return apel.id, s.exec(select(Briefing.chat_id).where(
+            Briefing.apel_id == apel.id, col(Briefing.regu_id).is_not(None))).one()
+
+    return db.call(run)
+
+
+def test_a_press_counts_only_where_the_briefing_was_posted(db, settings):
+    palu = setup(db, settings)
+    cilacap, cilacap_group = _open_cilacap(db, settings)
+    at = datetime(2024, 11, 26, 0, 35, tzinfo=UTC)
+    regu_a = -1001000000001  # Palu's Regu A: no briefing of this apel there
+    presses = [Press(cilacap, 3001, REGU_D, at),  # another unit's apel id, in his own group
+               Press(palu, 3001, regu_a, at),  # his unit's apel, pressed in another group
+               Press(palu, 3001, 3001, at),  # in his private chat, where nothing was posted
+               Press(cilacap, 3002, cilacap_group, at)]  # the group it was posted to
+    results = [o.result for o in db.call(lambda s: pledge_many(s, presses))]
+    assert results == [PledgeResult.WRONG_CHAT] * 3 + [PledgeResult.NOT_EXPECTED]
+    pledges = db.call(lambda s: s.exec(select(Pledge.apel_id, Pledge.employee_id)).all())
+    assert len(pledges) == 1 and pledges[0][0] == cilacap
+    entries = db.call(lambda s: s.exec(select(AuditEntry).where(
+        AuditEntry.kind == "pledge.recorded")).all())
+    assert len(entries) == 1
+
+
+def test_a_group_upgraded_to_a_supergroup_keeps_its_buttons(db, settings):
+    apel_id = setup(db, settings)
+    supergroup = -1009000000004
+    db.call(lambda s: move_chat(s, REGU_D, supergroup, datetime(2024, 11, 25, 23, 2, tzinfo=UTC)))
+    at = datetime(2024, 11, 25, 23, 5, tzinfo=UTC)
+    result = db.call(lambda s: pledge_many(s, [Press(apel_id, 3001, supergroup, at)]))[0]
+    assert result.result == PledgeResult.RECORDED

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 from sqlmodel import select
 
 from bot.duty import plan_apel
-from bot.models import OutboxMessage
+from bot.models import Briefing, OutboxMessage
 from bot.services.apel import Press, open_apel, pledge_many, refresh_tallies
 from bot.services.units import sync_config
 from tests.factories import add_employee, add_leave
@@ -34,8 +34,10 @@ def test_each_apel_excuses_the_leave_of_its_own_day(db, settings):
         for row in s.exec(select(OutboxMessage)).all():  # every briefing delivered
             row.state, row.sent_at, row.message_id = "sent", NOW, row.id
             s.add(row)
-        pledge_many(s, [Press(ids[0], budi.telegram_user_id, -1, NOW),
-                        Press(ids[1], citra.telegram_user_id, -1, NOW)])
+        chats = [s.exec(select(Briefing.chat_id).where(Briefing.apel_id == i)).first()
+                 for i in ids]  # each pressed in his regu's group, under its briefing
+        pledge_many(s, [Press(ids[0], budi.telegram_user_id, chats[0], NOW),
+                        Press(ids[1], citra.telegram_user_id, chats[1], NOW)])
         return ids
 
     db.call(seed)

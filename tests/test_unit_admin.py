@@ -16,7 +16,14 @@ from bot.audit.models import AuditEntry
 from bot.config import RotationOverride
 from bot.duty import Move, Person, expected_people, plan_apel, regu_on_duty
 from bot.models import Apel, ApelExpected, Leave, OutboxMessage
-from bot.models_unit import Correction, DutySwap, LeaveEnding, MenuState, PaktaSignature
+from bot.models_unit import (
+    Correction,
+    DutySwap,
+    LeaveEnding,
+    LeaveRequest,
+    MenuState,
+    PaktaSignature,
+)
 from bot.scheduler import ApelScheduler
 from bot.services import apel as apel_service
 from bot.services import corrections, leave, menus, pakta, swaps
@@ -39,6 +46,7 @@ from tests.factories import (
 )
 
 STRANGER = 9999
+REGU_D = -1001000000004  # Lapas Palu's Regu D group, where its briefings are posted
 DAY = date(2024, 11, 26)
 
 
@@ -144,9 +152,9 @@ def test_officers_record_leave_in_their_scope(world, settings):
                                                 text="Wahyu besok cuti", now=now))
     assert wahyu.context["result"] == "not_found"  # another unit
     guard = actor(world, settings, BUDI)
-    usage = call(world, lambda s: leave.command(s, settings, actor=guard,
+    other = call(world, lambda s: leave.command(s, settings, actor=guard,
                                                 text="Dewi besok sakit", now=now))
-    assert usage.template == "cuti_usage"
+    assert other.context["result"] == "own_only"  # a guard asks for his own leave only
     # Several matches: buttons; no reason: reason buttons; too far back: refused.
     many = call(world, lambda s: leave.command(s, settings, actor=kplp, text="dewi besok",
                                                now=now))
@@ -160,6 +168,25 @@ def test_officers_record_leave_in_their_scope(world, settings):
     assert old.context["result"] == "too_early"
     kinds = call(world, lambda s: s.exec(select(AuditEntry.kind)).all())
     assert kinds.count("leave.added") == 2
+
+
+def test_a_guard_naming_someone_else_is_told_he_may_ask_only_for_himself(world, settings):
+    now = BEFORE_PAGI
+    guard = actor(world, settings, BUDI)
+
+    def ask(text):
+        return call(world, lambda s: leave.command(s, settings, actor=guard, text=text, now=now))
+
+    for text in ("Dewi hari ini sakit", f"{nip(4)} besok sakit", "Hendra besok cuti"):
+        refused = ask(text)
+        assert refused.template == "cuti_reply" and refused.context["result"] == "own_only"
+        assert "hanya dapat mengajukan cuti/izin untuk diri sendiri" in refused.text()
+    assert call(world, lambda s: s.exec(select(LeaveRequest)).all()) == []
+    # Naming himself is asking for his own leave; so is `saya`, or nothing at all.
+    assert ask("Budi hari ini sakit").context["result"] == "requested"
+    assert ask("saya besok sakit").context["result"] == "requested"
+    assert ask("besok sakit").context["result"] == "pending"  # tomorrow is asked for already
+    assert ask("Budi sakit").template == "cuti_usage"  # no date: how to ask
 
 
 def test_pressed_leave_buttons_are_checked_again(world, settings):
@@ -528,7 +555,7 @@ def _closed_pagi(world, settings):
 
     def run(s):
         apel = apel_service.open_apel(s, settings, plan, utc(23, 0))
-        apel_service.pledge(s, apel_id=apel.id, telegram_user_id=BUDI, chat_id=BUDI,
+        apel_service.pledge(s, apel_id=apel.id, telegram_user_id=BUDI, chat_id=REGU_D,
                             now=utc(23, 5))
         for b in s.exec(select(OutboxMessage).where(OutboxMessage.key.startswith(  # type: ignore
                 "briefing:"))):

@@ -19,7 +19,7 @@ from bot.config import ConfigError
 from bot.db import Database
 from bot.services import instance_lease
 from bot.services.units import sync_config
-from bot.telegram.app import build_application
+from bot.telegram.app import ALLOWED_UPDATES, build_application
 from bot.telegram.startup import wait_for_telegram
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ def _run(args: argparse.Namespace) -> int:
     # run_polling handles SIGINT/SIGTERM: stops polling, then post_stop drains the sender.
     try:
         loop.run_until_complete(wait_for_telegram(_probe_bot(settings, token)))
-        app.run_polling(allowed_updates=["message", "callback_query"],
+        app.run_polling(allowed_updates=ALLOWED_UPDATES,
                         drop_pending_updates=False)
     finally:
         heartbeat.stop()

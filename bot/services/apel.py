@@ -19,6 +19,7 @@ from bot.models import (
     Apel,
     ApelExpected,
     Briefing,
+    ChatMigration,
     Employee,
     Leave,
     OutboxMessage,
@@ -44,6 +45,11 @@ _TALLY_HORIZON = timedelta(days=1)
 
 def pledge_callback(apel_id: int) -> str:
     return f"{PLEDGE_PREFIX}{apel_id}"
+
+
+def private_briefing_key(apel_id: int, employee_id: int) -> str:
+    """The outbox key of the briefing sent to the private chat of someone moved in (/tukar)."""
+    return f"briefing-dm:{apel_id}:{employee_id}"
 
 
 def parse_pledge_callback(data: str | None) -> int | None:
@@ -141,7 +147,7 @@ def open_apel(session: Session, settings: Settings, plan: ApelPlan, now: datetim
                              outbox_id=msg.id))
     for emp in session.exec(select(Employee).where(col(Employee.id).in_(moved_in))):
         if emp.telegram_user_id and emp.private_chat_ok:
-            outbox.send_message(session, key=f"briefing-dm:{apel.id}:{emp.id}",
+            outbox.send_message(session, key=private_briefing_key(apel.id, emp.id),
                                 chat_id=emp.telegram_user_id,
                                 text=text + "\n\n" + render("briefing_moved", regu=plan.regu),
                                 keyboard=keyboard, now=now, priority=outbox.PRIORITY_BRIEFING)
@@ -196,6 +202,7 @@ class PledgeResult(enum.Enum):
     NOT_REGISTERED = "not_registered"
     NOT_EXPECTED = "not_expected"  # recorded, with a note
     UNKNOWN_APEL = "unknown_apel"
+    WRONG_CHAT = "wrong_chat"  # the apel's briefing was not posted in this chat: nothing done
 
 
 @dataclass(frozen=True)
@@ -244,6 +251,7 @@ def pledge_many(session: Session, presses: list[Press]) -> list[PledgeOutcome]:
     expected = set(session.exec(select(ApelExpected.apel_id, ApelExpected.employee_id).where(
         col(ApelExpected.apel_id).in_(apel_ids),
         col(ApelExpected.employee_id).in_(employee_ids))).all())
+    posted = _briefed_chats(session, presses, people)
 
     outcomes: list[PledgeOutcome | None] = []
     rows: list[dict] = []
@@ -253,6 +261,11 @@ def pledge_many(session: Session, presses: list[Press]) -> list[PledgeOutcome]:
             outcomes.append(PledgeOutcome(PledgeResult.UNKNOWN_APEL))
             continue
         zone = zones[apel.unit_id]
+        if (apel.id, press.chat_id) not in posted:  # another unit's (or group's) apel id
+            log.warning("pledge press for apel %d in chat %d, where it was not posted",
+                        apel.id, press.chat_id)
+            outcomes.append(PledgeOutcome(PledgeResult.WRONG_CHAT, apel.id, timezone=zone))
+            continue
         person = people.get(press.telegram_user_id)
         if person is None:
             outcomes.append(PledgeOutcome(PledgeResult.NOT_REGISTERED, apel.id, timezone=zone))
@@ -298,6 +311,30 @@ def pledge_many(session: Session, presses: list[Press]) -> list[PledgeOutcome]:
         outcomes[i] = PledgeOutcome(result, apel.id, name, row["pledged_at"], zone)
     record_events(session, events)
     return outcomes  # type: ignore[return-value]
+
+
+def _briefed_chats(session: Session, presses: list[Press],
+                   people: dict) -> set[tuple[int, int]]:
+    """(apel id, chat id) wherever the apel's briefing was posted among these presses' apel:
+    its groups (as queued, as sent, and the supergroup a group became since), and the private
+    chats of people moved onto it (/tukar). A pledge counts only from one of these chats."""
+    rows = session.exec(
+        select(Briefing.apel_id, Briefing.chat_id, OutboxMessage.chat_id)
+        .join(OutboxMessage, col(OutboxMessage.id) == Briefing.outbox_id, isouter=True)
+        .where(col(Briefing.apel_id).in_({p.apel_id for p in presses}))).all()
+    posted = {(apel_id, chat) for apel_id, *chats in rows for chat in chats if chat is not None}
+    moved = dict(session.exec(select(ChatMigration.old_chat_id, ChatMigration.new_chat_id).where(
+        col(ChatMigration.old_chat_id).in_({chat for _, chat in posted}))).all())
+    posted |= {(apel_id, moved[chat]) for apel_id, chat in posted if chat in moved}
+    # A private chat's id is its person's user id; their briefing is keyed by employee.
+    private = {private_briefing_key(p.apel_id, people[p.telegram_user_id].id): p.apel_id
+               for p in presses
+               if p.chat_id == p.telegram_user_id and p.telegram_user_id in people}
+    if private:
+        posted |= {(private[key], chat) for key, chat in session.exec(
+            select(OutboxMessage.key, OutboxMessage.chat_id).where(
+                col(OutboxMessage.key).in_(private)))}
+    return posted
 
 
 def _insert_new_pledges(session: Session, rows: list[dict]) -> dict[tuple[int, int], int]:

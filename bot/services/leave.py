@@ -285,9 +285,19 @@ def _own_leaves(session: Session, employee: Employee, now: datetime) -> list[Lea
 def _own_request(session: Session, settings: Settings, actor: Actor, text: str,
                  now: datetime) -> Reply:
     query, words, rest = split_dates(text)
-    if words is None or (query and query.lower() != "saya"):
+    if words is None:
         return Reply("cuti_usage", {"manager": False})
+    if query and not _names_self(session, actor, query):
+        return _reply("own_only", query=query)
     return _ask_own(session, settings, actor, words, rest, now)
+
+
+def _names_self(session: Session, actor: Actor, query: str) -> bool:
+    """`saya`, or a name or NIP that finds the asker and nobody else in the unit."""
+    if query.lower() == "saya":
+        return True
+    found = find_people(session, Scope(frozenset({actor.employee.unit_id})), query)
+    return [p.id for p in found] == [actor.employee.id]
 
 
 def _ask_own(session: Session, settings: Settings, actor: Actor, words: DateWords, rest: str,

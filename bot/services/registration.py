@@ -55,8 +55,16 @@ class ClaimOutcome:
     request_id: int | None = None
 
 
+def private_chat_unconfirmed(session: Session, telegram_user_id: int) -> bool:
+    """A registered person not yet known to have a working private chat with the bot."""
+    return session.exec(select(Employee.id).where(
+        Employee.telegram_user_id == telegram_user_id,
+        Employee.private_chat_ok == False)).first() is not None  # noqa: E712 (SQL)
+
+
 def mark_started(session: Session, telegram_user_id: int) -> Employee | None:
-    """The person opened a private chat (/start): from now on we may write to them."""
+    """The person wrote to the bot in a private chat (/start or anything else, a button
+    included): the chat works, so from now on we may write to them."""
     employee = session.exec(select(Employee).where(
         Employee.telegram_user_id == telegram_user_id)).first()
     if employee is not None and not employee.private_chat_ok:

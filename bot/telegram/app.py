@@ -18,6 +18,7 @@ from bot.logging_setup import redact
 from bot.scheduler import ApelScheduler
 from bot.services import menus, outbox
 from bot.services.units import move_chat
+from bot.telegram import chat_guard
 from bot.telegram.http import AiohttpRequest
 from bot.telegram.ops_server import OpsServer, Probes
 from bot.telegram.runtime import KEY, Runtime
@@ -28,7 +29,8 @@ log = logging.getLogger(__name__)
 
 CONCURRENT_UPDATES = 128
 HTTP_CONNECTIONS = 64
-
+# What the bot asks Telegram for: my_chat_member tells it when someone adds it to a group.
+ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
 
 
 def handler_modules() -> list:
@@ -81,6 +83,7 @@ def build_application(settings: Settings, db: Database, clock: Clock, token: str
 
     app = builder.post_init(post_init).post_stop(post_stop).build()
     app.bot_data[KEY] = rt
+    chat_guard.install(app)  # in front of every handler: only the bot's own chats are served
     modules = handler_modules()
     for module in modules:
         module.register(app)

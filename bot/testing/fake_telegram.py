@@ -849,16 +849,36 @@ class FakeTelegram:
 
     # ----------------------------------------------------------------- world setup
 
-    def add_group(self, chat_id: int, title: str) -> None:
-        """A group the bot is in; ids starting with -100 are supergroups."""
+    def add_group(self, chat_id: int, title: str, added_by: int | None = None) -> None:
+        """A group the bot is in; ids starting with -100 are supergroups.
+
+        With ``added_by`` (a user id) someone adds the bot now: a ``my_chat_member`` update
+        (left -> member) is emitted, as Telegram does.
+        """
         if chat_id >= 0:
             raise ValueError(f"group ids are negative, got {chat_id}")
         kind = "supergroup" if str(chat_id).startswith("-100") else "group"
         chat = self._chats.get(chat_id)
         if chat is None:
-            self._chats[chat_id] = _Chat(chat_id, kind, title=title)
+            chat = self._chats[chat_id] = _Chat(chat_id, kind, title=title)
         else:
             chat.title, chat.kicked, chat.migrated_to = title, False, None
+        if added_by is not None:
+            self._member_change(chat, added_by, "left", "member")
+
+    def _member_change(self, chat: _Chat, by_user_id: int, old: str, new: str) -> dict[str, Any]:
+        """A ``my_chat_member`` update: ``by_user_id`` changed the bot's status in ``chat``."""
+        return self._enqueue(
+            {
+                "my_chat_member": {
+                    "chat": chat.to_json(),
+                    "from": self.user(by_user_id).to_json(),
+                    "date": int(time.time()),
+                    "old_chat_member": _member_json(BOT_USER, old),
+                    "new_chat_member": _member_json(BOT_USER, new),
+                }
+            }
+        )
 
     def add_user(
         self, user_id: int, first_name: str, last_name: str = "", username: str | None = None
@@ -899,18 +919,8 @@ class FakeTelegram:
         chat.kicked = True
         if by_user_id is None:
             return None
-        new_status = "kicked" if chat.is_private else "left"
-        return self._enqueue(
-            {
-                "my_chat_member": {
-                    "chat": chat.to_json(),
-                    "from": self.user(by_user_id).to_json(),
-                    "date": int(time.time()),
-                    "old_chat_member": _member_json(BOT_USER, "member"),
-                    "new_chat_member": _member_json(BOT_USER, new_status),
-                }
-            }
-        )
+        return self._member_change(chat, by_user_id, "member",
+                                   "kicked" if chat.is_private else "left")
 
     def migrate_group(self, old_id: int, new_id: int) -> None:
         """Upgrades a group to a supergroup; sends to ``old_id`` then fail with ChatMigrated."""
@@ -1777,7 +1787,9 @@ class _ControlApi:
 
     async def group(self, request: web.Request) -> dict[str, Any]:
         body = await self._body(request)
-        self.tg.add_group(int(body["id"]), body["title"])
+        added_by = body.get("added_by")
+        self.tg.add_group(int(body["id"]), body["title"],
+                          int(added_by) if added_by is not None else None)
         return {"ok": True}
 
     async def start(self, request: web.Request) -> dict[str, Any]:

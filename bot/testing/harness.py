@@ -15,7 +15,12 @@ from bot.config import Settings
 from bot.db import Database
 from bot.models import OutboxMessage
 from bot.scheduler import ReconcileSummary
-from bot.telegram.app import build_application, start_services, stop_services
+from bot.telegram.app import (
+    ALLOWED_UPDATES,
+    build_application,
+    start_services,
+    stop_services,
+)
 from bot.telegram.runtime import KEY, Runtime
 from bot.telegram.sender import Limits
 from bot.testing.fake_telegram import FakeTelegram
@@ -61,7 +66,7 @@ class BotUnderTest:
         await start_services(self.app, run_scheduler=False)
         await self.app.start()
         await self.app.updater.start_polling(poll_interval=0.0, timeout=1,
-                                             allowed_updates=["message", "callback_query"])
+                                             allowed_updates=ALLOWED_UPDATES)
 
     async def stop(self) -> None:
         await self.app.updater.stop()

@@ -44,7 +44,7 @@ from bot.services import announce as service
 from bot.services import outbox
 from bot.services.access import actor_for
 from bot.services.report_views import split_text
-from bot.telegram.handlers.common import is_private, real_user_id, toast
+from bot.telegram.handlers.common import is_private, real_user_id, reply_key, toast, update_key
 from bot.telegram.runtime import KEY, Runtime, runtime
 from bot.texts import render
 
@@ -126,7 +126,7 @@ async def umumkan(update: Update, context: ContextTypes.DEFAULT_TYPE) -> object:
         return END
     options = await rt.run(lambda s: service.target_options(s, actor_for(s, rt.settings,
                                                                          user_id)))
-    key = f"reply:{update.update_id}"
+    key = reply_key(update)
     if not options:
         await rt.reply(update.effective_chat.id, "announce_refused", key=key)
         return END
@@ -143,14 +143,14 @@ async def _ask_target(rt: Runtime, update: Update, draft: Draft, user_id: int) -
                                                                          user_id)))
     if not options:
         await rt.reply(update.effective_chat.id, "announce_refused",
-                       key=f"reply:{update.update_id}")
+                       key=reply_key(update))
         return END
     keyboard = [[outbox.button(render("announce_button_target", option=o),
                                f"an:{draft.token}:t:{o.scope}")] for o in options]
     keyboard.append([_compose_button("announce_button_cancel", draft.token, "cancel")])
     draft.stage = TARGET
     await _send(rt, update.effective_chat.id, render("announce_ask_target"),
-                key=f"reply:{update.update_id}", keyboard=keyboard)
+                key=reply_key(update), keyboard=keyboard)
     return TARGET
 
 
@@ -168,7 +168,7 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> object:
         length = len(message.text or "")
         if length > limit:
             await rt.reply(update.effective_chat.id, "announce_too_long",
-                           key=f"reply:{update.update_id}", length=length, limit=limit,
+                           key=reply_key(update), length=length, limit=limit,
                            with_media=bool(draft.media_kind))
             return None
         replaced = draft.text_html is not None
@@ -177,7 +177,7 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> object:
             return await _ask_target(rt, update, draft, user_id)
         draft.stage = MEDIA
         await _send(rt, update.effective_chat.id, render("announce_ask_media", replaced=replaced),
-                    key=f"reply:{update.update_id}",
+                    key=reply_key(update),
                     keyboard=[[_compose_button("announce_button_no_media", draft.token, "none"),
                                _compose_button("announce_button_cancel", draft.token,
                                                "cancel")]])
@@ -205,7 +205,7 @@ async def on_media(update: Update, context: ContextTypes.DEFAULT_TYPE) -> object
             text_html, length = message.caption_html, len(message.caption)
         if text_html is not None and length > service.MAX_CAPTION_CHARS:
             await rt.reply(update.effective_chat.id, "announce_too_long",
-                           key=f"reply:{update.update_id}", length=length,
+                           key=reply_key(update), length=length,
                            limit=service.MAX_CAPTION_CHARS, with_media=True)
             return None
         draft.media_kind, draft.media_file_id = kind, file_id
@@ -214,7 +214,7 @@ async def on_media(update: Update, context: ContextTypes.DEFAULT_TYPE) -> object
             return await _ask_target(rt, update, draft, user_id)
         draft.stage = TEXT
         await _send(rt, update.effective_chat.id, render("announce_ask_caption", kind=kind),
-                    key=f"reply:{update.update_id}",
+                    key=reply_key(update),
                     keyboard=[[_compose_button("announce_button_cancel", draft.token,
                                                "cancel")]])
         return TEXT
@@ -224,7 +224,7 @@ async def on_other(update: Update, context: ContextTypes.DEFAULT_TYPE) -> object
     """A message the current step does not take (text at the buttons, a sticker...)."""
     rt = runtime(context)
     draft: Draft | None = context.user_data.get(DRAFT)
-    await rt.reply(update.effective_chat.id, "announce_hint", key=f"reply:{update.update_id}",
+    await rt.reply(update.effective_chat.id, "announce_hint", key=reply_key(update),
                    stage=draft.stage if draft else "")
     return None
 
@@ -235,7 +235,7 @@ async def _expired(rt: Runtime, update: Update, draft: Draft | None) -> object:
         await toast(update, render("announce_toast", what="expired"))
     else:
         await rt.reply(update.effective_chat.id, "announce_hint",
-                       key=f"reply:{update.update_id}", stage=draft.stage if draft else "")
+                       key=reply_key(update), stage=draft.stage if draft else "")
     return END if draft is None else None
 
 
@@ -256,7 +256,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> objec
             await toast(update, render("announce_toast", what="cancelled"))
             await _close(rt, update)
             await rt.reply(update.effective_chat.id, "announce_cancelled",
-                           key=f"reply:{update.update_id}")
+                           key=reply_key(update))
             return END
         if action == "none":
             if draft.stage != MEDIA or draft.text_html is None:
@@ -285,11 +285,11 @@ async def _preview(rt: Runtime, update: Update, draft: Draft, user_id: int,
         reach = service.reach_of(session, option.unit_ids)
         method, payload = service.post_message(draft.text_html, draft.media_kind,
                                                draft.media_file_id, None)
-        outbox.enqueue(session, key=f"an-preview:{update.update_id}", chat_id=chat_id,
+        outbox.enqueue(session, key=f"an-preview:{update_key(update)}", chat_id=chat_id,
                        method=method, payload=payload, now=now, priority=outbox.PRIORITY_REPLY)
         keyboard = [[_compose_button("announce_button_send", draft.token, "send"),
                      _compose_button("announce_button_cancel", draft.token, "cancel")]]
-        outbox.send_message(session, key=f"an-summary:{update.update_id}", chat_id=chat_id,
+        outbox.send_message(session, key=f"an-summary:{update_key(update)}", chat_id=chat_id,
                             text=render("announce_preview", option=option, reach=reach),
                             now=now, keyboard=keyboard, priority=outbox.PRIORITY_REPLY)
         _close_buttons(session, update, now)
@@ -326,7 +326,7 @@ async def _send_announcement(rt: Runtime, update: Update, context: ContextTypes.
     context.user_data.pop(DRAFT, None)
     rt.wake_sender()
     await toast(update, render("announce_toast", what="sent"))
-    await rt.reply(update.effective_chat.id, "announce_sent", key=f"reply:{update.update_id}",
+    await rt.reply(update.effective_chat.id, "announce_sent", key=reply_key(update),
                    result=outcome.result.value, announcement=outcome.announcement,
                    remind_after=rt.settings.announcements.remind_after_minutes)
     return END
@@ -340,7 +340,7 @@ async def on_cancel_command(update: Update, context: ContextTypes.DEFAULT_TYPE) 
     async with _lock(context, user_id):
         context.user_data.pop(DRAFT, None)
     await rt.reply(update.effective_chat.id, "announce_cancelled",
-                   key=f"reply:{update.update_id}")
+                   key=reply_key(update))
     return END
 
 
@@ -369,7 +369,7 @@ async def on_waiting(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         await toast(update, render("announce_toast", what="wait"))
     elif update.effective_chat is not None:
         await rt.reply(update.effective_chat.id, "announce_wait",
-                       key=f"reply:{update.update_id}")
+                       key=reply_key(update))
 
 
 async def stale_compose_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -441,7 +441,7 @@ async def dibaca(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     user_id = real_user_id(update)
     if user_id is None:
         return
-    chat_id, key = update.effective_chat.id, f"reply:{update.update_id}"
+    chat_id, key = update.effective_chat.id, reply_key(update)
     valid, number = _number(context)
     if not valid:
         await rt.reply(chat_id, "announce_dibaca_error", key=key, result="usage", number="")
@@ -464,7 +464,7 @@ async def pengumuman(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     user_id = real_user_id(update)
     if user_id is None:
         return
-    chat_id, key = update.effective_chat.id, f"reply:{update.update_id}"
+    chat_id, key = update.effective_chat.id, reply_key(update)
     items = await rt.run(lambda s: service.recent(s, rt.settings, telegram_user_id=user_id))
     if items is None:
         await rt.reply(chat_id, "announce_list_refused", key=key)
@@ -480,13 +480,13 @@ async def tarik(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     valid, number = _number(context)
     if not valid or number is None:
         await rt.reply(update.effective_chat.id, "announce_withdraw_reply",
-                       key=f"reply:{update.update_id}", result="usage", announcement=None)
+                       key=reply_key(update), result="usage", announcement=None)
         return
     await _confirm_withdraw(rt, update, user_id, number)
 
 
 async def _confirm_withdraw(rt: Runtime, update: Update, user_id: int, number: int) -> None:
-    chat_id, key = update.effective_chat.id, f"reply:{update.update_id}"
+    chat_id, key = update.effective_chat.id, reply_key(update)
     check = await rt.run(lambda s: service.withdraw_check(
         s, rt.settings, announcement_id=number, telegram_user_id=user_id))
     if check.result is not None:
@@ -529,7 +529,7 @@ async def on_report_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -
         rt.wake_sender()
         await toast(update, render("announce_toast", what=f"w_{outcome.result.value}"))
         await rt.reply(update.effective_chat.id, "announce_withdraw_reply",
-                       key=f"reply:{update.update_id}", result=outcome.result.value,
+                       key=reply_key(update), result=outcome.result.value,
                        announcement=outcome.announcement)
 
 
@@ -546,7 +546,7 @@ async def _send_xlsx(rt: Runtime, update: Update, user_id: int, number: int) -> 
     chat_id, now = update.effective_chat.id, rt.clock.now()
     payload = outbox.document_payload(f"konfirmasi-pengumuman-{number}.xlsx", content, caption)
     await rt.run(lambda s: outbox.enqueue(
-        s, key=f"an-xlsx:{update.update_id}", chat_id=chat_id, method="sendDocument",
+        s, key=f"an-xlsx:{update_key(update)}", chat_id=chat_id, method="sendDocument",
         payload=payload, now=now, priority=outbox.PRIORITY_REPLY))
     rt.wake_sender()
 
@@ -555,7 +555,7 @@ async def private_only(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     rt = runtime(context)
     if real_user_id(update) is None:
         return
-    await rt.reply(update.effective_chat.id, "private_only", key=f"reply:{update.update_id}")
+    await rt.reply(update.effective_chat.id, "private_only", key=reply_key(update))
 
 
 # --- wiring ------------------------------------------------------------------------------------

@@ -24,6 +24,23 @@ def real_user_id(update: Update) -> int | None:
     return user.id
 
 
+def update_key(update: Update) -> str:
+    """What tells this update apart for good: a button press's query id, or its message's chat
+    and id. Not update_id: Telegram reuses those (a new token, or a week without updates), and an
+    outbox key built on one would silently swallow the answer to a later, different update."""
+    if update.callback_query is not None:
+        return f"q{update.callback_query.id}"
+    message = update.effective_message
+    if message is not None:
+        return f"m{message.chat.id}:{message.message_id}"
+    return f"u{update.update_id}"
+
+
+def reply_key(update: Update) -> str:
+    """The outbox key of the answer to this update: the same update delivered twice, one answer."""
+    return f"reply:{update_key(update)}"
+
+
 def is_private(update: Update) -> bool:
     chat = update.effective_chat
     return chat is not None and chat.type == ChatType.PRIVATE

@@ -6,7 +6,7 @@ from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
 
 from bot.services import outbox, registration
-from bot.telegram.handlers.common import is_private, real_user_id, toast
+from bot.telegram.handlers.common import is_private, real_user_id, reply_key, toast
 from bot.telegram.runtime import runtime
 from bot.texts import render
 
@@ -19,7 +19,7 @@ async def daftar(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if user_id is None:
         return
     chat_id = update.effective_chat.id
-    key = f"reply:{update.update_id}"
+    key = reply_key(update)
     if not is_private(update):
         await rt.reply(chat_id, "private_only", key=key)
         return

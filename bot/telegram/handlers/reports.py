@@ -24,7 +24,7 @@ from bot.services.report_periods import (
     parse_period,
     split_period,
 )
-from bot.telegram.handlers.common import is_private, real_user_id, toast
+from bot.telegram.handlers.common import is_private, real_user_id, reply_key, toast
 from bot.telegram.runtime import Runtime, runtime
 from bot.texts import render
 
@@ -56,7 +56,7 @@ async def _gate(update: Update, context: ContextTypes.DEFAULT_TYPE, command: str
     answer and None."""
     rt = runtime(context)
     chat_id = update.effective_chat.id
-    key = f"reply:{update.update_id}"
+    key = reply_key(update)
     user_id = real_user_id(update)
     if user_id is None:
         who = update.effective_user.id if update.effective_user else None

@@ -6,20 +6,14 @@ from telegram import Update
 from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandler, filters
 
 from bot.services.access import actor_for
-from bot.services.registration import mark_started
-from bot.telegram.handlers.common import is_private, real_user_id
+from bot.telegram.handlers.common import is_private, real_user_id, reply_key
 from bot.telegram.runtime import runtime
 
 MENU = [("bantuan", "menu_bantuan")]
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    rt = runtime(context)
-    user_id = real_user_id(update)
-    if user_id is None:
-        return
-    if is_private(update):
-        await rt.run(lambda s: mark_started(s, user_id))
+    """/start: the chat guard has noted the private chat as working, as for any message."""
     await help_(update, context)
 
 
@@ -29,7 +23,7 @@ async def help_(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if user_id is None:
         return
     actor = await rt.run(lambda s: actor_for(s, rt.settings, user_id))
-    await rt.reply(update.effective_chat.id, "help", key=f"reply:{update.update_id}",
+    await rt.reply(update.effective_chat.id, "help", key=reply_key(update),
                    actor=actor, private=is_private(update))
 
 
@@ -38,7 +32,7 @@ async def unknown(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     rt = runtime(context)
     if real_user_id(update) is None or not is_private(update):
         return
-    await rt.reply(update.effective_chat.id, "unknown_input", key=f"reply:{update.update_id}")
+    await rt.reply(update.effective_chat.id, "unknown_input", key=reply_key(update))
 
 
 def register(app: Application) -> None:

@@ -13,7 +13,7 @@ from telegram.ext import ContextTypes
 
 from bot.services.access import Actor, actor_for
 from bot.services.unit_common import Origin, PressOutcome, Reply, deliver
-from bot.telegram.handlers.common import is_private, real_user_id, toast
+from bot.telegram.handlers.common import is_private, real_user_id, reply_key, toast
 from bot.telegram.runtime import runtime
 from bot.texts import render
 
@@ -52,7 +52,7 @@ async def run_command(update: Update, context: ContextTypes.DEFAULT_TYPE, fn: Co
     if user_id is None or update.effective_chat is None:
         return
     chat_id = update.effective_chat.id
-    key = f"reply:{update.update_id}"
+    key = reply_key(update)
     if private_only and not is_private(update):
         await rt.reply(chat_id, "private_only", key=key)
         return
@@ -86,7 +86,7 @@ async def run_press(update: Update, context: ContextTypes.DEFAULT_TYPE, fn: Pres
         actor = actor_for(session, rt.settings, user_id)
         outcome = fn(session, actor, query.data or "", now, origin)
         if outcome.reply is not None:
-            deliver(session, chat_id=chat_id, key=f"reply:{update.update_id}",
+            deliver(session, chat_id=chat_id, key=reply_key(update),
                     reply=outcome.reply, now=now)
         return outcome
 
