@@ -16,12 +16,19 @@ from bot.audit.models import AuditEntry
 from bot.config import RotationOverride
 from bot.duty import Move, Person, expected_people, plan_apel, regu_on_duty
 from bot.models import Apel, ApelExpected, Leave, OutboxMessage
-from bot.models_unit import Correction, DutySwap, LeaveEnding, MenuState, PaktaSignature
+from bot.models_unit import (
+    Correction,
+    DutySwap,
+    LeaveEnding,
+    LeaveRequest,
+    MenuState,
+    PaktaSignature,
+)
 from bot.scheduler import ApelScheduler
 from bot.services import apel as apel_service
 from bot.services import corrections, leave, menus, pakta, swaps
 from bot.services.access import actor_for
-from bot.services.unit_common import DateWords, Scope, find_people, split_dates
+from bot.services.unit_common import DateWords, Origin, Scope, find_people, split_dates
 from bot.texts import render
 from tests.factories import (
     AGUS,
@@ -39,6 +46,7 @@ from tests.factories import (
 )
 
 STRANGER = 9999
+KALAPAS_CILACAP = 5000002  # lapas-cilacap's kalapas_chat_id, not on the roster
 DAY = date(2024, 11, 26)
 
 
@@ -610,7 +618,7 @@ TABLE = [
     menus.MenuCommand("koreksi", "Koreksi", frozenset({"kplp", "kalapas", "admin"})),
     menus.MenuCommand("cuti", "Catat cuti", frozenset({"karupam", "kplp", "admin"})),
     menus.MenuCommand("cuti", "Ajukan cuti", frozenset({"pegawai"})),
-    menus.MenuCommand("daftar", "Daftar"),
+    menus.MenuCommand("daftar", "Daftar", frozenset({"tamu"})),
     menus.MenuCommand("bantuan", "Bantuan"),
 ]
 
@@ -620,12 +628,16 @@ def test_menus_by_role_and_only_when_changed(world, settings):
     assert menus.default_commands(TABLE) == [{"command": "daftar", "description": "Daftar"},
                                              {"command": "bantuan", "description": "Bantuan"}]
     queued = call(world, lambda s: menus.sync(s, settings, TABLE, now, full=True))
-    assert queued == 8  # the eight registered people who started the bot in lapas-palu
+    # The eight registered people who started the bot in lapas-palu, and the Kalapas of
+    # lapas-cilacap, known only by the unit's kalapas_chat_id.
+    assert queued == 9
     rows = call(world, lambda s: {r.chat_id: r.payload for r in s.exec(select(OutboxMessage))})
+    # Registered people no longer see /daftar.
     assert [c["description"] for c in rows[KPLP]["commands"]] == [
-        "Koreksi", "Catat cuti", "Daftar", "Bantuan"]
-    assert [c["description"] for c in rows[BUDI]["commands"]] == ["Ajukan cuti", "Daftar",
-                                                                  "Bantuan"]
+        "Koreksi", "Catat cuti", "Bantuan"]
+    assert [c["description"] for c in rows[BUDI]["commands"]] == ["Ajukan cuti", "Bantuan"]
+    assert [c["description"] for c in rows[KALAPAS_CILACAP]["commands"]] == [
+        "Koreksi", "Bantuan"]
     assert rows[BUDI]["scope"] == {"type": "chat", "chat_id": BUDI}
     assert call(world, lambda s: menus.sync(s, settings, TABLE, now, full=True)) == 0
     assert call(world, lambda s: menus.sync(s, settings, TABLE, now)) == 0
@@ -660,7 +672,7 @@ def test_scheduler_housekeeping_runs_reminders_and_menus(world, settings):
 
     clock = FakeClock(utc(1, 0, day=27))
     sched = ApelScheduler(world, settings, clock, menu_table=TABLE)
-    assert sched.housekeeping() == 8 + 8  # reminders (nobody signed yet), menus
+    assert sched.housekeeping() == 8 + 9  # reminders (nobody signed yet), menus
     assert sched.housekeeping() == 0
 
 
@@ -692,3 +704,28 @@ def test_end_search_and_upcoming_swaps(world, settings):
     own = call(world, lambda s: pakta.command(s, settings, actor=actor_for(s, settings, KALAPAS),
                                               text="baca", now=now))
     assert own.template == "pakta_show"
+
+
+def test_both_copies_of_a_leave_request_lose_their_buttons(world, settings):
+    """The Kalapas' own leave goes to every admin; once one decides, the others' copies close."""
+    admins = (7000001, 7000002)
+    settings = settings.model_copy(update={"telegram": settings.telegram.model_copy(
+        update={"admin_user_ids": list(admins)})})
+    call(world, lambda s: leave.command(s, settings, actor=actor_for(s, settings, KALAPAS),
+                                        text="besok sakit", now=BEFORE_PAGI))
+    copies = call(world, lambda s: {r.chat_id: r.id for r in s.exec(select(OutboxMessage).where(
+        OutboxMessage.key.startswith("leave-ask:")))})  # type: ignore[attr-defined]
+    assert set(copies) == set(admins)
+    request_id = call(world, lambda s: s.exec(select(LeaveRequest.id)).one())
+    pressed = Origin(admins[0], 11, "Permintaan cuti")
+    call(world, lambda s: leave.press(s, settings, actor=actor_for(s, settings, admins[0]),
+                                      data=f"c:a:{request_id}", now=BEFORE_PAGI,
+                                      origin=pressed))
+    edits = call(world, lambda s: s.exec(select(OutboxMessage).where(
+        OutboxMessage.method == "editMessageText")).all())
+    by_chat = {e.chat_id: e.payload for e in edits}
+    assert set(by_chat) == set(admins)
+    assert by_chat[admins[0]]["message_id"] == 11  # the pressed copy, as Telegram showed it
+    other = by_chat[admins[1]]  # the other copy, once it has a message id
+    assert other["ref_outbox_id"] == copies[admins[1]] and "reply_markup" not in other
+    assert "Disetujui oleh" in other["text"]

@@ -126,7 +126,7 @@ def _slot_of(word: str) -> str | None:
 def command(session: Session, settings: Settings, *, actor: Actor, text: str,
             now: datetime) -> Reply:
     text = " ".join(text.split())
-    if actor.employee is None and not actor.is_admin:
+    if not actor.known:
         return _reply("not_registered")
     person_scope = scope_for(session, actor, PERSON_SWAPPERS)
     if person_scope is None:
@@ -381,7 +381,7 @@ def press(session: Session, settings: Settings, *, actor: Actor, data: str | Non
 def schedule(session: Session, settings: Settings, *, actor: Actor, text: str,
              now: datetime) -> Reply:
     """Who stands which apel on a day, in each unit's local time, swaps included."""
-    if actor.employee is None and not actor.is_admin and not actor.grant_rows:
+    if not actor.known:
         return Reply("jadwal", {"result": "not_registered"})
     scope = reader_scope(session, actor)
     allowed = {u.id: u for u in session.exec(select(Unit).where(Unit.active))

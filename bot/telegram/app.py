@@ -33,7 +33,8 @@ def handler_modules() -> list:
     """Every module in bot/telegram/handlers/ with register(app): adding a file adds a feature.
 
     A module may also define MENU, a list of (command, template of its menu description) for
-    everyone, or (command, template, roles) for those roles only (see bot/services/menus.py).
+    everyone, or (command, template, roles) for those roles only (see bot/services/menus.py);
+    /bantuan explains each entry by its template (messages/help_command.html.j2).
     """
     import bot.telegram.handlers as package
 
@@ -51,7 +52,8 @@ def menu_table(modules: list | None = None) -> list[menus.MenuCommand]:
     for module in handler_modules() if modules is None else modules:
         for command, template, *roles in getattr(module, "MENU", ()):
             table.append(menus.MenuCommand(command, render(template),
-                                           frozenset(roles[0]) if roles else None))
+                                           frozenset(roles[0]) if roles else None,
+                                           key=template))
     return table
 
 
@@ -79,6 +81,7 @@ def build_application(settings: Settings, db: Database, clock: Clock, token: str
     app = builder.post_init(post_init).post_stop(post_stop).build()
     app.bot_data[KEY] = rt
     modules = handler_modules()
+    rt.menu_table = menu_table(modules)  # the menus and /bantuan
     for module in modules:
         module.register(app)
     for module in modules:
@@ -92,7 +95,7 @@ async def start_services(app: Application, *, run_scheduler: bool = True) -> Non
     """Menu, outbox sender, scheduler (with a catch-up pass before the first tick)."""
     rt: Runtime = app.bot_data[KEY]
     settings, db, clock = rt.settings, rt.db, rt.clock
-    table = menu_table()
+    table = rt.menu_table
     await app.bot.set_my_commands([BotCommand(c["command"], c["description"])
                                    for c in menus.default_commands(table)])
     rt.sender = OutboxSender(

@@ -37,6 +37,7 @@ class Runtime:
     writer: BatchWriter | None = None  # group commit for button presses
     pledges: BatchWriter | None = None  # the same, set-based, for the pledge button
     background: list = field(default_factory=list)
+    menu_table: list = field(default_factory=list)  # menus.MenuCommand: menus and /bantuan
 
     def wake_sender(self) -> None:
         if self.sender is not None:
