@@ -216,6 +216,44 @@ class AnnouncementsConfig(_Strict):
     compose_timeout_minutes: float = Field(default=15.0, gt=0, le=240)
 
 
+# How a roster jabatan stands the apel (config key `attendance`).
+STANDS_WITH_REGU, STANDS_WITH_ADMINISTRATION, STANDS_NONE = "regu", "administration", "none"
+Stands = Literal["regu", "administration", "none"]
+ROLES_WITH_REGU = ("anggota", "karupam")  # the roster's jabatan that belong to a regu
+
+
+class AttendanceConfig(_Strict):
+    """Which apel each roster jabatan stands: with their regu, the apel pagi on working days
+    with the administration staff, or none. The Kalapas receives the reports, so by default he
+    stands none; the KPLP leads the apel pagi and pledges with the administration staff."""
+
+    anggota: Stands = STANDS_WITH_REGU
+    karupam: Stands = STANDS_WITH_REGU
+    kplp: Stands = STANDS_WITH_ADMINISTRATION
+    kalapas: Stands = STANDS_NONE
+    staf: Stands = STANDS_WITH_ADMINISTRATION
+
+    @field_validator("anggota", "karupam")
+    @classmethod
+    def _has_regu(cls, v: str) -> str:
+        if v == STANDS_WITH_ADMINISTRATION:
+            raise ValueError(f"this jabatan belongs to a regu; use {STANDS_WITH_REGU!r} or "
+                             f"{STANDS_NONE!r}")
+        return v
+
+    @field_validator("kplp", "kalapas", "staf")
+    @classmethod
+    def _has_no_regu(cls, v: str) -> str:
+        if v == STANDS_WITH_REGU:
+            raise ValueError(f"only {' and '.join(ROLES_WITH_REGU)} belong to a regu; use "
+                             f"{STANDS_WITH_ADMINISTRATION!r} or {STANDS_NONE!r}")
+        return v
+
+    def of(self, role: str) -> str:
+        """How this jabatan stands; one the config does not know follows its regu."""
+        return getattr(self, role) if role in type(self).model_fields else STANDS_WITH_REGU
+
+
 class Settings(_Strict):
     telegram: TelegramConfig = Field(default_factory=TelegramConfig)
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
@@ -224,6 +262,7 @@ class Settings(_Strict):
     audit: AuditConfig = Field(default_factory=AuditConfig)
     pakta: PaktaConfig = Field(default_factory=PaktaConfig)
     announcements: AnnouncementsConfig = Field(default_factory=AnnouncementsConfig)
+    attendance: AttendanceConfig = Field(default_factory=AttendanceConfig)
     period: PeriodConfig
     units: list[UnitConfig] = Field(min_length=1)
 

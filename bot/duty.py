@@ -12,6 +12,9 @@ import holidays
 from bot.config import (
     OFF_DUTY,
     SLOTS,
+    STANDS_NONE,
+    STANDS_WITH_ADMINISTRATION,
+    AttendanceConfig,
     CalendarConfig,
     PeriodConfig,
     RotationOverride,
@@ -36,6 +39,20 @@ class ApelPlan:
 class Person:
     id: int
     regu: str | None  # None: administration staff, outside the regu system
+    # False: stands no apel of their own (config `attendance` "none"); a swap may still move
+    # them onto one.
+    stands: bool = True
+
+
+def standing(employee_id: int, role: str, regu: str | None,
+             attendance: AttendanceConfig) -> Person:
+    """How a roster person stands the apel, by jabatan (config `attendance`): with their regu,
+    with the administration staff (regu None), or at none (the Kalapas, by default: he
+    receives the reports)."""
+    stands = attendance.of(role)
+    if stands == STANDS_NONE:
+        return Person(employee_id, None, stands=False)
+    return Person(employee_id, None if stands == STANDS_WITH_ADMINISTRATION else regu)
 
 
 @dataclass(frozen=True)
@@ -136,7 +153,8 @@ def expected_people(
     plan: ApelPlan, people: Iterable[Person], leaves: Iterable[LeaveSpan],
     moves: Iterable[Move] = (),
 ) -> list[Person]:
-    """The on-duty regu (plus administration at pagi on working days), minus those on leave.
+    """The on-duty regu (plus administration at pagi on working days), minus those on leave
+    and those who stand no apel.
 
     A person with a move that day stands the apel of the move instead of their own."""
     on_leave = {lv.employee_id for lv in leaves if lv.covers(plan.duty_date)}
@@ -149,7 +167,8 @@ def expected_people(
             if moved[p.id] == plan.slot:
                 out.append(p)
             continue
-        if p.regu == plan.regu or (p.regu is None and plan.includes_administration):
+        if p.stands and (p.regu == plan.regu
+                         or (p.regu is None and plan.includes_administration)):
             out.append(p)
     return out
 
@@ -175,4 +194,5 @@ __all__ = [
     "plan_apel",
     "plans_due",
     "regu_on_duty",
+    "standing",
 ]

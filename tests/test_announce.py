@@ -370,6 +370,6 @@ def test_announcement_commands_only_in_their_menus():
 
     assert commands(None) == set()  # the default menu every guard sees
     assert commands(frozenset({"anggota", "pegawai"})) == set()
-    assert commands(frozenset({"satgas"})) == {"umumkan", "dibaca", "pengumuman"}
-    assert commands(frozenset({"admin"})) == {"umumkan", "dibaca", "pengumuman"}
+    assert commands(frozenset({"satgas"})) == {"umumkan", "dibaca", "pengumuman", "tarik"}
+    assert commands(frozenset({"admin"})) == {"umumkan", "dibaca", "pengumuman", "tarik"}
     assert commands(frozenset({"kalapas", "pegawai"})) == {"dibaca", "pengumuman"}

@@ -57,6 +57,9 @@ def with_rutan_palu(settings: Settings) -> Settings:
     data = settings.model_dump(mode="json")
     data["units"].append(rutan)
     data["telegram"]["admin_user_ids"] = [ADMIN]
+    # This Kalapas pledges at the apel pagi with the administration staff, as the figures
+    # below assume (by default he stands no apel: he receives the reports).
+    data["attendance"]["kalapas"] = "administration"
     return Settings.model_validate(data)
 
 

@@ -366,3 +366,73 @@ async def test_menus_by_role_help_and_unknown_input(world):
     say(world, BUDI, "halo pak")
     await server.wait_for(lambda: len([m for m in server.messages(BUDI)
                                        if "tidak dikenali" in m.text]) == 2)
+
+
+# --- help and menus per role (built from one table), both copies of a request closed -----------
+
+KALAPAS_CILACAP = 5000002  # lapas-cilacap's kalapas_chat_id: the Kalapas, not on the roster
+GRANTED_ADMIN = 7000001  # an admin by role grant, not on the roster
+
+
+def help_commands(text: str) -> list[str]:
+    """The commands /bantuan explains, one line each: '• /rekap — ...'."""
+    return [line.split()[1].lstrip("/") for line in text.splitlines()
+            if line.startswith("• /")]
+
+
+@pytest.fixture
+async def roles_world(settings, sqlite_db):
+    from bot.models import RoleGrant
+
+    clock = FakeClock(utc(22, 0))
+
+    def seed(s):
+        seed_crew(s, settings, clock.now(), UNIT_CREW)
+        s.add(RoleGrant(telegram_user_id=GRANTED_ADMIN, role="admin", granted_at=clock.now()))
+
+    sqlite_db.call(seed)
+    people = [(KALAPAS, "Ketut"), (KALAPAS_CILACAP, "Kalapas Cilacap"), (GRANTED_ADMIN, "Admin"),
+              (KPLP, "Yusuf"), (KARUPAM_D, "Hendra"), (BUDI, "Budi"), (SARI, "Sari"),
+              (STRANGER, "Tamu")]
+    async with running_bot(settings, sqlite_db, clock, people,
+                           started=[uid for uid, _ in people]) as bot:
+        await bot.settle()
+        yield bot
+
+
+async def test_help_and_menus_follow_the_roles(roles_world):
+    world, server = roles_world, roles_world.server
+    assert "daftar" in commands(server)  # the default menu, for people the bot does not know
+    helps = {}
+    for user in (KALAPAS, KALAPAS_CILACAP, GRANTED_ADMIN, KPLP, BUDI, STRANGER):
+        say(world, user, "/bantuan")
+        helps[user] = (await server.wait_for_message(user, "Bot Apel Netralitas")).text
+        menu = commands(server, user) or commands(server)  # the stranger: the default menu
+        # /bantuan explains exactly the commands of the person's menu, each once.
+        assert help_commands(helps[user]) == menu, (user, helps[user])
+        if user != STRANGER:
+            assert "belum terdaftar" not in helps[user] and "daftar" not in menu, user
+    readers = {"rekap", "belum", "status", "regu", "unduh", "grafik", "dibaca", "pengumuman"}
+    assert readers <= set(commands(server, KALAPAS_CILACAP))
+    assert "pimpinan Lapas Kelas IIA Kembangkuning" in helps[KALAPAS_CILACAP]
+    assert readers | {"umumkan", "tarik"} <= set(commands(server, GRANTED_ADMIN))
+    assert "admin" in helps[GRANTED_ADMIN]
+    assert readers <= set(commands(server, KALAPAS)) and "/cuti besok" not in helps[KALAPAS]
+    assert "belum terdaftar" in helps[STRANGER] and "/daftar" in helps[STRANGER]
+
+    # The Kalapas by chat id is the Kalapas for the unit commands too.
+    say(world, KALAPAS_CILACAP, "/cuti")
+    leave_today = await server.wait_for_message(KALAPAS_CILACAP, "cuti")
+    assert "belum terdaftar" not in leave_today.text
+
+
+async def test_both_copies_of_a_registration_request_lose_their_buttons(roles_world):
+    world, server = roles_world, roles_world.server
+    say(world, SARI, f"/daftar {nip(3)}")
+    mine = await server.wait_for_message(KARUPAM_D, "Permintaan pendaftaran")
+    other = await server.wait_for_message(KPLP, "Permintaan pendaftaran")
+    assert other.buttons()
+    server.press(KARUPAM_D, KARUPAM_D, mine.message_id, mine.button_data("Setujui"))
+    await server.wait_for_message(SARI, "telah disetujui")
+    await server.wait_for(lambda: not other.buttons() and not mine.buttons())
+    assert "Disetujui oleh Hendra" in other.text

@@ -28,7 +28,7 @@ from bot.scheduler import ApelScheduler
 from bot.services import apel as apel_service
 from bot.services import corrections, leave, menus, pakta, swaps
 from bot.services.access import actor_for
-from bot.services.unit_common import DateWords, Scope, find_people, split_dates
+from bot.services.unit_common import DateWords, Origin, Scope, find_people, split_dates
 from bot.texts import render
 from tests.factories import (
     AGUS,
@@ -47,6 +47,7 @@ from tests.factories import (
 
 STRANGER = 9999
 REGU_D = -1001000000004  # Lapas Palu's Regu D group, where its briefings are posted
+KALAPAS_CILACAP = 5000002  # lapas-cilacap's kalapas_chat_id, not on the roster
 DAY = date(2024, 11, 26)
 
 
@@ -356,15 +357,15 @@ def test_regu_swap_exchanges_and_open_apel_honours_it(world, settings):
                                         now=now))
     plans = call(world, lambda s: swaps.day_plans(s, settings, _palu(s), DAY))
     assert [p.regu for p in plans] == ["Regu A", "Regu D", "Regu C"]
-    # The apel opens with Regu A's people, and the report is about them.
+    # The apel opens with Regu A's people and the administration staff with the KPLP (not the
+    # Kalapas: he receives the report), and the report is about them.
     plan = plan_apel(settings.unit("lapas-palu"), DAY, "pagi", settings.calendar)
     assert plan.regu == "Regu D"
     apel = call(world, lambda s: apel_service.open_apel(s, settings, plan, utc(23, 0)))
     expected = call(world, lambda s: s.exec(select(ApelExpected.employee_id).where(
         ApelExpected.apel_id == apel.id)).all())
     names = call(world, lambda s: sorted(s.get(apel_service.Employee, i).name for i in expected))
-    assert names == ["Agus Salim", "Andi Karupam", "Ketut Kalapas", "Rina Marlina",
-                     "Yusuf Kurniawan"]
+    assert names == ["Agus Salim", "Andi Karupam", "Rina Marlina", "Yusuf Kurniawan"]
     briefings = call(world, lambda s: s.exec(select(apel_service.Briefing.chat_id).where(
         apel_service.Briefing.apel_id == apel.id)).all())
     assert -1001000000001 in briefings and -1001000000004 not in briefings
@@ -637,7 +638,7 @@ TABLE = [
     menus.MenuCommand("koreksi", "Koreksi", frozenset({"kplp", "kalapas", "admin"})),
     menus.MenuCommand("cuti", "Catat cuti", frozenset({"karupam", "kplp", "admin"})),
     menus.MenuCommand("cuti", "Ajukan cuti", frozenset({"pegawai"})),
-    menus.MenuCommand("daftar", "Daftar"),
+    menus.MenuCommand("daftar", "Daftar", frozenset({"tamu"})),
     menus.MenuCommand("bantuan", "Bantuan"),
 ]
 
@@ -647,12 +648,16 @@ def test_menus_by_role_and_only_when_changed(world, settings):
     assert menus.default_commands(TABLE) == [{"command": "daftar", "description": "Daftar"},
                                              {"command": "bantuan", "description": "Bantuan"}]
     queued = call(world, lambda s: menus.sync(s, settings, TABLE, now, full=True))
-    assert queued == 8  # the eight registered people who started the bot in lapas-palu
+    # The eight registered people who started the bot in lapas-palu, and the Kalapas of
+    # lapas-cilacap, known only by the unit's kalapas_chat_id.
+    assert queued == 9
     rows = call(world, lambda s: {r.chat_id: r.payload for r in s.exec(select(OutboxMessage))})
+    # Registered people no longer see /daftar.
     assert [c["description"] for c in rows[KPLP]["commands"]] == [
-        "Koreksi", "Catat cuti", "Daftar", "Bantuan"]
-    assert [c["description"] for c in rows[BUDI]["commands"]] == ["Ajukan cuti", "Daftar",
-                                                                  "Bantuan"]
+        "Koreksi", "Catat cuti", "Bantuan"]
+    assert [c["description"] for c in rows[BUDI]["commands"]] == ["Ajukan cuti", "Bantuan"]
+    assert [c["description"] for c in rows[KALAPAS_CILACAP]["commands"]] == [
+        "Koreksi", "Bantuan"]
     assert rows[BUDI]["scope"] == {"type": "chat", "chat_id": BUDI}
     assert call(world, lambda s: menus.sync(s, settings, TABLE, now, full=True)) == 0
     assert call(world, lambda s: menus.sync(s, settings, TABLE, now)) == 0
@@ -687,7 +692,7 @@ def test_scheduler_housekeeping_runs_reminders_and_menus(world, settings):
 
     clock = FakeClock(utc(1, 0, day=27))
     sched = ApelScheduler(world, settings, clock, menu_table=TABLE)
-    assert sched.housekeeping() == 8 + 8  # reminders (nobody signed yet), menus
+    assert sched.housekeeping() == 8 + 9  # reminders (nobody signed yet), menus
     assert sched.housekeeping() == 0
 
 
@@ -719,3 +724,28 @@ def test_end_search_and_upcoming_swaps(world, settings):
     own = call(world, lambda s: pakta.command(s, settings, actor=actor_for(s, settings, KALAPAS),
                                               text="baca", now=now))
     assert own.template == "pakta_show"
+
+
+def test_both_copies_of_a_leave_request_lose_their_buttons(world, settings):
+    """The Kalapas' own leave goes to every admin; once one decides, the others' copies close."""
+    admins = (7000001, 7000002)
+    settings = settings.model_copy(update={"telegram": settings.telegram.model_copy(
+        update={"admin_user_ids": list(admins)})})
+    call(world, lambda s: leave.command(s, settings, actor=actor_for(s, settings, KALAPAS),
+                                        text="besok sakit", now=BEFORE_PAGI))
+    copies = call(world, lambda s: {r.chat_id: r.id for r in s.exec(select(OutboxMessage).where(
+        OutboxMessage.key.startswith("leave-ask:")))})  # type: ignore[attr-defined]
+    assert set(copies) == set(admins)
+    request_id = call(world, lambda s: s.exec(select(LeaveRequest.id)).one())
+    pressed = Origin(admins[0], 11, "Permintaan cuti")
+    call(world, lambda s: leave.press(s, settings, actor=actor_for(s, settings, admins[0]),
+                                      data=f"c:a:{request_id}", now=BEFORE_PAGI,
+                                      origin=pressed))
+    edits = call(world, lambda s: s.exec(select(OutboxMessage).where(
+        OutboxMessage.method == "editMessageText")).all())
+    by_chat = {e.chat_id: e.payload for e in edits}
+    assert set(by_chat) == set(admins)
+    assert by_chat[admins[0]]["message_id"] == 11  # the pressed copy, as Telegram showed it
+    other = by_chat[admins[1]]  # the other copy, once it has a message id
+    assert other["ref_outbox_id"] == copies[admins[1]] and "reply_markup" not in other
+    assert "Disetujui oleh" in other["text"]

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from sqlmodel import select
 
-from bot.models import Employee, Leave, OutboxMessage, RoleGrant, Unit
+from bot.models import ApelExpected, Employee, Leave, OutboxMessage, RoleGrant, Unit
 from bot.models_unit import Correction, LeaveRequest
 from bot.services import corrections, leave, pakta, report_views, swaps, unit_common
 from bot.services.access import actor_for, visible_units
@@ -174,7 +174,10 @@ def test_officer_cannot_record_own_leave_by_button_or_directly(world, settings):
 def test_officer_cannot_correct_own_missed_apel(world, settings):
     apel_id = ua._closed_pagi(world, settings)
     now = ua.utc(1, 0, day=26)
-    for tg in (KPLP, KALAPAS):
+    # The Kalapas stands no apel (config attendance), so only the KPLP has one to miss.
+    kalapas = _employee(world, KALAPAS)
+    assert world.call(lambda s: s.get(ApelExpected, (apel_id, kalapas.id))) is None
+    for tg in (KPLP,):
         me = _employee(world, tg)
         out = world.call(lambda s, tg=tg, me=me: corrections.press(
             s, settings, actor=actor_for(s, settings, tg),

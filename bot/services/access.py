@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
@@ -17,25 +18,51 @@ class Grant:
     kanwil: str | None
 
 
+# Menu and help roles beyond the roster's and the grants' (bot/services/menus.py).
+EMPLOYEE = "pegawai"  # any registered, active employee
+GUEST = "tamu"  # nobody the bot knows yet: may register (/daftar)
+
+
+def menu_roles(roster_role: str | None, grants: Iterable[str], *, is_admin: bool,
+               heads_unit: bool) -> frozenset[str]:
+    """The roles whose commands a person sees: their jabatan and "pegawai" when on the roster,
+    their grants, "admin", "kalapas" for a unit's configured Kalapas chat; "tamu" if none."""
+    roles = set(grants)
+    if roster_role:
+        roles |= {roster_role, EMPLOYEE}
+    if is_admin:
+        roles.add("admin")
+    if heads_unit:
+        roles.add("kalapas")
+    return frozenset(roles or {GUEST})
+
+
 @dataclass(frozen=True)
 class Actor:
     telegram_user_id: int
     employee: Employee | None
     grant_rows: tuple[Grant, ...] = ()
     is_admin: bool = False
+    heads: frozenset[int] = frozenset()  # units whose configured Kalapas chat this is
 
     @property
     def grants(self) -> frozenset[str]:
         return frozenset(g.role for g in self.grant_rows)
 
     @property
-    def role(self) -> str | None:  # the roster's jabatan; messages/help.html.j2 reads it
+    def role(self) -> str | None:  # the roster's jabatan
         return self.employee.role if self.employee else None
 
     @property
     def roles(self) -> frozenset[str]:
-        own = {self.employee.role} if self.employee else set()
-        return frozenset(own | set(self.grants) | ({"admin"} if self.is_admin else set()))
+        """Menu roles (menu_roles): the same as the person's command menu."""
+        return menu_roles(self.role, self.grants, is_admin=self.is_admin,
+                          heads_unit=bool(self.heads))
+
+    @property
+    def known(self) -> bool:
+        """On the roster, granted a role, an admin, or a unit's Kalapas chat."""
+        return GUEST not in self.roles
 
 
 def actor_for(session: Session, settings: Settings, telegram_user_id: int) -> Actor:
@@ -47,7 +74,8 @@ def actor_for(session: Session, settings: Settings, telegram_user_id: int) -> Ac
     grants = tuple(Grant(r.role, r.unit_id, r.kanwil) for r in rows)
     is_admin = telegram_user_id in settings.telegram.admin_user_ids or any(
         g.role == "admin" for g in grants)
-    return Actor(telegram_user_id, employee, grants, is_admin)
+    return Actor(telegram_user_id, employee, grants, is_admin,
+                 frozenset(units_with_kalapas_chat(session, [telegram_user_id])))
 
 
 def visible_units(session: Session, actor: Actor) -> list[Unit]:
@@ -62,7 +90,7 @@ def visible_units(session: Session, actor: Actor) -> list[Unit]:
         g.role == "kanwil" or (g.role == "satgas" and g.unit_id is None))}
     unit_ids = {g.unit_id for g in actor.grant_rows
                 if g.role == "satgas" and g.unit_id is not None}
-    unit_ids |= kalapas_units(session, actor)
+    unit_ids |= kalapas_units(actor)
     return [u for u in units if u.id in unit_ids or u.kanwil in kanwils]
 
 
@@ -147,7 +175,7 @@ def may_decide_leave(session: Session, actor: Actor, employee: Employee) -> bool
             and is_superior(actor.employee, employee):
         return True
     return "kalapas" in superior_roles(employee) \
-        and employee.unit_id in kalapas_units(session, actor)
+        and employee.unit_id in kalapas_units(actor)
 
 
 # --- announcements (Satgas Netralitas) ---------------------------------------------------------
@@ -178,10 +206,15 @@ def announce_home_unit(actor: Actor, reach: list[Unit]) -> Unit | None:
     return None
 
 
-def kalapas_units(session: Session, actor: Actor) -> set[int]:
+def units_with_kalapas_chat(session: Session, chat_ids: Iterable[int]) -> dict[int, int]:
+    """Unit id -> its configured Kalapas chat, for the units whose chat is one of these."""
+    return dict(session.exec(select(Unit.id, Unit.kalapas_chat_id).where(
+        col(Unit.kalapas_chat_id).in_(list(chat_ids)))).all())
+
+
+def kalapas_units(actor: Actor) -> set[int]:
     """Units this person heads: Kalapas on the roster, or the configured Kalapas chat."""
-    ids = {u.id for u in session.exec(select(Unit).where(
-        Unit.kalapas_chat_id == actor.telegram_user_id))}
+    ids = set(actor.heads)
     if actor.employee is not None and actor.employee.role == "kalapas":
         ids.add(actor.employee.unit_id)
     return ids

@@ -440,7 +440,7 @@ def viewer_units(session: Session, actor: Actor, ann: Announcement) -> set[int] 
         AnnouncementUnit.announcement_id == ann.id)).all())
     if actor.is_admin or ann.sender_user_id == actor.telegram_user_id:
         return target
-    own = kalapas_units(session, actor) & target
+    own = kalapas_units(actor) & target
     return own or None
 
 
@@ -452,7 +452,7 @@ def _visible_query(session: Session, actor: Actor):  # noqa: ANN202
     query = select(Announcement)
     if actor.is_admin:
         return query
-    heads = kalapas_units(session, actor)
+    heads = kalapas_units(actor)
     mine = col(Announcement.sender_user_id) == actor.telegram_user_id
     if not heads:
         return query.where(mine)
@@ -648,7 +648,7 @@ def recent(session: Session, settings: Settings, *, telegram_user_id: int,
     """The latest announcements this person may follow up, with confirmation rates (of the
     units they may see). None: not a sender, Kalapas or admin."""
     actor = actor_for(session, settings, telegram_user_id)
-    if not (actor.is_admin or announce_reach(session, actor) or kalapas_units(session, actor)):
+    if not (actor.is_admin or announce_reach(session, actor) or kalapas_units(actor)):
         return None
     anns = session.exec(_visible_query(session, actor).order_by(
         col(Announcement.created_at).desc(), col(Announcement.id).desc()).limit(limit)).all()
@@ -666,7 +666,7 @@ def recent(session: Session, settings: Settings, *, telegram_user_id: int,
             col(Acknowledgement.employee_id) == AnnouncementExpected.employee_id))
         .where(col(AnnouncementExpected.announcement_id).in_(ids))
         .group_by(AnnouncementExpected.announcement_id, AnnouncementExpected.unit_id)).all()
-    heads = kalapas_units(session, actor)
+    heads = kalapas_units(actor)
     zones = dict(session.exec(
         select(AnnouncementUnit.announcement_id, Unit.timezone)
         .join(Unit, col(Unit.id) == AnnouncementUnit.unit_id)

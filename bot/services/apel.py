@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 
 from bot.config import Settings
 from bot.db import insert_ignoring_duplicates
-from bot.duty import ApelPlan, LeaveSpan, Person, expected_people
+from bot.duty import ApelPlan, LeaveSpan, Person, expected_people, standing
 from bot.models import (
     Apel,
     ApelExpected,
@@ -78,13 +78,16 @@ def _leaves_on(session: Session, unit_id: int, day) -> list[LeaveSpan]:  # noqa:
     return [LeaveSpan(*r) for r in rows]
 
 
-def _people(session: Session, unit_id: int) -> tuple[list[Person], dict[str, int]]:
+def _people(session: Session, settings: Settings,
+            unit_id: int) -> tuple[list[Person], dict[str, int]]:
+    """The unit's people, as they stand the apel (config `attendance`), and its regu ids."""
     regu_ids = {r.name: r.id for r in session.exec(
         select(Regu).where(Regu.unit_id == unit_id, Regu.active))}
     names = {v: k for k, v in regu_ids.items()}
-    rows = session.exec(select(Employee.id, Employee.regu_id).where(
+    rows = session.exec(select(Employee.id, Employee.role, Employee.regu_id).where(
         Employee.unit_id == unit_id, Employee.active)).all()
-    return [Person(id=i, regu=names.get(r) if r else None) for i, r in rows], regu_ids
+    return [standing(i, role, names.get(r) if r else None, settings.attendance)
+            for i, role, r in rows], regu_ids
 
 
 def _topic(period: PledgePeriod, plan: ApelPlan) -> str | None:
@@ -120,7 +123,7 @@ def open_apel(session: Session, settings: Settings, plan: ApelPlan, now: datetim
             session.flush()
     except IntegrityError:
         return None  # another process opened it a moment ago
-    people, regu_ids = _people(session, unit.id)
+    people, regu_ids = _people(session, settings, unit.id)
     # Freeze the roster on duty; leave is applied when counting, so leave added later excuses too.
     # Person swaps (/tukar) move someone onto this apel, or away to another one of the day;
     # those moved in stand with the on-duty regu and get the briefing privately as well.

@@ -1,8 +1,9 @@
 """Which chats are the bot's own, and what happens when it finds itself in another one.
 
 The bot serves its configured regu groups, administration groups, Kalapas chats, operator
-chat and audit archive chat, and people's private chats. Anywhere else (someone added it to a group) it answers no
-command: a prison's duty roster must not leak into a chat nobody configured.
+chat and audit archive chat, and people's private chats. Anywhere else (someone added it to a
+group) it answers no command: a prison's duty roster must not leak into a chat nobody
+configured.
 """
 
 from __future__ import annotations

@@ -113,7 +113,7 @@ def _missing(session: Session, apel: Apel) -> list[Employee]:
 def command(session: Session, settings: Settings, *, actor: Actor, text: str,
             now: datetime) -> Reply:
     """/koreksi: recent closed apel to choose from; `/koreksi <tanggal> <apel>`: that apel."""
-    if actor.employee is None and not actor.is_admin:
+    if not actor.known:
         return _reply("not_registered")
     scope = correct_scope(session, actor)
     if scope is None:

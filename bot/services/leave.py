@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 from bot.config import Settings
 from bot.models import Apel, ApelExpected, Employee, Leave, Regu, Unit
 from bot.models_unit import LeaveEnding, LeaveRequest
-from bot.services import apel_counts
+from bot.services import apel_counts, outbox
 from bot.services.access import Actor, leave_deciders, may_decide_leave
 from bot.services.audit_log import record_event
 from bot.services.unit_common import (
@@ -107,7 +107,7 @@ _toast = unit_toast
 def command(session: Session, settings: Settings, *, actor: Actor, text: str,
             now: datetime) -> Reply:
     text = " ".join(text.split())
-    if actor.employee is None and not actor.is_admin:
+    if not actor.known:
         return _reply("not_registered")
     if not text:
         return overview(session, actor=actor, now=now)
@@ -321,6 +321,11 @@ def _ask_own(session: Session, settings: Settings, actor: Actor, words: DateWord
                    reason=reason_text(code, note), now=now)
 
 
+def _request_key(request_id: int) -> str:
+    """The outbox key prefix of a leave request's copies, one per decider."""
+    return f"leave-ask:{request_id}:"
+
+
 def request(session: Session, settings: Settings, *, actor: Actor, start: date, end: date,
             reason: str, now: datetime) -> Reply:
     employee = actor.employee
@@ -347,7 +352,7 @@ def request(session: Session, settings: Settings, *, actor: Actor, start: date, 
     names = []
     for decider in deciders:
         chat = decider if isinstance(decider, int) else decider.telegram_user_id
-        deliver(session, chat_id=chat, key=f"leave-ask:{req.id}:{chat}", reply=reply, now=now)
+        deliver(session, chat_id=chat, key=f"{_request_key(req.id)}{chat}", reply=reply, now=now)
         if not isinstance(decider, int):
             names.append(decider.name)
     return _reply("requested", request=req, names=names)
@@ -377,8 +382,11 @@ def decide(session: Session, settings: Settings, *, actor: Actor, request_id: in
     by = actor.employee.name if actor.employee else str(actor.telegram_user_id)
     notify(session, employee, f"leave-decided:{req.id}", "cuti_decided", now,
            approved=approve, request=req, by=by)
-    close_buttons(session, origin, render("decision_note", approved=approve, by=by), now,
+    note = render("decision_note", approved=approve, by=by)
+    close_buttons(session, origin, note, now,
                   key=f"leave-close:{req.id}:{origin.chat_id if origin else 0}")
+    outbox.close_copies(session, key_prefix=_request_key(req.id), note=note, now=now,
+                        skip_chat_id=origin.chat_id if origin else None)
     return PressOutcome(_toast("leave_approved" if approve else "leave_refused",
                                name=employee.name), reply)
 

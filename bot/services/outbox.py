@@ -90,6 +90,27 @@ def send_message(session: Session, *, key: str, chat_id: int, text: str, now: da
                    payload=html_message(text, keyboard), now=now, priority=priority)
 
 
+def close_copies(session: Session, *, key_prefix: str, note: str, now: datetime,
+                 skip_chat_id: int | None = None) -> int:
+    """A request sent to several people (rows keyed `<key_prefix><chat>`) was decided: every
+    copy but the pressed one (`skip_chat_id`: its handler edits it) loses its buttons and gets
+    `note`. The edit waits for the copy's message id (ref_outbox_id). Returns edits queued."""
+    copies = session.exec(select(OutboxMessage).where(
+        col(OutboxMessage.key).startswith(key_prefix, autoescape=True),
+        OutboxMessage.method == "sendMessage", OutboxMessage.state != "failed")).all()
+    queued = 0
+    for copy in copies:
+        if copy.chat_id == skip_chat_id:
+            continue
+        enqueue(session, key=f"close:{copy.key}", chat_id=copy.chat_id,
+                method="editMessageText",
+                payload={"text": f"{copy.payload['text']}\n\n{note}", "parse_mode": "HTML",
+                         "ref_outbox_id": copy.id},
+                now=now, priority=PRIORITY_REPLY)
+        queued += 1
+    return queued
+
+
 def due(session: Session, now: datetime, limit: int,
         skip_chats: Iterable[int] = ()) -> list[Due]:
     query = (

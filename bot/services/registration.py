@@ -23,6 +23,11 @@ MAX_CLAIMS_PER_DAY = 3
 APPROVE, REFUSE = "a", "x"
 
 
+def _request_key(request_id: int) -> str:
+    """The outbox key prefix of a request's copies, one per approver."""
+    return f"reg-ask:{request_id}:"
+
+
 def registration_callback(decision: str, request_id: int) -> str:
     return f"r:{decision}:{request_id}"
 
@@ -113,7 +118,8 @@ def claim(session: Session, settings: Settings, *, telegram_user_id: int, telegr
                  outbox.button(render("button_refuse"),
                                registration_callback(REFUSE, request.id))]]
     for approver in approvers_for(session, settings, employee):
-        outbox.send_message(session, key=f"reg-ask:{request.id}:{approver}", chat_id=approver,
+        outbox.send_message(session, key=f"{_request_key(request.id)}{approver}",
+                            chat_id=approver,
                             text=text, keyboard=keyboard, now=now,
                             priority=outbox.PRIORITY_REPLY)
     record_event(session, kind="registration.requested", actor=f"tg:{telegram_user_id}", at=now,
@@ -138,7 +144,9 @@ class DecisionOutcome:
 
 
 def decide(session: Session, settings: Settings, *, request_id: int, approver_user_id: int,
-           approve: bool, now: datetime) -> DecisionOutcome:
+           approve: bool, now: datetime, by: str | None = None) -> DecisionOutcome:
+    """Approve or refuse; the other approvers' copies of the request lose their buttons (the
+    pressed one is the handler's to edit). `by`: the decider's name for that note."""
     request = session.get(RegistrationRequest, request_id)
     if request is None:
         return DecisionOutcome(Decision.NOT_FOUND)
@@ -162,6 +170,10 @@ def decide(session: Session, settings: Settings, *, request_id: int, approver_us
         employee.updated_at = now
         session.add(employee)
     session.flush()
+    outbox.close_copies(session, key_prefix=_request_key(request.id), now=now,
+                        note=render("decision_note", approved=approve,
+                                    by=by or str(approver_user_id)),
+                        skip_chat_id=approver_user_id)
     outbox.send_message(session, key=f"reg-done:{request.id}", chat_id=request.telegram_user_id,
                         text=render("registration_decided", approved=approve, employee=employee),
                         now=now, priority=outbox.PRIORITY_REPLY)

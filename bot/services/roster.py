@@ -16,6 +16,7 @@ from typing import Any, Final
 
 from sqlmodel import Session, select
 
+from bot import config
 from bot.clock import Clock
 from bot.models import Employee, Leave, Regu, Unit
 from bot.services import apel_counts
@@ -69,7 +70,7 @@ ROLE_SYNONYMS: Final[Mapping[str, str]] = MappingProxyType({
     "staf administrasi": "staf",
 })
 ROLES: Final = frozenset(ROLE_SYNONYMS.values())
-ROLES_WITH_REGU: Final = frozenset({"anggota", "karupam"})  # the others must have none
+ROLES_WITH_REGU: Final = frozenset(config.ROLES_WITH_REGU)  # the others must have none
 _ROLE_HINT = (f"use one of {', '.join(sorted(ROLES))} or a synonym such as "
               + ", ".join(k for k in ("penjaga", "petugas", "karutan", "kepala lpka",
                                       "administrasi") if k in ROLE_SYNONYMS))

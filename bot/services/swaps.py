@@ -17,7 +17,7 @@ from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from bot.config import SLOTS, RotationOverride, Settings
-from bot.duty import ApelPlan, Move, day_plan, off_duty_regu, regu_on_duty
+from bot.duty import ApelPlan, Move, day_plan, off_duty_regu, regu_on_duty, standing
 from bot.models import Apel, Employee, Regu, Unit
 from bot.models_unit import DutySwap
 from bot.services import outbox
@@ -126,7 +126,7 @@ def _slot_of(word: str) -> str | None:
 def command(session: Session, settings: Settings, *, actor: Actor, text: str,
             now: datetime) -> Reply:
     text = " ".join(text.split())
-    if actor.employee is None and not actor.is_admin:
+    if not actor.known:
         return _reply("not_registered")
     person_scope = scope_for(session, actor, PERSON_SWAPPERS)
     if person_scope is None:
@@ -240,11 +240,17 @@ def swap_regu(session: Session, settings: Settings, *, actor: Actor, regu: Regu,
                  [[button("button_undo", f"t:u:{first.id}")]])
 
 
-def _own_slot(session: Session, employee: Employee, plans: list[ApelPlan]) -> str | None:
-    if employee.regu_id is None:
+def _own_slot(session: Session, settings: Settings, employee: Employee,
+              plans: list[ApelPlan]) -> str | None:
+    """The apel this person stands today without a swap (config `attendance`), or None."""
+    regu = session.get(Regu, employee.regu_id) if employee.regu_id else None
+    person = standing(employee.id, employee.role, regu.name if regu else None,
+                      settings.attendance)
+    if not person.stands:
+        return None
+    if person.regu is None:
         return "pagi" if plans[0].includes_administration else None
-    regu = session.get(Regu, employee.regu_id)
-    return next((p.slot for p in plans if regu is not None and p.regu == regu.name), None)
+    return next((p.slot for p in plans if p.regu == person.regu), None)
 
 
 def swap_person(session: Session, settings: Settings, *, actor: Actor, employee: Employee,
@@ -257,10 +263,10 @@ def swap_person(session: Session, settings: Settings, *, actor: Actor, employee:
     if problem:
         return _reply(problem)
     plans = day_plans(session, settings, unit, day)
-    own = _own_slot(session, employee, plans)
+    own = _own_slot(session, settings, employee, plans)
     current = {m.employee_id: m.slot for m in moves_on(session, unit.id, day)}.get(employee.id)
-    standing = current or own
-    if standing == slot:
+    stands_now = current or own
+    if stands_now == slot:
         return _reply("already_person", employee=employee, slot=slot, day=day)
     touched = [s for s in {slot, own, current} if s]
     if _opened(session, unit.id, day, touched):
@@ -375,7 +381,7 @@ def press(session: Session, settings: Settings, *, actor: Actor, data: str | Non
 def schedule(session: Session, settings: Settings, *, actor: Actor, text: str,
              now: datetime) -> Reply:
     """Who stands which apel on a day, in each unit's local time, swaps included."""
-    if actor.employee is None and not actor.is_admin and not actor.grant_rows:
+    if not actor.known:
         return Reply("jadwal", {"result": "not_registered"})
     scope = reader_scope(session, actor)
     allowed = {u.id: u for u in session.exec(select(Unit).where(Unit.active))

@@ -143,7 +143,7 @@ def scope_for(session: Session, actor: Actor, roles: Iterable[str]) -> Scope | N
         if emp.regu_id:
             return Scope(frozenset({emp.unit_id}), emp.regu_id)
     if KALAPAS in wanted:
-        heads = kalapas_units(session, actor)
+        heads = kalapas_units(actor)
         if heads:
             return Scope(frozenset(heads))
     return None

@@ -37,7 +37,8 @@ def handler_modules() -> list:
     """Every module in bot/telegram/handlers/ with register(app): adding a file adds a feature.
 
     A module may also define MENU, a list of (command, template of its menu description) for
-    everyone, or (command, template, roles) for those roles only (see bot/services/menus.py).
+    everyone, or (command, template, roles) for those roles only (see bot/services/menus.py);
+    /bantuan explains each entry by its template (messages/help_command.html.j2).
     """
     import bot.telegram.handlers as package
 
@@ -55,7 +56,8 @@ def menu_table(modules: list | None = None) -> list[menus.MenuCommand]:
     for module in handler_modules() if modules is None else modules:
         for command, template, *roles in getattr(module, "MENU", ()):
             table.append(menus.MenuCommand(command, render(template),
-                                           frozenset(roles[0]) if roles else None))
+                                           frozenset(roles[0]) if roles else None,
+                                           key=template))
     return table
 
 
@@ -85,6 +87,7 @@ def build_application(settings: Settings, db: Database, clock: Clock, token: str
     app.bot_data[KEY] = rt
     chat_guard.install(app)  # in front of every handler: only the bot's own chats are served
     modules = handler_modules()
+    rt.menu_table = menu_table(modules)  # the menus and /bantuan
     for module in modules:
         module.register(app)
     for module in modules:
@@ -105,7 +108,7 @@ async def start_services(app: Application, *, run_scheduler: bool = True) -> Non
             telegram_last_success_at=lambda: rt.sender.last_success_at if rt.sender else None,
         ), settings.http.listen)
         await rt.ops.start()
-    table = menu_table()
+    table = rt.menu_table
     await app.bot.set_my_commands([BotCommand(c["command"], c["description"])
                                    for c in menus.default_commands(table)])
     rt.sender = OutboxSender(

@@ -41,6 +41,7 @@ class Runtime:
     # False once another `apel-bot run` took this database's lease over (see commands/run.py).
     lease_held: Callable[[], bool] = lambda: True
     ops: OpsServer | None = None  # /healthz and /metrics, when [http] listen is set
+    menu_table: list = field(default_factory=list)  # menus.MenuCommand: menus and /bantuan
 
     def wake_sender(self) -> None:
         if self.sender is not None:

@@ -54,7 +54,8 @@ log = logging.getLogger(__name__)
 # and admins; a Kalapas follows up the announcements that reached their unit.
 MENU = [("umumkan", "announce_menu_umumkan", ("satgas", "admin")),
         ("dibaca", "announce_menu_dibaca", ("kalapas", "satgas", "admin")),
-        ("pengumuman", "announce_menu_pengumuman", ("kalapas", "satgas", "admin"))]
+        ("pengumuman", "announce_menu_pengumuman", ("kalapas", "satgas", "admin")),
+        ("tarik", "announce_menu_tarik", ("satgas", "admin"))]
 
 TEXT, MEDIA, TARGET, PREVIEW = "text", "media", "target", "preview"
 END = ConversationHandler.END

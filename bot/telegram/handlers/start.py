@@ -6,6 +6,7 @@ from telegram import Update
 from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandler, filters
 
 from bot.services.access import actor_for
+from bot.services.menus import help_context
 from bot.telegram.handlers.common import is_private, real_user_id, reply_key
 from bot.telegram.runtime import runtime
 
@@ -22,9 +23,10 @@ async def help_(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     user_id = real_user_id(update)
     if user_id is None:
         return
-    actor = await rt.run(lambda s: actor_for(s, rt.settings, user_id))
+    shown = await rt.run(lambda s: help_context(
+        s, rt.settings, rt.menu_table, actor_for(s, rt.settings, user_id)))
     await rt.reply(update.effective_chat.id, "help", key=reply_key(update),
-                   actor=actor, private=is_private(update))
+                   private=is_private(update), **shown)
 
 
 async def unknown(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

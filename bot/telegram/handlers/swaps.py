@@ -9,7 +9,7 @@ from bot.services import swaps
 from bot.telegram.handlers.unit_flow import command_handler, press_handler
 
 MENU = [
-    ("jadwal", "menu_jadwal", ("pegawai", "admin", "kanwil", "satgas")),
+    ("jadwal", "menu_jadwal", ("pegawai", "kalapas", "admin", "kanwil", "satgas")),
     ("tukar", "menu_tukar", ("karupam", "kplp", "admin")),
 ]
 
