@@ -226,17 +226,9 @@ class OutboxMessage(SQLModel, table=True):
     uncertain: bool = False
 
 
-def load_feature_tables() -> None:
-    """Import every bot/models_<area>.py so their tables join the metadata (and Alembic's)."""
-    import importlib
-    import pkgutil
-
-    import bot
-
-    for module in pkgutil.iter_modules(bot.__path__):
-        if module.name.startswith("models_"):
-            importlib.import_module(f"bot.{module.name}")
-
-
-load_feature_tables()
-import bot.audit.models  # noqa: E402, F401  (audit tables share this metadata)
+# Each capability's tables join this metadata (and Alembic's). Explicit imports, not a scan of
+# module names: a module that moves or is renamed fails here at once instead of dropping its tables.
+import bot.audit.models  # noqa: E402, F401
+import bot.models_announce  # noqa: E402, F401
+import bot.models_reports  # noqa: E402, F401
+import bot.models_unit  # noqa: E402, F401
