@@ -24,11 +24,11 @@ from sqlalchemy import insert
 from sqlmodel import select
 from telegram import Bot
 
-from bot.clock import SystemClock
-from bot.config import Settings, parse_settings
-from bot.db import Database
 from bot.models import Employee, OutboxMessage, Regu, Unit
 from bot.models_announce import Acknowledgement
+from bot.platform.clock import SystemClock
+from bot.platform.config import Settings, parse_settings
+from bot.platform.db import Database
 from bot.services import announce
 from bot.services.units import sync_config
 from bot.telegram.sender import Limits, OutboxSender

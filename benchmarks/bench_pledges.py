@@ -19,7 +19,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from bot.db import normalise_url
+from bot.platform.db import normalise_url
 from bot.testing.deployment import (
     BotProcess,
     add_chats,

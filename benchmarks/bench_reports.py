@@ -32,10 +32,10 @@ from pathlib import Path
 import psycopg
 from sqlmodel import select
 
-from bot.config import Settings, UnitConfig
-from bot.db import Database
 from bot.duty import is_working_day, plan_apel
 from bot.models import Employee, PledgePeriod, Regu, RoleGrant, Unit
+from bot.platform.config import Settings, UnitConfig
+from bot.platform.db import Database
 from bot.services import apel_counts, reports
 from bot.services import report_views as views
 from bot.services.report_periods import parse_period

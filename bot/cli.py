@@ -8,10 +8,10 @@ import logging
 import pkgutil
 import sys
 
-from bot.config import ConfigError
-from bot.db import DatabaseNotMigrated
-from bot.logging_setup import setup_logging
-from bot.services.instance_lease import LeaseHeld
+from bot.platform.config import ConfigError
+from bot.platform.db import DatabaseNotMigrated
+from bot.platform.instance_lease import LeaseHeld
+from bot.platform.logging_setup import setup_logging
 
 
 def command_modules() -> list:

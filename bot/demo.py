@@ -13,9 +13,9 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bot.clock import FakeClock
-from bot.config import Settings, parse_settings
-from bot.db import Database
+from bot.platform.clock import FakeClock
+from bot.platform.config import Settings, parse_settings
+from bot.platform.db import Database
 from bot.services.roster import import_roster_file
 from bot.services.units import sync_config
 from bot.testing.fake_telegram import FakeTelegram

@@ -9,7 +9,7 @@ from functools import lru_cache
 
 import holidays
 
-from bot.config import (
+from bot.platform.config import (
     OFF_DUTY,
     SLOTS,
     CalendarConfig,

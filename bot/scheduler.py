@@ -20,11 +20,11 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlmodel import Session, col, select
 
 from bot.audit.keys import SigningKey, load_signing_key
-from bot.clock import Clock
-from bot.config import SLOTS, Settings, UnitConfig
-from bot.db import Database
 from bot.duty import ApelPlan, plans_due
 from bot.models import Apel, Unit
+from bot.platform.clock import Clock
+from bot.platform.config import SLOTS, Settings, UnitConfig
+from bot.platform.db import Database
 from bot.services import announce as announce_service
 from bot.services import apel as apel_service
 from bot.services import apel_counts, checkpoints, menus, pakta

@@ -18,9 +18,9 @@ from datetime import date, datetime, timedelta
 
 from sqlmodel import Session, select
 
-from bot.config import Settings
 from bot.duty import plan_apel
 from bot.models import Apel, ApelExpected, Briefing, Employee, OutboxMessage, Pledge, Regu, Unit
+from bot.platform.config import Settings
 from bot.services.units import period_row
 from tests.factories import APEL_CREW, seed_crew
 

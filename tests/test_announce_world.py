@@ -13,8 +13,8 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
-from bot.config import Settings, parse_settings
 from bot.models import RoleGrant, Unit
+from bot.platform.config import Settings, parse_settings
 from bot.services.units import sync_config
 from tests.factories import add_employee
 

@@ -14,7 +14,7 @@ from bot.audit.checkpoint import sign_checkpoint
 from bot.audit.keys import load_signing_key
 from bot.audit.merkle import root
 from bot.audit.note import open_note
-from bot.db import Database
+from bot.platform.db import Database
 from tests.test_audit_support import ORIGIN, Golden, drop_triggers, entry_hash, rows, verify
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from bot.audit import kinds
 from bot.audit.chain import append
 from bot.cli import main
-from bot.db import Database
+from bot.platform.db import Database
 from tests.test_audit_support import drop_triggers, edited_payload
 
 CONFIG = """

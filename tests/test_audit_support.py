@@ -19,8 +19,8 @@ from bot.audit.keys import keyring_path, load_signing_key, read_keyring
 from bot.audit.merkle import leaf_hash
 from bot.audit.rotation import rotate_key
 from bot.audit.verify import verify_database
-from bot.clock import FakeClock
-from bot.db import Database
+from bot.platform.clock import FakeClock
+from bot.platform.db import Database
 
 ORIGIN = "apel-bot"
 START = datetime(2024, 11, 25, 0, 0, tzinfo=UTC)

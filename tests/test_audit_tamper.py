@@ -15,7 +15,7 @@ from sqlalchemy import text
 
 from bot.audit.keys import SigningKey
 from bot.audit.note import parse_note, sign_note
-from bot.db import Database
+from bot.platform.db import Database
 from tests.conftest import PG_ADMIN_DSN, REQUIRE_PG, _pg_available
 from tests.test_audit_support import (
     ORIGIN,

@@ -6,7 +6,6 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from bot.config import parse_settings
 from bot.duty import (
     LeaveSpan,
     Person,
@@ -18,6 +17,7 @@ from bot.duty import (
     plans_due,
     regu_on_duty,
 )
+from bot.platform.config import parse_settings
 
 
 @pytest.fixture

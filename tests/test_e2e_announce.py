@@ -18,9 +18,9 @@ import pytest
 from openpyxl import load_workbook
 from sqlmodel import select
 
-from bot.clock import FakeClock
 from bot.models import OutboxMessage
 from bot.models_announce import Announcement
+from bot.platform.clock import FakeClock
 from bot.testing.fake_telegram import FakeTelegram
 from bot.testing.harness import BotUnderTest
 from tests.factories import running_bot

@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
-from bot.clock import FakeClock
 from bot.models import Apel, Pledge
+from bot.platform.clock import FakeClock
 from bot.services import apel_counts
 from bot.testing.fake_telegram import FakeTelegram
 from tests.factories import (

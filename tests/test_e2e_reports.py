@@ -20,9 +20,9 @@ import pytest
 from openpyxl import load_workbook
 from PIL import Image
 
-from bot.clock import FakeClock
-from bot.config import Settings
 from bot.models import RoleGrant, Unit
+from bot.platform.clock import FakeClock
+from bot.platform.config import Settings
 from bot.testing.fake_telegram import FakeTelegram
 from bot.testing.harness import BotUnderTest
 from tests.factories import (

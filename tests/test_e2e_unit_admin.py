@@ -13,9 +13,9 @@ import asyncio
 import pytest
 from sqlmodel import select
 
-from bot.clock import FakeClock
 from bot.models import Leave
 from bot.models_unit import Correction, DutySwap, LeaveEnding, PaktaSignature
+from bot.platform.clock import FakeClock
 from bot.testing.fake_telegram import FakeTelegram
 from bot.testing.harness import BotUnderTest
 from tests.factories import (

@@ -11,8 +11,8 @@ from sqlmodel import select
 
 from bot.audit.models import AuditEntry
 from bot.cli import main
-from bot.db import Database
 from bot.models import RoleGrant
+from bot.platform.db import Database
 from bot.services import report_views
 
 ROOT = Path(__file__).resolve().parent.parent

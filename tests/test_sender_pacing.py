@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-from bot.clock import FakeClock
+from bot.platform.clock import FakeClock
 from bot.telegram.sender import ChatWindows, Limits, OutboxSender
 
 PER_WINDOW, WINDOW = 10, 0.25  # 40/s

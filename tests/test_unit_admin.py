@@ -13,16 +13,16 @@ import pytest
 from sqlmodel import select
 
 from bot.audit.models import AuditEntry
-from bot.config import RotationOverride
 from bot.duty import Move, Person, expected_people, plan_apel, regu_on_duty
 from bot.models import Apel, ApelExpected, Leave, OutboxMessage
 from bot.models_unit import Correction, DutySwap, LeaveEnding, MenuState, PaktaSignature
+from bot.platform.config import RotationOverride
+from bot.platform.texts import render
 from bot.scheduler import ApelScheduler
 from bot.services import apel as apel_service
 from bot.services import corrections, leave, menus, pakta, swaps
 from bot.services.access import actor_for
 from bot.services.unit_common import DateWords, Scope, find_people, split_dates
-from bot.texts import render
 from tests.factories import (
     AGUS,
     BUDI,
@@ -656,7 +656,7 @@ def test_menus_by_role_and_only_when_changed(world, settings):
 
 
 def test_scheduler_housekeeping_runs_reminders_and_menus(world, settings):
-    from bot.clock import FakeClock
+    from bot.platform.clock import FakeClock
 
     clock = FakeClock(utc(1, 0, day=27))
     sched = ApelScheduler(world, settings, clock, menu_table=TABLE)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from bot.clock import SystemClock
-from bot.config import Settings, load_settings
-from bot.db import Database
+from bot.platform.clock import SystemClock
+from bot.platform.config import Settings, load_settings
+from bot.platform.db import Database
 from bot.services.units import sync_config
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from bot.commands.common import add_config_arg, load
-from bot.db import Database
+from bot.platform.db import Database
 from bot.services import apel_counts
 
 

@@ -10,8 +10,8 @@ import argparse
 import getpass
 import sys
 
-from bot.clock import SystemClock
 from bot.commands.common import add_config_arg, load, open_database
+from bot.platform.clock import SystemClock
 from bot.services import roles
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from sqlalchemy.exc import IntegrityError
 
-from bot.clock import SystemClock
 from bot.commands.common import add_config_arg, load, open_database
+from bot.platform.clock import SystemClock
 from bot.services.roster import (
     LEAVE_COLUMNS,
     ROLES,

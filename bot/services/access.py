@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
-from bot.config import Settings
 from bot.models import Employee, RoleGrant, Unit
+from bot.platform.config import Settings
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,6 @@ from sqlalchemy import and_, func, insert, literal, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from bot.config import Settings
 from bot.models import Employee, OutboxMessage, Regu, Unit
 from bot.models_announce import (
     Acknowledgement,
@@ -27,6 +26,8 @@ from bot.models_announce import (
     AnnouncementPost,
     AnnouncementUnit,
 )
+from bot.platform.config import Settings
+from bot.platform.texts import render
 from bot.services import outbox, tallies
 from bot.services.access import (
     Actor,
@@ -36,7 +37,6 @@ from bot.services.access import (
     kalapas_units,
 )
 from bot.services.audit_log import record_event
-from bot.texts import render
 
 log = logging.getLogger(__name__)
 

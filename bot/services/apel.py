@@ -12,8 +12,6 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from bot.config import Settings
-from bot.db import insert_ignoring_duplicates
 from bot.duty import ApelPlan, LeaveSpan, Person, expected_people
 from bot.models import (
     Apel,
@@ -28,12 +26,14 @@ from bot.models import (
     Unit,
 )
 from bot.models_unit import Correction
+from bot.platform.config import Settings
+from bot.platform.db import insert_ignoring_duplicates
+from bot.platform.texts import render
 from bot.services import apel_counts, outbox, swaps, tallies
 from bot.services.audit_log import Event, record_event, record_events
 from bot.services.classification import leave_covers
 from bot.services.corrections import corrections_for
 from bot.services.units import period_row
-from bot.texts import render
 
 log = logging.getLogger(__name__)
 

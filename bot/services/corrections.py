@@ -14,9 +14,10 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from bot.config import SLOTS, Settings
 from bot.models import Apel, ApelExpected, Employee, Unit
 from bot.models_unit import Correction
+from bot.platform.config import SLOTS, Settings
+from bot.platform.texts import render
 from bot.services import apel_counts, outbox
 from bot.services.access import Actor
 from bot.services.audit_log import record_event
@@ -38,7 +39,6 @@ from bot.services.unit_common import (
     split_dates,
     unit_toast,
 )
-from bot.texts import render
 
 log = logging.getLogger(__name__)
 

@@ -32,9 +32,9 @@ from openpyxl.utils import get_column_letter
 from sqlmodel import Session
 
 from bot.models import Unit
+from bot.platform.texts import render
 from bot.services import reports
 from bot.services.report_periods import Span
-from bot.texts import render
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DANGEROUS_PREFIXES = ("=", "+", "-", "@", "\t", "\r")

@@ -13,9 +13,10 @@ from datetime import date, datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from bot.config import Settings
 from bot.models import Apel, ApelExpected, Employee, Leave, Regu, Unit
 from bot.models_unit import LeaveEnding, LeaveRequest
+from bot.platform.config import Settings
+from bot.platform.texts import render
 from bot.services import apel_counts
 from bot.services.access import Actor, leave_deciders, may_decide_leave
 from bot.services.audit_log import record_event
@@ -46,7 +47,6 @@ from bot.services.unit_common import (
     unit_toast,
     ymd,
 )
-from bot.texts import render
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,10 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from bot.config import Settings
 from bot.models import Employee, OutboxMessage, PledgePeriod, Regu, Unit
 from bot.models_unit import PaktaSignature
+from bot.platform.config import Settings
+from bot.platform.texts import render
 from bot.services import outbox
 from bot.services.access import Actor, visible_units
 from bot.services.audit_log import record_event
@@ -29,7 +30,6 @@ from bot.services.unit_common import (
     result_reply,
 )
 from bot.services.units import period_row
-from bot.texts import render
 
 log = logging.getLogger(__name__)
 

@@ -23,8 +23,9 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from bot.config import Settings
 from bot.models import Employee, Regu, Unit
+from bot.platform.config import Settings
+from bot.platform.texts import render
 from bot.services import charts, exports, outbox, people, reports
 from bot.services.access import Actor, actor_for, visible_units
 from bot.services.apel import build_report
@@ -36,7 +37,6 @@ from bot.services.report_periods import (
     resolve,
     spec_from_token,
 )
-from bot.texts import render
 
 log = logging.getLogger(__name__)
 

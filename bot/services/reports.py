@@ -16,9 +16,10 @@ from datetime import date, datetime
 from sqlalchemy import func, union_all
 from sqlmodel import Session, col, select
 
-from bot.config import SLOTS
 from bot.models import Apel, ApelExpected, Employee, Leave, Pledge, Regu, Unit
 from bot.models_unit import Correction
+from bot.platform.config import SLOTS
+from bot.platform.texts import render
 from bot.services import apel_counts
 from bot.services.classification import (
     CORRECTED,
@@ -33,7 +34,6 @@ from bot.services.classification import (
     tune,
 )
 from bot.services.report_periods import Span
-from bot.texts import render
 
 
 @dataclass

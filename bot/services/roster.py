@@ -16,8 +16,8 @@ from typing import Any, Final
 
 from sqlmodel import Session, select
 
-from bot.clock import Clock
 from bot.models import Employee, Leave, Regu, Unit
+from bot.platform.clock import Clock
 from bot.services import apel_counts
 from bot.services.roster_files import (
     DEFAULT_LIMITS,

@@ -16,10 +16,11 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
-from bot.config import SLOTS, RotationOverride, Settings
 from bot.duty import ApelPlan, Move, day_plan, off_duty_regu, regu_on_duty
 from bot.models import Apel, Employee, Regu, Unit
 from bot.models_unit import DutySwap
+from bot.platform.config import SLOTS, RotationOverride, Settings
+from bot.platform.texts import render
 from bot.services import outbox
 from bot.services.access import Actor
 from bot.services.audit_log import record_event
@@ -48,7 +49,6 @@ from bot.services.unit_common import (
     unit_toast,
     ymd,
 )
-from bot.texts import render
 
 log = logging.getLogger(__name__)
 

@@ -10,10 +10,10 @@ from pathlib import Path
 from sqlmodel import select
 from telegram.ext import Application
 
-from bot.clock import FakeClock
-from bot.config import Settings
-from bot.db import Database
 from bot.models import OutboxMessage
+from bot.platform.clock import FakeClock
+from bot.platform.config import Settings
+from bot.platform.db import Database
 from bot.scheduler import ReconcileSummary
 from bot.telegram.app import build_application, start_services, stop_services
 from bot.telegram.runtime import KEY, Runtime

@@ -12,10 +12,10 @@ from telegram.ext import (
     ContextTypes,
 )
 
+from bot.platform.texts import render
 from bot.services import apel as apel_service
 from bot.telegram.handlers.common import real_user_id, toast
 from bot.telegram.runtime import runtime
-from bot.texts import render
 
 log = logging.getLogger(__name__)
 # The hot path of a burst: checked before every other handler (group -1), and it stops the

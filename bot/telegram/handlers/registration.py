@@ -5,10 +5,10 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
 
+from bot.platform.texts import render
 from bot.services import outbox, registration
 from bot.telegram.handlers.common import is_private, real_user_id, toast
 from bot.telegram.runtime import runtime
-from bot.texts import render
 
 MENU = [("daftar", "menu_daftar")]
 

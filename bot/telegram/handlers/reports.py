@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
 
+from bot.platform.texts import render
 from bot.services import report_views as views
 from bot.services.report_periods import (
     SPEC_PERIOD,
@@ -26,7 +27,6 @@ from bot.services.report_periods import (
 )
 from bot.telegram.handlers.common import is_private, real_user_id, toast
 from bot.telegram.runtime import Runtime, runtime
-from bot.texts import render
 
 log = logging.getLogger(__name__)
 

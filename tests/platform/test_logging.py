@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import logging
 
-from bot.logging_setup import RedactingFormatter, redact, setup_logging
+from bot.platform.logging_setup import RedactingFormatter, redact, setup_logging
 
 TOKEN = "7234567890:AAHk3xAbCdEfGhIjKlMnOpQrStUvWxYz012"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.config import ConfigError, load_settings, parse_settings
+from bot.platform.config import ConfigError, load_settings, parse_settings
 from tests.test_duty import _minimal_config
 
 

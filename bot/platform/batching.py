@@ -14,7 +14,7 @@ from typing import Any, Generic, TypeVar
 
 from sqlmodel import Session
 
-from bot.db import Database
+from bot.platform.db import Database
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

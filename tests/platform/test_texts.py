@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from bot.texts import render, tanggal, tanggal_pendek
+from bot.platform.texts import render, tanggal, tanggal_pendek
 
 # 17.17 UTC on the 29th is 01.17 WITA on the 30th.
 LATE_EVENING_UTC = datetime(2026, 11, 29, 17, 17, tzinfo=UTC)

@@ -1,4 +1,4 @@
-"""One `apel-bot run` per database (bot/services/instance_lease.py), on SQLite and PostgreSQL."""
+"""One `apel-bot run` per database (bot/platform/instance_lease.py), on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.services.instance_lease import LEASE_TTL, Holder, LeaseHeld, acquire, release, renew
+from bot.platform.instance_lease import LEASE_TTL, Holder, LeaseHeld, acquire, release, renew
 
 T0 = datetime(2024, 11, 26, 0, 0, tzinfo=UTC)
 A = Holder("host-a", 101, "aaaa")

@@ -11,9 +11,9 @@ from babel import Locale
 from babel.dates import format_date, format_time
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from bot.config import TIMEZONES
+from bot.platform.config import TIMEZONES
 
-MESSAGES_DIR = Path(__file__).resolve().parent / "messages"
+MESSAGES_DIR = Path(__file__).resolve().parents[1] / "messages"
 # Parsed once: Babel would otherwise build the locale again for every date it formats.
 LOCALE = Locale.parse("id_ID")
 

@@ -22,7 +22,7 @@ from sqlmodel import Session
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"
 
 
 def insert_ignoring_duplicates(session: Session, table: Table, index_elements: list[str]):  # noqa: ANN201
