@@ -26,7 +26,7 @@ import psycopg
 from sqlalchemy import insert
 from sqlmodel import select
 
-from bot.duty import plan_apel
+from bot.calendar.duty import plan_apel
 from bot.models import Employee, Leave, OutboxMessage, Regu, Unit
 from bot.models_unit import DutySwap, PaktaSignature
 from bot.platform.config import load_settings

@@ -20,7 +20,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlmodel import Session, col, select
 
 from bot.audit.keys import SigningKey, load_signing_key
-from bot.duty import ApelPlan, plans_due
+from bot.calendar.duty import ApelPlan, plans_due
 from bot.models import Apel, Unit
 from bot.platform.clock import Clock
 from bot.platform.config import SLOTS, Settings, UnitConfig

@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta
 
 from sqlmodel import Session, select
 
-from bot.duty import plan_apel
+from bot.calendar.duty import plan_apel
 from bot.models import Apel, ApelExpected, Briefing, Employee, OutboxMessage, Pledge, Regu, Unit
 from bot.platform.config import Settings
 from bot.services.units import period_row

@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 from sqlmodel import col, select
 
-from bot.duty import plan_apel
+from bot.calendar.duty import plan_apel
 from bot.models import Apel, ApelStatusCount, Employee, OutboxMessage, Pledge
 from bot.services import apel as apel_service
 from bot.services import apel_counts, corrections, leave, outbox, reports

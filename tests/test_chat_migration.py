@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 
 from sqlmodel import select
 
-from bot.duty import plan_apel
+from bot.calendar.duty import plan_apel
 from bot.models import Briefing, Regu
 from bot.services.apel import open_apel
 from bot.services.units import move_chat, sync_config

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 from sqlmodel import select
 
 from bot.audit.models import AuditEntry
-from bot.duty import plan_apel
+from bot.calendar.duty import plan_apel
 from bot.models import Pledge
 from bot.services.apel import PledgeResult, Press, open_apel, pledge_many
 from bot.services.units import sync_config

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 
 from sqlmodel import select
 
-from bot.duty import plan_apel
+from bot.calendar.duty import plan_apel
 from bot.models import OutboxMessage
 from bot.services.apel import Press, open_apel, pledge_many, refresh_tallies
 from bot.services.units import sync_config

@@ -13,7 +13,7 @@ import pytest
 from sqlmodel import select
 
 from bot.audit.models import AuditEntry
-from bot.duty import Move, Person, expected_people, plan_apel, regu_on_duty
+from bot.calendar.duty import Move, Person, expected_people, plan_apel, regu_on_duty
 from bot.models import Apel, ApelExpected, Leave, OutboxMessage
 from bot.models_unit import Correction, DutySwap, LeaveEnding, MenuState, PaktaSignature
 from bot.platform.config import RotationOverride

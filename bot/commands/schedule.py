@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from datetime import date
 
+from bot.calendar.duty import day_plan
 from bot.commands.common import add_config_arg, load
-from bot.duty import day_plan
 from bot.platform.texts import render
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from bot.duty import ApelPlan, LeaveSpan, Person, expected_people
+from bot.calendar.duty import ApelPlan, LeaveSpan, Person, expected_people
 from bot.models import (
     Apel,
     ApelExpected,

@@ -31,10 +31,10 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from sqlmodel import Session
 
+from bot.calendar.periods import Span
 from bot.models import Unit
 from bot.platform.texts import render
 from bot.services import reports
-from bot.services.report_periods import Span
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DANGEROUS_PREFIXES = ("=", "+", "-", "@", "\t", "\r")

@@ -23,13 +23,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from bot.models import Employee, Regu, Unit
-from bot.platform.config import Settings
-from bot.platform.texts import render
-from bot.services import charts, exports, outbox, people, reports
-from bot.services.access import Actor, actor_for, visible_units
-from bot.services.apel import build_report
-from bot.services.report_periods import (
+from bot.calendar.periods import (
     BUTTON_SPECS,
     SPEC_TODAY,
     PeriodSpec,
@@ -37,6 +31,12 @@ from bot.services.report_periods import (
     resolve,
     spec_from_token,
 )
+from bot.models import Employee, Regu, Unit
+from bot.platform.config import Settings
+from bot.platform.texts import render
+from bot.services import charts, exports, outbox, people, reports
+from bot.services.access import Actor, actor_for, visible_units
+from bot.services.apel import build_report
 
 log = logging.getLogger(__name__)
 

@@ -16,6 +16,7 @@ from datetime import date, datetime
 from sqlalchemy import func, union_all
 from sqlmodel import Session, col, select
 
+from bot.calendar.periods import Span
 from bot.models import Apel, ApelExpected, Employee, Leave, Pledge, Regu, Unit
 from bot.models_unit import Correction
 from bot.platform.config import SLOTS
@@ -33,7 +34,6 @@ from bot.services.classification import (
     status_expr,
     tune,
 )
-from bot.services.report_periods import Span
 
 
 @dataclass

@@ -3,7 +3,7 @@
 A regu swap puts a regu on an apel of one date; if it had another apel that day the displaced
 regu takes that one (the two exchange), otherwise the displaced regu is off. A person swap puts
 one employee on another apel of that date instead of their own. Swaps are rows in `DutySwap`,
-passed to the pure calendar in bot/duty.py as extra overrides and moves; `apel.open_apel`
+passed to the pure calendar in bot/calendar/duty.py as extra overrides and moves; `apel.open_apel`
 honours them when it freezes the expected list. Only apel not yet opened can be swapped.
 """
 
@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
-from bot.duty import ApelPlan, Move, day_plan, off_duty_regu, regu_on_duty
+from bot.calendar.duty import ApelPlan, Move, day_plan, off_duty_regu, regu_on_duty
 from bot.models import Apel, Employee, Regu, Unit
 from bot.models_unit import DutySwap
 from bot.platform.config import SLOTS, RotationOverride, Settings

@@ -10,13 +10,13 @@ from datetime import date, datetime
 
 from sqlmodel import Session, col, select
 
+from bot.calendar.periods import DateWords as DateWords
+from bot.calendar.periods import local_today as local_today
+from bot.calendar.periods import split_dates as split_dates
 from bot.models import Employee, Regu, Unit
 from bot.platform.texts import render
 from bot.services import outbox, people
 from bot.services.access import Actor, kalapas_units, visible_units
-from bot.services.report_periods import DateWords as DateWords
-from bot.services.report_periods import local_today as local_today
-from bot.services.report_periods import split_dates as split_dates
 
 # Roles as the roster spells them (Employee.role) and as grants spell them (RoleGrant.role).
 ANGGOTA, KARUPAM, KPLP, KALAPAS, STAF = "anggota", "karupam", "kplp", "kalapas", "staf"

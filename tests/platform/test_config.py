@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.platform.config import ConfigError, load_settings, parse_settings
-from tests.test_duty import _minimal_config
+from tests.calendar.test_duty import _minimal_config
 
 
 def test_example_config_loads(settings):

@@ -15,9 +15,7 @@ from dataclasses import dataclass
 from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
 
-from bot.platform.texts import render
-from bot.services import report_views as views
-from bot.services.report_periods import (
+from bot.calendar.periods import (
     SPEC_PERIOD,
     SPEC_TODAY,
     PeriodError,
@@ -25,6 +23,8 @@ from bot.services.report_periods import (
     parse_period,
     split_period,
 )
+from bot.platform.texts import render
+from bot.services import report_views as views
 from bot.telegram.handlers.common import is_private, real_user_id, toast
 from bot.telegram.runtime import Runtime, runtime
 

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from bot.services.report_periods import (
+from bot.calendar.periods import (
     MONTH,
     PERIOD,
     RANGE,

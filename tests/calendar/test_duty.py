@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from bot.duty import (
+from bot.calendar.duty import (
     LeaveSpan,
     Person,
     day_plan,
