@@ -18,6 +18,7 @@ from sqlalchemy import and_, func, insert, literal, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from bot.audit.log import record_event
 from bot.models import Employee, OutboxMessage, Regu, Unit
 from bot.models_announce import (
     Acknowledgement,
@@ -36,7 +37,6 @@ from bot.services.access import (
     announce_reach,
     kalapas_units,
 )
-from bot.services.audit_log import record_event
 
 log = logging.getLogger(__name__)
 

@@ -12,6 +12,7 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from bot.audit.log import Event, record_event, record_events
 from bot.calendar.duty import ApelPlan, LeaveSpan, Person, expected_people
 from bot.models import (
     Apel,
@@ -30,7 +31,6 @@ from bot.platform.config import Settings
 from bot.platform.db import insert_ignoring_duplicates
 from bot.platform.texts import render
 from bot.services import apel_counts, outbox, swaps, tallies
-from bot.services.audit_log import Event, record_event, record_events
 from bot.services.classification import leave_covers
 from bot.services.corrections import corrections_for
 from bot.services.units import period_row

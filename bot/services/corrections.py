@@ -14,13 +14,13 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from bot.audit.log import record_event
 from bot.models import Apel, ApelExpected, Employee, Unit
 from bot.models_unit import Correction
 from bot.platform.config import SLOTS, Settings
 from bot.platform.texts import render
 from bot.services import apel_counts, outbox
 from bot.services.access import Actor
-from bot.services.audit_log import record_event
 from bot.services.unit_common import (
     ADMIN,
     KALAPAS,

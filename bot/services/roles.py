@@ -13,8 +13,8 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
+from bot.audit.log import record_event
 from bot.models import RoleGrant, Unit
-from bot.services.audit_log import record_event
 
 GRANTABLE = ("admin", "kanwil", "satgas")
 

@@ -15,7 +15,7 @@ from bot.audit.keys import load_signing_key
 from bot.audit.merkle import root
 from bot.audit.note import open_note
 from bot.platform.db import Database
-from tests.test_audit_support import ORIGIN, Golden, drop_triggers, entry_hash, rows, verify
+from tests.audit.test_audit_support import ORIGIN, Golden, drop_triggers, entry_hash, rows, verify
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from bot.audit import kinds
 from bot.audit.chain import append
 from bot.cli import main
 from bot.platform.db import Database
-from tests.test_audit_support import drop_triggers, edited_payload
+from tests.audit.test_audit_support import drop_triggers, edited_payload
 
 CONFIG = """
 [database]

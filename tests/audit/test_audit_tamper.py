@@ -16,8 +16,7 @@ from sqlalchemy import text
 from bot.audit.keys import SigningKey
 from bot.audit.note import parse_note, sign_note
 from bot.platform.db import Database
-from tests.conftest import PG_ADMIN_DSN, REQUIRE_PG, _pg_available
-from tests.test_audit_support import (
+from tests.audit.test_audit_support import (
     ORIGIN,
     build_log,
     copy_sqlite,
@@ -34,6 +33,7 @@ from tests.test_audit_support import (
     rows,
     verify,
 )
+from tests.conftest import PG_ADMIN_DSN, REQUIRE_PG, _pg_available
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres",

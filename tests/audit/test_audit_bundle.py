@@ -15,7 +15,7 @@ from bot.audit.canonical import canonical_payload
 from bot.audit.keys import SigningKey
 from bot.audit.note import parse_note, sign_note
 from bot.platform.db import Database
-from tests.test_audit_support import ORIGIN, build_log, copy_sqlite
+from tests.audit.test_audit_support import ORIGIN, build_log, copy_sqlite
 
 NOW = datetime(2024, 12, 10, tzinfo=UTC)
 
