@@ -27,11 +27,12 @@ from sqlalchemy import insert
 from sqlmodel import select
 
 from bot.calendar.duty import plan_apel
+from bot.delivery import menus
 from bot.models import Employee, Leave, OutboxMessage, Regu, Unit
 from bot.models_unit import DutySwap, PaktaSignature
 from bot.platform.config import load_settings
 from bot.platform.db import Database
-from bot.services import apel, leave, menus, pakta, swaps
+from bot.services import apel, leave, pakta, swaps
 from bot.services.access import actor_for
 from bot.services.units import period_row, sync_config
 

@@ -22,13 +22,14 @@ from sqlmodel import Session, col, select
 from bot.audit import checkpoint_delivery as checkpoints
 from bot.audit.keys import SigningKey, load_signing_key
 from bot.calendar.duty import ApelPlan, plans_due
+from bot.delivery import menus
 from bot.models import Apel, Unit
 from bot.platform.clock import Clock
 from bot.platform.config import SLOTS, Settings, UnitConfig
 from bot.platform.db import Database
 from bot.services import announce as announce_service
 from bot.services import apel as apel_service
-from bot.services import apel_counts, menus, pakta
+from bot.services import apel_counts, pakta
 
 log = logging.getLogger(__name__)
 

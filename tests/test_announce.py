@@ -12,6 +12,7 @@ from openpyxl import load_workbook
 from sqlmodel import select
 
 from bot.audit.models import AuditEntry
+from bot.delivery import menus, outbox
 from bot.models import Employee, OutboxMessage, Unit
 from bot.models_announce import (
     Acknowledgement,
@@ -20,7 +21,6 @@ from bot.models_announce import (
     AnnouncementPost,
 )
 from bot.services import announce as svc
-from bot.services import menus, outbox
 from bot.services.access import actor_for
 from bot.services.exports import safe_text
 from bot.telegram import app

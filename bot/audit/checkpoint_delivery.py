@@ -12,8 +12,8 @@ from sqlmodel import Session, col, select
 from bot.audit.checkpoint import sign_checkpoint
 from bot.audit.keys import SigningKey
 from bot.audit.models import AuditEntry, Checkpoint
+from bot.delivery import outbox
 from bot.platform.texts import render
-from bot.services import outbox
 
 DAILY = timedelta(hours=24)
 

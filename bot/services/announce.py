@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from bot.audit.log import record_event
+from bot.delivery import outbox, tallies
 from bot.models import Employee, OutboxMessage, Regu, Unit
 from bot.models_announce import (
     Acknowledgement,
@@ -29,7 +30,6 @@ from bot.models_announce import (
 )
 from bot.platform.config import Settings
 from bot.platform.texts import render
-from bot.services import outbox, tallies
 from bot.services.access import (
     Actor,
     actor_for,

@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 
 from bot.audit.log import Event, record_event, record_events
 from bot.calendar.duty import ApelPlan, LeaveSpan, Person, expected_people
+from bot.delivery import outbox, tallies
 from bot.models import (
     Apel,
     ApelExpected,
@@ -30,7 +31,7 @@ from bot.models_unit import Correction
 from bot.platform.config import Settings
 from bot.platform.db import insert_ignoring_duplicates
 from bot.platform.texts import render
-from bot.services import apel_counts, outbox, swaps, tallies
+from bot.services import apel_counts, swaps
 from bot.services.classification import leave_covers
 from bot.services.corrections import corrections_for
 from bot.services.units import period_row

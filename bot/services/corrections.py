@@ -15,11 +15,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from bot.audit.log import record_event
+from bot.delivery import outbox
 from bot.models import Apel, ApelExpected, Employee, Unit
 from bot.models_unit import Correction
 from bot.platform.config import SLOTS, Settings
 from bot.platform.texts import render
-from bot.services import apel_counts, outbox
+from bot.services import apel_counts
 from bot.services.access import Actor
 from bot.services.unit_common import (
     ADMIN,

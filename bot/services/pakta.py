@@ -14,11 +14,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from bot.audit.log import record_event
+from bot.delivery import outbox
 from bot.models import Employee, OutboxMessage, PledgePeriod, Regu, Unit
 from bot.models_unit import PaktaSignature
 from bot.platform.config import Settings
 from bot.platform.texts import render
-from bot.services import outbox
 from bot.services.access import Actor, visible_units
 from bot.services.unit_common import (
     NIP_RE,

@@ -10,10 +10,10 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, select
 
 from bot.audit.log import record_event
+from bot.delivery import outbox
 from bot.models import Employee, RegistrationRequest, Regu, Unit
 from bot.platform.config import Settings
 from bot.platform.texts import render
-from bot.services import outbox
 from bot.services.access import approvers_for, may_approve
 
 NIP_RE = re.compile(r"^\d{18}$")

@@ -31,10 +31,11 @@ from bot.calendar.periods import (
     resolve,
     spec_from_token,
 )
+from bot.delivery import outbox
 from bot.models import Employee, Regu, Unit
 from bot.platform.config import Settings
 from bot.platform.texts import render
-from bot.services import charts, exports, outbox, people, reports
+from bot.services import charts, exports, people, reports
 from bot.services.access import Actor, actor_for, visible_units
 from bot.services.apel import build_report
 

@@ -18,11 +18,11 @@ from sqlmodel import Session, col, select
 
 from bot.audit.log import record_event
 from bot.calendar.duty import ApelPlan, Move, day_plan, off_duty_regu, regu_on_duty
+from bot.delivery import outbox
 from bot.models import Apel, Employee, Regu, Unit
 from bot.models_unit import DutySwap
 from bot.platform.config import SLOTS, RotationOverride, Settings
 from bot.platform.texts import render
-from bot.services import outbox
 from bot.services.access import Actor
 from bot.services.people import find_regus
 from bot.services.unit_common import (

@@ -13,9 +13,10 @@ from sqlmodel import Session, col, select
 from bot.calendar.periods import DateWords as DateWords
 from bot.calendar.periods import local_today as local_today
 from bot.calendar.periods import split_dates as split_dates
+from bot.delivery import outbox
 from bot.models import Employee, Regu, Unit
 from bot.platform.texts import render
-from bot.services import outbox, people
+from bot.services import people
 from bot.services.access import Actor, kalapas_units, visible_units
 
 # Roles as the roster spells them (Employee.role) and as grants spell them (RoleGrant.role).

@@ -10,13 +10,13 @@ import pkgutil
 from telegram import BotCommand, Update
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
+from bot.delivery import menus, outbox
 from bot.platform.clock import Clock
 from bot.platform.config import Settings
 from bot.platform.db import Database
 from bot.platform.logging_setup import redact
 from bot.platform.texts import render
 from bot.scheduler import ApelScheduler
-from bot.services import menus, outbox
 from bot.services.units import move_chat
 from bot.telegram.http import AiohttpRequest
 from bot.telegram.runtime import KEY, Runtime
@@ -33,7 +33,7 @@ def handler_modules() -> list:
     """Every module in bot/telegram/handlers/ with register(app): adding a file adds a feature.
 
     A module may also define MENU, a list of (command, template of its menu description) for
-    everyone, or (command, template, roles) for those roles only (see bot/services/menus.py).
+    everyone, or (command, template, roles) for those roles only (see bot/delivery/menus.py).
     """
     import bot.telegram.handlers as package
 

@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, TypeVar
 
 from sqlmodel import Session
 
+from bot.delivery import outbox
 from bot.platform.batching import BatchWriter
 from bot.platform.clock import Clock
 from bot.platform.config import Settings
 from bot.platform.db import Database
 from bot.platform.texts import render
-from bot.services import outbox
 from bot.services.apel import PledgeOutcome, Press, pledge_many
 
 if TYPE_CHECKING:

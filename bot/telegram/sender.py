@@ -29,11 +29,11 @@ from telegram.error import (
 )
 from telegram.warnings import PTBDeprecationWarning, PTBUserWarning
 
+from bot.delivery import outbox
+from bot.delivery.outbox import Due
 from bot.platform.clock import Clock
 from bot.platform.db import Database
 from bot.platform.texts import render
-from bot.services import outbox
-from bot.services.outbox import Due
 
 log = logging.getLogger(__name__)
 # The outbox stores raw Bot API calls on purpose; PTB's hint to use typed methods is noise here.

@@ -13,9 +13,9 @@ import psycopg
 import pytest
 from sqlmodel import select
 
+from bot.delivery import outbox
 from bot.models import OutboxMessage, Pledge, Regu
 from bot.platform.clock import RunningClock
-from bot.services import outbox
 from bot.services.units import sync_config
 from bot.telegram.sender import Limits
 from bot.testing.deployment import (

@@ -16,8 +16,8 @@ from typing import Any, Protocol
 
 from sqlmodel import Session, col, select
 
+from bot.delivery import outbox
 from bot.models import OutboxMessage
-from bot.services import outbox
 
 
 class TalliedPost(Protocol):

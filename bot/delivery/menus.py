@@ -25,10 +25,10 @@ from datetime import datetime
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
+from bot.delivery import outbox
 from bot.models import Employee, OutboxMessage, RoleGrant
 from bot.models_unit import MenuState
 from bot.platform.config import Settings
-from bot.services import outbox
 
 log = logging.getLogger(__name__)
 
