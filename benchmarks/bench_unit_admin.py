@@ -30,11 +30,11 @@ from bot.calendar.duty import plan_apel
 from bot.delivery import menus
 from bot.models import Employee, Leave, OutboxMessage, Regu, Unit
 from bot.models_unit import DutySwap, PaktaSignature
+from bot.org.access import actor_for
+from bot.org.units import period_row, sync_config
 from bot.platform.config import load_settings
 from bot.platform.db import Database
 from bot.services import apel, leave, pakta, swaps
-from bot.services.access import actor_for
-from bot.services.units import period_row, sync_config
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN = os.environ.get("APEL_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")

@@ -13,11 +13,11 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from bot.org.roster import import_roster_file
+from bot.org.units import sync_config
 from bot.platform.clock import FakeClock
 from bot.platform.config import Settings, parse_settings
 from bot.platform.db import Database
-from bot.services.roster import import_roster_file
-from bot.services.units import sync_config
 from bot.testing.fake_telegram import FakeTelegram
 from bot.testing.harness import BotUnderTest
 

@@ -59,7 +59,7 @@ class Regu(SQLModel, table=True):
 
 class ChatMigration(SQLModel, table=True):
     """Telegram upgraded a group to a supergroup: its id changed for good. Config still naming
-    the old id is read through this (bot/services/units.py), so a restart does not go back."""
+    the old id is read through this (bot/org/units.py), so a restart does not go back."""
 
     old_chat_id: int = _bigint(nullable=False, primary_key=True, autoincrement=False)
     new_chat_id: int = _bigint(nullable=False)

@@ -11,10 +11,10 @@ from datetime import UTC, date, datetime
 from sqlmodel import Session, select
 
 from bot.models import Employee, Leave, Regu, Unit
+from bot.org.units import sync_config
 from bot.platform.clock import FakeClock
 from bot.platform.config import Settings
 from bot.platform.db import Database
-from bot.services.units import sync_config
 from bot.testing.fake_telegram import FakeTelegram
 from bot.testing.harness import BotUnderTest, add_unit_groups
 

@@ -20,8 +20,8 @@ from sqlmodel import Session, select
 
 from bot.calendar.duty import plan_apel
 from bot.models import Apel, ApelExpected, Briefing, Employee, OutboxMessage, Pledge, Regu, Unit
+from bot.org.units import period_row
 from bot.platform.config import Settings
-from bot.services.units import period_row
 from tests.factories import APEL_CREW, seed_crew
 
 _seq = iter(range(1, 10**9))

@@ -20,8 +20,8 @@ from bot.models_announce import (
     AnnouncementExpected,
     AnnouncementPost,
 )
+from bot.org.access import actor_for
 from bot.services import announce as svc
-from bot.services.access import actor_for
 from bot.services.exports import safe_text
 from bot.telegram import app
 from bot.telegram.handlers import announce as announce_handlers

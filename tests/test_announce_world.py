@@ -14,8 +14,8 @@ from pathlib import Path
 from sqlmodel import Session, select
 
 from bot.models import RoleGrant, Unit
+from bot.org.units import sync_config
 from bot.platform.config import Settings, parse_settings
-from bot.services.units import sync_config
 from tests.factories import add_employee
 
 ROOT = Path(__file__).resolve().parent.parent

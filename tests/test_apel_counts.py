@@ -14,9 +14,9 @@ from sqlmodel import col, select
 from bot.calendar.duty import plan_apel
 from bot.delivery import outbox
 from bot.models import Apel, ApelStatusCount, Employee, OutboxMessage, Pledge
+from bot.org.access import actor_for
 from bot.services import apel as apel_service
 from bot.services import apel_counts, corrections, leave, reports
-from bot.services.access import actor_for
 from tests.test_unit_admin import DAY, DEWI, KPLP, _closed_pagi, utc
 from tests.test_unit_admin import world as unit_admin_world  # noqa: F401 (a fixture)
 

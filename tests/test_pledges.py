@@ -10,8 +10,8 @@ from sqlmodel import select
 from bot.audit.models import AuditEntry
 from bot.calendar.duty import plan_apel
 from bot.models import Pledge
+from bot.org.units import sync_config
 from bot.services.apel import PledgeResult, Press, open_apel, pledge_many
-from bot.services.units import sync_config
 from tests.factories import add_employee
 
 OPEN = datetime(2024, 11, 25, 23, 0, 30, tzinfo=UTC)  # 07.00 WITA, 26 Nov: Regu D stands pagi

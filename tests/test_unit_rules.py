@@ -12,8 +12,8 @@ from sqlmodel import select
 
 from bot.models import Employee, Leave, OutboxMessage, RoleGrant, Unit
 from bot.models_unit import Correction, LeaveRequest
+from bot.org.access import actor_for, visible_units
 from bot.services import corrections, leave, pakta, report_views, swaps, unit_common
-from bot.services.access import actor_for, visible_units
 from tests import test_unit_admin as ua
 from tests.factories import add_employee
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+from bot.org.units import sync_config
 from bot.platform.clock import SystemClock
 from bot.platform.config import Settings, load_settings
 from bot.platform.db import Database
-from bot.services.units import sync_config
 
 
 def add_config_arg(parser: argparse.ArgumentParser) -> None:

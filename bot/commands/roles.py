@@ -11,8 +11,8 @@ import getpass
 import sys
 
 from bot.commands.common import add_config_arg, load, open_database
+from bot.org import roles
 from bot.platform.clock import SystemClock
-from bot.services import roles
 
 
 def _operator() -> str:

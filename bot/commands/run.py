@@ -12,11 +12,11 @@ import threading
 import uvloop
 
 from bot.commands.common import add_config_arg, load
+from bot.org.units import sync_config
 from bot.platform import instance_lease
 from bot.platform.clock import Clock, SystemClock
 from bot.platform.config import ConfigError
 from bot.platform.db import Database
-from bot.services.units import sync_config
 from bot.telegram.app import build_application
 
 log = logging.getLogger(__name__)

@@ -28,15 +28,15 @@ from bot.models_announce import (
     AnnouncementPost,
     AnnouncementUnit,
 )
-from bot.platform.config import Settings
-from bot.platform.texts import render
-from bot.services.access import (
+from bot.org.access import (
     Actor,
     actor_for,
     announce_home_unit,
     announce_reach,
     kalapas_units,
 )
+from bot.platform.config import Settings
+from bot.platform.texts import render
 
 log = logging.getLogger(__name__)
 

@@ -28,13 +28,13 @@ from bot.models import (
     Unit,
 )
 from bot.models_unit import Correction
+from bot.org.units import period_row
 from bot.platform.config import Settings
 from bot.platform.db import insert_ignoring_duplicates
 from bot.platform.texts import render
 from bot.services import apel_counts, swaps
 from bot.services.classification import leave_covers
 from bot.services.corrections import corrections_for
-from bot.services.units import period_row
 
 log = logging.getLogger(__name__)
 

@@ -18,10 +18,10 @@ from bot.audit.log import record_event
 from bot.delivery import outbox
 from bot.models import Apel, ApelExpected, Employee, Unit
 from bot.models_unit import Correction
+from bot.org.access import Actor
 from bot.platform.config import SLOTS, Settings
 from bot.platform.texts import render
 from bot.services import apel_counts
-from bot.services.access import Actor
 from bot.services.unit_common import (
     ADMIN,
     KALAPAS,

@@ -17,9 +17,10 @@ from bot.audit.log import record_event
 from bot.delivery import outbox
 from bot.models import Employee, OutboxMessage, PledgePeriod, Regu, Unit
 from bot.models_unit import PaktaSignature
+from bot.org.access import Actor, visible_units
+from bot.org.units import period_row
 from bot.platform.config import Settings
 from bot.platform.texts import render
-from bot.services.access import Actor, visible_units
 from bot.services.unit_common import (
     NIP_RE,
     Origin,
@@ -29,7 +30,6 @@ from bot.services.unit_common import (
     callback_parts,
     result_reply,
 )
-from bot.services.units import period_row
 
 log = logging.getLogger(__name__)
 

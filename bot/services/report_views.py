@@ -1,6 +1,6 @@
 """The answers to /rekap, /belum, /status, /regu as texts and buttons, and the `q:` button data.
 
-Who may see what is decided here, from the database (bot/services/access.py), on every command
+Who may see what is decided here, from the database (bot/org/access.py), on every command
 and on every button press: button data only says what was asked, never who may ask it.
 
 Button data (at most 64 bytes, validated by parse_callback):
@@ -33,10 +33,11 @@ from bot.calendar.periods import (
 )
 from bot.delivery import outbox
 from bot.models import Employee, Regu, Unit
+from bot.org import people
+from bot.org.access import Actor, actor_for, visible_units
 from bot.platform.config import Settings
 from bot.platform.texts import render
-from bot.services import charts, exports, people, reports
-from bot.services.access import Actor, actor_for, visible_units
+from bot.services import charts, exports, reports
 from bot.services.apel import build_report
 
 log = logging.getLogger(__name__)

@@ -21,10 +21,10 @@ from bot.calendar.duty import ApelPlan, Move, day_plan, off_duty_regu, regu_on_d
 from bot.delivery import outbox
 from bot.models import Apel, Employee, Regu, Unit
 from bot.models_unit import DutySwap
+from bot.org.access import Actor
+from bot.org.people import find_regus
 from bot.platform.config import SLOTS, RotationOverride, Settings
 from bot.platform.texts import render
-from bot.services.access import Actor
-from bot.services.people import find_regus
 from bot.services.unit_common import (
     ADMIN,
     KARUPAM,

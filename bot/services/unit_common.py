@@ -15,9 +15,9 @@ from bot.calendar.periods import local_today as local_today
 from bot.calendar.periods import split_dates as split_dates
 from bot.delivery import outbox
 from bot.models import Employee, Regu, Unit
+from bot.org import people
+from bot.org.access import Actor, kalapas_units, visible_units
 from bot.platform.texts import render
-from bot.services import people
-from bot.services.access import Actor, kalapas_units, visible_units
 
 # Roles as the roster spells them (Employee.role) and as grants spell them (RoleGrant.role).
 ANGGOTA, KARUPAM, KPLP, KALAPAS, STAF = "anggota", "karupam", "kplp", "kalapas", "staf"

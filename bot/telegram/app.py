@@ -11,13 +11,13 @@ from telegram import BotCommand, Update
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
 from bot.delivery import menus, outbox
+from bot.org.units import move_chat
 from bot.platform.clock import Clock
 from bot.platform.config import Settings
 from bot.platform.db import Database
 from bot.platform.logging_setup import redact
 from bot.platform.texts import render
 from bot.scheduler import ApelScheduler
-from bot.services.units import move_chat
 from bot.telegram.http import AiohttpRequest
 from bot.telegram.runtime import KEY, Runtime
 from bot.telegram.sender import Limits, OutboxSender

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 from sqlmodel import col, select
 
 from bot.models import OutboxMessage
+from bot.org.units import sync_config
 from bot.scheduler import ApelScheduler
-from bot.services.units import sync_config
 from tests.factories import add_employee
 
 ARCHIVE = -1009000000777

@@ -15,8 +15,8 @@ from sqlmodel import select
 
 from bot.delivery import outbox
 from bot.models import OutboxMessage, Pledge, Regu
+from bot.org.units import sync_config
 from bot.platform.clock import RunningClock
-from bot.services.units import sync_config
 from bot.telegram.sender import Limits
 from bot.testing.deployment import (
     ZONES,
@@ -269,13 +269,13 @@ async def test_kill_9_mid_fanout_then_restart(tmp_path):
 
 def test_a_restart_keeps_following_a_migrated_group(db, settings, caplog):
     """config.toml still names the old group id: the restart reads it as the supergroup."""
-    from bot.services.units import move_chat
+    from bot.org.units import move_chat
 
     now = datetime(2024, 11, 25, 22, 0, tzinfo=UTC)
     old, new = GROUPS[3], -1009990000004
     db.call(lambda s: sync_config(s, settings, now))
     db.call(lambda s: move_chat(s, old, new, now))
-    with caplog.at_level("WARNING", logger="bot.services.units"):
+    with caplog.at_level("WARNING", logger="bot.org.units"):
         db.call(lambda s: sync_config(s, settings, now))  # what `apel-bot run` does at start
     chats = db.read(lambda s: {r.name: r.chat_id for r in s.exec(select(Regu))})
     assert chats["Regu D"] == new and old not in chats.values()

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel, select
 
 from bot.models import Apel, Unit
-from bot.services.units import period_row, sync_config
+from bot.org.units import period_row, sync_config
 
 
 def test_migrations_match_models(db):

@@ -41,9 +41,9 @@ from telegram.ext import (
 from telegram.warnings import PTBUserWarning
 
 from bot.delivery import outbox
+from bot.org.access import actor_for
 from bot.platform.texts import render
 from bot.services import announce as service
-from bot.services.access import actor_for
 from bot.services.report_views import split_text
 from bot.telegram.handlers.common import is_private, real_user_id, toast
 from bot.telegram.runtime import KEY, Runtime, runtime

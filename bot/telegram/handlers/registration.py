@@ -6,8 +6,8 @@ from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
 
 from bot.delivery import outbox
+from bot.org import registration
 from bot.platform.texts import render
-from bot.services import registration
 from bot.telegram.handlers.common import is_private, real_user_id, toast
 from bot.telegram.runtime import runtime
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandler, filters
 
-from bot.services.access import actor_for
-from bot.services.registration import mark_started
+from bot.org.access import actor_for
+from bot.org.registration import mark_started
 from bot.telegram.handlers.common import is_private, real_user_id
 from bot.telegram.runtime import runtime
 

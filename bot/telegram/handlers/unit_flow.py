@@ -11,8 +11,8 @@ from sqlmodel import Session
 from telegram import Update
 from telegram.ext import ContextTypes
 
+from bot.org.access import Actor, actor_for
 from bot.platform.texts import render
-from bot.services.access import Actor, actor_for
 from bot.services.unit_common import Origin, PressOutcome, Reply, deliver
 from bot.telegram.handlers.common import is_private, real_user_id, toast
 from bot.telegram.runtime import runtime

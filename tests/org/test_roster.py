@@ -14,7 +14,7 @@ from sqlmodel import select
 
 from bot.cli import main
 from bot.models import Employee, Leave, Regu, Unit
-from bot.services.roster import (
+from bot.org.roster import (
     ROLE_SYNONYMS,
     ROLES,
     canonical_role,
@@ -23,16 +23,16 @@ from bot.services.roster import (
     import_roster,
     import_roster_file,
 )
-from bot.services.roster_files import (
+from bot.org.roster_files import (
     FileError,
     FileLimits,
     check_zip,
     read_table,
     read_upload,
 )
-from bot.services.units import sync_config
+from bot.org.units import sync_config
 
-FIXTURES = Path(__file__).parent / "fixtures" / "roster"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "roster"
 HEADER = ["nip", "nama", "jabatan", "unit", "regu", "telegram_id"]
 NIP1, NIP2, NIP3, NIP4 = (f"1985072520091210{n:02d}" for n in (1, 2, 3, 4))
 
@@ -642,7 +642,7 @@ def test_leave_rows_api_and_dry_run(staffed, clock):
 
 @pytest.fixture
 def cli_config(tmp_path) -> Path:
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     text = (root / "config.example.toml").read_text(encoding="utf-8")
     db_path = tmp_path / "apel.db"
     text = text.replace('url = "sqlite:///apel.db"', f'url = "sqlite:///{db_path}"')
@@ -707,7 +707,7 @@ def test_cli_end_to_end(cli_config, tmp_path, capsys):
 
 
 def test_cli_needs_migrated_database(tmp_path, capsys):
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     text = (root / "config.example.toml").read_text(encoding="utf-8")
     config = tmp_path / "config.toml"
     config.write_text(text.replace('url = "sqlite:///apel.db"',

@@ -12,9 +12,9 @@ from sqlmodel import Session, select
 from bot.audit.log import record_event
 from bot.delivery import outbox
 from bot.models import Employee, RegistrationRequest, Regu, Unit
+from bot.org.access import approvers_for, may_approve
 from bot.platform.config import Settings
 from bot.platform.texts import render
-from bot.services.access import approvers_for, may_approve
 
 NIP_RE = re.compile(r"^\d{18}$")
 # NIPs follow a pattern (birth date, appointment date, serial), so they can be guessed; claims

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.services.registration import Claim, claim, decide
-from bot.services.units import sync_config
+from bot.org.registration import Claim, claim, decide
+from bot.org.units import sync_config
 from tests.factories import add_employee, nip
 
 NOW = datetime(2024, 11, 25, 12, 0, tzinfo=UTC)

@@ -17,9 +17,7 @@ from typing import Any, Final
 from sqlmodel import Session, select
 
 from bot.models import Employee, Leave, Regu, Unit
-from bot.platform.clock import Clock
-from bot.services import apel_counts
-from bot.services.roster_files import (
+from bot.org.roster_files import (
     DEFAULT_LIMITS,
     Cell,
     FileError,
@@ -27,6 +25,8 @@ from bot.services.roster_files import (
     RowError,
     read_table,
 )
+from bot.platform.clock import Clock
+from bot.services import apel_counts
 
 __all__ = [
     "LEAVE_COLUMNS",
