@@ -166,7 +166,7 @@ class Apel(SQLModel, table=True):
 
 class ApelStatusCount(SQLModel, table=True):
     """How many of a closed apel's frozen roster ended in each status, per group: what the
-    reports add up instead of classifying every person again (bot/services/apel_counts.py)."""
+    reports add up instead of classifying every person again (bot/apel/counts.py)."""
 
     id: int | None = Field(default=None, primary_key=True)
     apel_id: int = Field(foreign_key="apel.id", index=True)

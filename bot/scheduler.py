@@ -19,6 +19,8 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlmodel import Session, col, select
 
+from bot.apel import apel as apel_service
+from bot.apel import counts as apel_counts
 from bot.audit import checkpoint_delivery as checkpoints
 from bot.audit.keys import SigningKey, load_signing_key
 from bot.calendar.duty import ApelPlan, plans_due
@@ -28,8 +30,7 @@ from bot.platform.clock import Clock
 from bot.platform.config import SLOTS, Settings, UnitConfig
 from bot.platform.db import Database
 from bot.services import announce as announce_service
-from bot.services import apel as apel_service
-from bot.services import apel_counts, pakta
+from bot.services import pakta
 
 log = logging.getLogger(__name__)
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
+from bot.apel import counts as apel_counts
 from bot.models import Apel, Pledge
 from bot.platform.clock import FakeClock
-from bot.services import apel_counts
 from bot.testing.fake_telegram import FakeTelegram
 from tests.factories import (
     AGUS,

@@ -7,10 +7,10 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlmodel import select
 
+from bot.apel.apel import build_report
 from bot.calendar.periods import PERIOD, RANGE, TODAY, PeriodSpec, Span
 from bot.models import Regu, Unit
 from bot.services import reports
-from bot.services.apel import build_report
 from tests.factories import add_employee
 from tests.report_factories import add_apel, add_pledge, seed_palu
 

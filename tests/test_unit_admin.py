@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlmodel import select
 
+from bot.apel import apel as apel_service
 from bot.audit.models import AuditEntry
 from bot.calendar.duty import Move, Person, expected_people, plan_apel, regu_on_duty
 from bot.delivery import menus
@@ -21,7 +22,6 @@ from bot.org.access import actor_for
 from bot.platform.config import RotationOverride
 from bot.platform.texts import render
 from bot.scheduler import ApelScheduler
-from bot.services import apel as apel_service
 from bot.services import corrections, leave, pakta, swaps
 from bot.services.unit_common import DateWords, Scope, find_people, split_dates
 from tests.factories import (

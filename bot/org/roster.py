@@ -16,6 +16,7 @@ from typing import Any, Final
 
 from sqlmodel import Session, select
 
+from bot.apel import counts as apel_counts
 from bot.models import Employee, Leave, Regu, Unit
 from bot.org.roster_files import (
     DEFAULT_LIMITS,
@@ -26,7 +27,6 @@ from bot.org.roster_files import (
     read_table,
 )
 from bot.platform.clock import Clock
-from bot.services import apel_counts
 
 __all__ = [
     "LEAVE_COLUMNS",

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from bot.apel import counts as apel_counts
 from bot.audit.log import record_event
 from bot.delivery import outbox
 from bot.models import Apel, ApelExpected, Employee, Unit
@@ -21,7 +22,6 @@ from bot.models_unit import Correction
 from bot.org.access import Actor
 from bot.platform.config import SLOTS, Settings
 from bot.platform.texts import render
-from bot.services import apel_counts
 from bot.services.unit_common import (
     ADMIN,
     KALAPAS,
@@ -105,7 +105,7 @@ def _self_refused() -> PressOutcome:
 def _missing(session: Session, apel: Apel) -> list[Employee]:
     """Those the apel's report holds missing (not pledged by the deadline, not on leave, not
     corrected yet, their group reached)."""
-    from bot.services.apel import build_report  # apel imports this module for corrections_for
+    from bot.apel.apel import build_report  # apel imports this module for corrections_for
 
     report = build_report(session, apel, apel.deadline_at)
     return [e for g in report.groups if g.reached for e in g.missing]

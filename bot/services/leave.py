@@ -13,13 +13,13 @@ from datetime import date, datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from bot.apel import counts as apel_counts
 from bot.audit.log import record_event
 from bot.models import Apel, ApelExpected, Employee, Leave, Regu, Unit
 from bot.models_unit import LeaveEnding, LeaveRequest
 from bot.org.access import Actor, leave_deciders, may_decide_leave
 from bot.platform.config import Settings
 from bot.platform.texts import render
-from bot.services import apel_counts
 from bot.services.unit_common import (
     ADMIN,
     KARUPAM,

@@ -23,6 +23,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
+from bot.apel.apel import build_report
 from bot.calendar.periods import (
     BUTTON_SPECS,
     SPEC_TODAY,
@@ -38,7 +39,6 @@ from bot.org.access import Actor, actor_for, visible_units
 from bot.platform.config import Settings
 from bot.platform.texts import render
 from bot.services import charts, exports, reports
-from bot.services.apel import build_report
 
 log = logging.getLogger(__name__)
 

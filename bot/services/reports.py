@@ -1,8 +1,8 @@
 """What the Kalapas asks: who pledged, per apel, regu, unit, day or person, over a period.
 
 Every figure comes from the one classification of the frozen roster (ApelExpected) in
-bot/services/classification.py, the rules of the report sent when an apel closes. Closed apel
-are read from their kept counts (bot/services/apel_counts.py), the rest classified live; the
+bot/apel/classification.py, the rules of the report sent when an apel closes. Closed apel
+are read from their kept counts (bot/apel/counts.py), the rest classified live; the
 database groups and counts (`tallies`) and Python only pivots the few resulting rows.
 """
 
@@ -16,13 +16,8 @@ from datetime import date, datetime
 from sqlalchemy import func, union_all
 from sqlmodel import Session, col, select
 
-from bot.calendar.periods import Span
-from bot.models import Apel, ApelExpected, Employee, Leave, Pledge, Regu, Unit
-from bot.models_unit import Correction
-from bot.platform.config import SLOTS
-from bot.platform.texts import render
-from bot.services import apel_counts
-from bot.services.classification import (
+from bot.apel import counts as apel_counts
+from bot.apel.classification import (
     CORRECTED,
     LATE,
     MISSING,
@@ -34,6 +29,11 @@ from bot.services.classification import (
     status_expr,
     tune,
 )
+from bot.calendar.periods import Span
+from bot.models import Apel, ApelExpected, Employee, Leave, Pledge, Regu, Unit
+from bot.models_unit import Correction
+from bot.platform.config import SLOTS
+from bot.platform.texts import render
 
 
 @dataclass

@@ -8,10 +8,10 @@ from datetime import UTC, date, datetime
 
 from sqlmodel import select
 
+from bot.apel.apel import Press, open_apel, pledge_many, refresh_tallies
 from bot.calendar.duty import plan_apel
 from bot.models import OutboxMessage
 from bot.org.units import sync_config
-from bot.services.apel import Press, open_apel, pledge_many, refresh_tallies
 from tests.factories import add_employee, add_leave
 
 # Wednesday 27 Nov, 07.10 WITA: apel malam of the 26th (Regu B), pagi of the 27th (Regu C).

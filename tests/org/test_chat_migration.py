@@ -7,10 +7,10 @@ from datetime import UTC, date, datetime
 
 from sqlmodel import select
 
+from bot.apel.apel import open_apel
 from bot.calendar.duty import plan_apel
 from bot.models import Briefing, Regu
 from bot.org.units import move_chat, sync_config
-from bot.services.apel import open_apel
 
 OPEN = datetime(2024, 11, 25, 23, 0, 30, tzinfo=UTC)  # 07.00 WITA, 26 Nov: Regu D stands pagi
 NEW_ID = -1009990001

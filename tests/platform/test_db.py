@@ -56,8 +56,8 @@ def test_the_last_migrations_go_down_and_up_with_data(db, settings):
     0600 and up again keeps the data; the apel are counted afterwards, as `db upgrade` does."""
     from alembic import command
 
+    from bot.apel import counts as apel_counts
     from bot.platform.db import alembic_config
-    from bot.services import apel_counts
     from tests.report_factories import seed_palu
 
     now = datetime(2024, 11, 26, 23, 10, tzinfo=UTC)

@@ -12,8 +12,8 @@ from telegram.ext import (
     ContextTypes,
 )
 
+from bot.apel import apel as apel_service
 from bot.platform.texts import render
-from bot.services import apel as apel_service
 from bot.telegram.handlers.common import real_user_id, toast
 from bot.telegram.runtime import runtime
 

@@ -7,11 +7,11 @@ from datetime import UTC, date, datetime
 
 from sqlmodel import select
 
+from bot.apel.apel import PledgeResult, Press, open_apel, pledge_many
 from bot.audit.models import AuditEntry
 from bot.calendar.duty import plan_apel
 from bot.models import Pledge
 from bot.org.units import sync_config
-from bot.services.apel import PledgeResult, Press, open_apel, pledge_many
 from tests.factories import add_employee
 
 OPEN = datetime(2024, 11, 25, 23, 0, 30, tzinfo=UTC)  # 07.00 WITA, 26 Nov: Regu D stands pagi
@@ -59,7 +59,7 @@ def test_concurrent_writer_recorded_it_first(db, settings):
 
     def stale_batch(s):
         # A batch that read "not yet pledged" before the other commit: the insert is skipped.
-        from bot.services import apel as apel_module
+        from bot.apel import apel as apel_module
         rows = [{"apel_id": apel_id, "employee_id": s.exec(select(Pledge.employee_id)).one(),
                  "telegram_user_id": 3001, "chat_id": -1, "pledged_at": at, "late": False,
                  "after_deadline": False, "expected": True}]

@@ -12,6 +12,8 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from bot.apel import counts as apel_counts
+from bot.apel.classification import leave_covers
 from bot.audit.log import Event, record_event, record_events
 from bot.calendar.duty import ApelPlan, LeaveSpan, Person, expected_people
 from bot.delivery import outbox, tallies
@@ -32,8 +34,7 @@ from bot.org.units import period_row
 from bot.platform.config import Settings
 from bot.platform.db import insert_ignoring_duplicates
 from bot.platform.texts import render
-from bot.services import apel_counts, swaps
-from bot.services.classification import leave_covers
+from bot.services import swaps
 from bot.services.corrections import corrections_for
 
 log = logging.getLogger(__name__)

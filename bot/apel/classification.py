@@ -1,8 +1,8 @@
 """The one classification of a person expected at an apel, in SQL.
 
 Every report reads it (bot/services/reports.py), and so do the per-apel counts kept for closed
-apel (bot/services/apel_counts.py). It follows the rules of the report sent when an apel
-closes (bot/services/apel.py: build_report):
+apel (bot/apel/counts.py). It follows the rules of the report sent when an apel
+closes (bot/apel/apel.py: build_report):
 
 - on time: pledged, not late; late: pledged, `Pledge.late` (after the deadline included);
 - leave: not pledged, and a Leave covers the apel's duty date;

@@ -1,4 +1,4 @@
-"""The counts kept per closed apel (bot/services/apel_counts.py) always equal the live
+"""The counts kept per closed apel (bot/apel/counts.py) always equal the live
 classification, through everything that changes a closed apel, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
@@ -11,12 +11,13 @@ from datetime import timedelta
 import pytest
 from sqlmodel import col, select
 
+from bot.apel import apel as apel_service
+from bot.apel import counts as apel_counts
 from bot.calendar.duty import plan_apel
 from bot.delivery import outbox
 from bot.models import Apel, ApelStatusCount, Employee, OutboxMessage, Pledge
 from bot.org.access import actor_for
-from bot.services import apel as apel_service
-from bot.services import apel_counts, corrections, leave, reports
+from bot.services import corrections, leave, reports
 from tests.test_unit_admin import DAY, DEWI, KPLP, _closed_pagi, utc
 from tests.test_unit_admin import world as unit_admin_world  # noqa: F401 (a fixture)
 

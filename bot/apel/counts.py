@@ -22,8 +22,8 @@ from sqlalchemy import Integer, bindparam, cast, delete, func, insert, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
+from bot.apel.classification import expected_rows, status_expr
 from bot.models import Apel, ApelExpected, ApelStatusCount, Briefing, OutboxMessage
-from bot.services.classification import expected_rows, status_expr
 
 _APEL = Apel.__table__
 
