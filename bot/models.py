@@ -228,7 +228,7 @@ class OutboxMessage(SQLModel, table=True):
 
 # Each capability's tables join this metadata (and Alembic's). Explicit imports, not a scan of
 # module names: a module that moves or is renamed fails here at once instead of dropping its tables.
+import bot.announcements.models  # noqa: E402, F401
 import bot.audit.models  # noqa: E402, F401
-import bot.models_announce  # noqa: E402, F401
 import bot.models_reports  # noqa: E402, F401
 import bot.models_unit  # noqa: E402, F401

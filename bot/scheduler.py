@@ -19,6 +19,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlmodel import Session, col, select
 
+from bot.announcements import announce as announce_service
 from bot.apel import apel as apel_service
 from bot.apel import counts as apel_counts
 from bot.audit import checkpoint_delivery as checkpoints
@@ -29,7 +30,6 @@ from bot.models import Apel, Unit
 from bot.platform.clock import Clock
 from bot.platform.config import SLOTS, Settings, UnitConfig
 from bot.platform.db import Database
-from bot.services import announce as announce_service
 from bot.services import pakta
 
 log = logging.getLogger(__name__)
@@ -171,7 +171,7 @@ class ApelScheduler:
         return queued
 
     def refresh_announcements(self) -> int:
-        """Announcement tallies and the one-time reminders (bot/services/announce.py)."""
+        """Announcement tallies and the one-time reminders (bot/announcements/announce.py)."""
         try:
             queued = self.db.call(lambda s: announce_service.refresh(
                 s, self.settings, self.clock.now()))

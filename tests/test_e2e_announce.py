@@ -18,13 +18,12 @@ import pytest
 from openpyxl import load_workbook
 from sqlmodel import select
 
+from bot.announcements.models import Announcement
 from bot.models import OutboxMessage
-from bot.models_announce import Announcement
 from bot.platform.clock import FakeClock
 from bot.testing.fake_telegram import FakeTelegram
 from bot.testing.harness import BotUnderTest
-from tests.factories import running_bot
-from tests.test_announce_world import (
+from tests.announcements.test_announce_world import (
     AGUS,
     ANDI,
     BUDI,
@@ -47,6 +46,7 @@ from tests.test_announce_world import (
     kanwil_settings,
     seed,
 )
+from tests.factories import running_bot
 
 pytestmark = pytest.mark.e2e
 

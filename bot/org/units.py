@@ -8,9 +8,9 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from bot.announcements.models import AnnouncementPost
 from bot.delivery import outbox
 from bot.models import Briefing, ChatMigration, PledgePeriod, Regu, Unit
-from bot.models_announce import AnnouncementPost
 from bot.platform.config import PeriodConfig, Settings, UnitConfig
 from bot.platform.db import insert_ignoring_duplicates
 

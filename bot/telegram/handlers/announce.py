@@ -40,10 +40,10 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
+from bot.announcements import announce as service
 from bot.delivery import outbox
 from bot.org.access import actor_for
 from bot.platform.texts import render
-from bot.services import announce as service
 from bot.services.report_views import split_text
 from bot.telegram.handlers.common import is_private, real_user_id, toast
 from bot.telegram.runtime import KEY, Runtime, runtime

@@ -11,21 +11,21 @@ import pytest
 from openpyxl import load_workbook
 from sqlmodel import select
 
-from bot.audit.models import AuditEntry
-from bot.delivery import menus, outbox
-from bot.models import Employee, OutboxMessage, Unit
-from bot.models_announce import (
+from bot.announcements import announce as svc
+from bot.announcements.models import (
     Acknowledgement,
     Announcement,
     AnnouncementExpected,
     AnnouncementPost,
 )
+from bot.audit.models import AuditEntry
+from bot.delivery import menus, outbox
+from bot.models import Employee, OutboxMessage, Unit
 from bot.org.access import actor_for
-from bot.services import announce as svc
 from bot.services.exports import safe_text
 from bot.telegram import app
 from bot.telegram.handlers import announce as announce_handlers
-from tests.test_announce_world import (
+from tests.announcements.test_announce_world import (
     ADMIN,
     AGUS,
     ANDI,

@@ -18,7 +18,7 @@ from bot.org.units import sync_config
 from bot.platform.config import Settings, parse_settings
 from tests.factories import add_employee
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 KANWIL = "Kanwil Sulawesi Tengah"
 
 SATGAS, SATGAS_UNIT, ADMIN = 6001, 6002, 6100

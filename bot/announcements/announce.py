@@ -18,16 +18,16 @@ from sqlalchemy import and_, func, insert, literal, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from bot.audit.log import record_event
-from bot.delivery import outbox, tallies
-from bot.models import Employee, OutboxMessage, Regu, Unit
-from bot.models_announce import (
+from bot.announcements.models import (
     Acknowledgement,
     Announcement,
     AnnouncementExpected,
     AnnouncementPost,
     AnnouncementUnit,
 )
+from bot.audit.log import record_event
+from bot.delivery import outbox, tallies
+from bot.models import Employee, OutboxMessage, Regu, Unit
 from bot.org.access import (
     Actor,
     actor_for,
