@@ -30,12 +30,12 @@ from bot.apel import apel
 from bot.calendar.duty import plan_apel
 from bot.delivery import menus
 from bot.models import Employee, Leave, OutboxMessage, Regu, Unit
-from bot.models_unit import DutySwap, PaktaSignature
 from bot.org.access import actor_for
 from bot.org.units import period_row, sync_config
 from bot.platform.config import load_settings
 from bot.platform.db import Database
-from bot.services import leave, pakta, swaps
+from bot.unit_admin import leave, pakta, swaps
+from bot.unit_admin.models import DutySwap, PaktaSignature
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN = os.environ.get("APEL_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")

@@ -231,4 +231,4 @@ class OutboxMessage(SQLModel, table=True):
 import bot.announcements.models  # noqa: E402, F401
 import bot.audit.models  # noqa: E402, F401
 import bot.models_reports  # noqa: E402, F401
-import bot.models_unit  # noqa: E402, F401
+import bot.unit_admin.models  # noqa: E402, F401

@@ -30,7 +30,7 @@ from bot.models import Apel, Unit
 from bot.platform.clock import Clock
 from bot.platform.config import SLOTS, Settings, UnitConfig
 from bot.platform.db import Database
-from bot.services import pakta
+from bot.unit_admin import pakta
 
 log = logging.getLogger(__name__)
 

@@ -14,10 +14,10 @@ import pytest
 from sqlmodel import select
 
 from bot.models import Leave
-from bot.models_unit import Correction, DutySwap, LeaveEnding, PaktaSignature
 from bot.platform.clock import FakeClock
 from bot.testing.fake_telegram import FakeTelegram
 from bot.testing.harness import BotUnderTest
+from bot.unit_admin.models import Correction, DutySwap, LeaveEnding, PaktaSignature
 from tests.factories import (
     AGUS,
     BUDI,

@@ -181,7 +181,7 @@ def test_tally_helpers():
 
 def test_a_correction_excuses_a_missing_person(db, palu):
     """/koreksi: the KPLP excuses Dewi afterwards; every figure reads the correction."""
-    from bot.models_unit import Correction
+    from bot.unit_admin.models import Correction
 
     seeded, unit = palu
     dewi = seeded.people["Dewi"]

@@ -29,13 +29,13 @@ from bot.models import (
     Regu,
     Unit,
 )
-from bot.models_unit import Correction
 from bot.org.units import period_row
 from bot.platform.config import Settings
 from bot.platform.db import insert_ignoring_duplicates
 from bot.platform.texts import render
-from bot.services import swaps
-from bot.services.corrections import corrections_for
+from bot.unit_admin import swaps
+from bot.unit_admin.corrections import corrections_for
+from bot.unit_admin.models import Correction
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from bot.models import Apel, ApelExpected, Briefing, Leave, OutboxMessage, Pledge
-from bot.models_unit import Correction
+from bot.unit_admin.models import Correction
 
 ON_TIME, LATE, LEAVE, CORRECTED, MISSING, PENDING, NOT_REACHED = (
     "on_time", "late", "leave", "corrected", "missing", "pending", "not_reached")

@@ -27,8 +27,8 @@ from sqlmodel import Session, col, select
 
 from bot.delivery import outbox
 from bot.models import Employee, OutboxMessage, RoleGrant
-from bot.models_unit import MenuState
 from bot.platform.config import Settings
+from bot.unit_admin.models import MenuState
 
 log = logging.getLogger(__name__)
 

@@ -31,9 +31,9 @@ from bot.apel.classification import (
 )
 from bot.calendar.periods import Span
 from bot.models import Apel, ApelExpected, Employee, Leave, Pledge, Regu, Unit
-from bot.models_unit import Correction
 from bot.platform.config import SLOTS
 from bot.platform.texts import render
+from bot.unit_admin.models import Correction
 
 
 @dataclass

@@ -17,14 +17,15 @@ from bot.calendar.duty import plan_apel
 from bot.delivery import outbox
 from bot.models import Apel, ApelStatusCount, Employee, OutboxMessage, Pledge
 from bot.org.access import actor_for
-from bot.services import corrections, leave, reports
-from tests.test_unit_admin import DAY, DEWI, KPLP, _closed_pagi, utc
-from tests.test_unit_admin import world as unit_admin_world  # noqa: F401 (a fixture)
+from bot.services import reports
+from bot.unit_admin import corrections, leave
+from tests.unit_admin.test_unit_admin import DAY, DEWI, KPLP, _closed_pagi, utc
+from tests.unit_admin.test_unit_admin import world as unit_admin_world  # noqa: F401 (a fixture)
 
 
 @pytest.fixture
 def palu(db, request):
-    """The Lapas Palu staff of tests/test_unit_admin.py (its `world` fixture), on each db."""
+    """The Lapas Palu staff of tests/unit_admin/test_unit_admin.py (its `world`), on each db."""
     return request.getfixturevalue("unit_admin_world")
 
 

@@ -13,9 +13,9 @@ from telegram.ext import ContextTypes
 
 from bot.org.access import Actor, actor_for
 from bot.platform.texts import render
-from bot.services.unit_common import Origin, PressOutcome, Reply, deliver
 from bot.telegram.handlers.common import is_private, real_user_id, toast
 from bot.telegram.runtime import runtime
+from bot.unit_admin.common import Origin, PressOutcome, Reply, deliver
 
 CommandFn = Callable[[Session, Actor, str, datetime], Reply]
 PressFn = Callable[[Session, Actor, str, datetime, Origin | None], PressOutcome]

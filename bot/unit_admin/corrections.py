@@ -18,11 +18,10 @@ from bot.apel import counts as apel_counts
 from bot.audit.log import record_event
 from bot.delivery import outbox
 from bot.models import Apel, ApelExpected, Employee, Unit
-from bot.models_unit import Correction
 from bot.org.access import Actor
 from bot.platform.config import SLOTS, Settings
 from bot.platform.texts import render
-from bot.services.unit_common import (
+from bot.unit_admin.common import (
     ADMIN,
     KALAPAS,
     KPLP,
@@ -40,6 +39,7 @@ from bot.services.unit_common import (
     split_dates,
     unit_toast,
 )
+from bot.unit_admin.models import Correction
 
 log = logging.getLogger(__name__)
 

@@ -16,12 +16,11 @@ from sqlmodel import Session, col, select
 from bot.audit.log import record_event
 from bot.delivery import outbox
 from bot.models import Employee, OutboxMessage, PledgePeriod, Regu, Unit
-from bot.models_unit import PaktaSignature
 from bot.org.access import Actor, visible_units
 from bot.org.units import period_row
 from bot.platform.config import Settings
 from bot.platform.texts import render
-from bot.services.unit_common import (
+from bot.unit_admin.common import (
     NIP_RE,
     Origin,
     PressOutcome,
@@ -30,6 +29,7 @@ from bot.services.unit_common import (
     callback_parts,
     result_reply,
 )
+from bot.unit_admin.models import PaktaSignature
 
 log = logging.getLogger(__name__)
 

@@ -20,12 +20,11 @@ from bot.audit.log import record_event
 from bot.calendar.duty import ApelPlan, Move, day_plan, off_duty_regu, regu_on_duty
 from bot.delivery import outbox
 from bot.models import Apel, Employee, Regu, Unit
-from bot.models_unit import DutySwap
 from bot.org.access import Actor
 from bot.org.people import find_regus
 from bot.platform.config import SLOTS, RotationOverride, Settings
 from bot.platform.texts import render
-from bot.services.unit_common import (
+from bot.unit_admin.common import (
     ADMIN,
     KARUPAM,
     KPLP,
@@ -49,6 +48,7 @@ from bot.services.unit_common import (
     unit_toast,
     ymd,
 )
+from bot.unit_admin.models import DutySwap
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 see (access.visible_units) everywhere; /jadwal for a person whose unit is inactive; officers do
 not excuse themselves (leave, corrections).
 
-Same world as tests/test_unit_admin.py (Lapas Palu, 26 November 2024)."""
+Same world as tests/unit_admin/test_unit_admin.py (Lapas Palu, 26 November 2024)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,13 @@ from datetime import timedelta
 from sqlmodel import select
 
 from bot.models import Employee, Leave, OutboxMessage, RoleGrant, Unit
-from bot.models_unit import Correction, LeaveRequest
 from bot.org.access import actor_for, visible_units
-from bot.services import corrections, leave, pakta, report_views, swaps, unit_common
-from tests import test_unit_admin as ua
+from bot.services import report_views
+from bot.unit_admin import common as unit_common
+from bot.unit_admin import corrections, leave, pakta, swaps
+from bot.unit_admin.models import Correction, LeaveRequest
 from tests.factories import add_employee
+from tests.unit_admin import test_unit_admin as ua
 
 world = ua.world  # the fixture
 KPLP, KARUPAM_D, KALAPAS, AGUS, BUDI = ua.KPLP, ua.KARUPAM_D, ua.KALAPAS, ua.AGUS, ua.BUDI

@@ -17,13 +17,13 @@ from bot.audit.models import AuditEntry
 from bot.calendar.duty import Move, Person, expected_people, plan_apel, regu_on_duty
 from bot.delivery import menus
 from bot.models import Apel, ApelExpected, Leave, OutboxMessage
-from bot.models_unit import Correction, DutySwap, LeaveEnding, MenuState, PaktaSignature
 from bot.org.access import actor_for
 from bot.platform.config import RotationOverride
 from bot.platform.texts import render
 from bot.scheduler import ApelScheduler
-from bot.services import corrections, leave, pakta, swaps
-from bot.services.unit_common import DateWords, Scope, find_people, split_dates
+from bot.unit_admin import corrections, leave, pakta, swaps
+from bot.unit_admin.common import DateWords, Scope, find_people, split_dates
+from bot.unit_admin.models import Correction, DutySwap, LeaveEnding, MenuState, PaktaSignature
 from tests.factories import (
     AGUS,
     BUDI,

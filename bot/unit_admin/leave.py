@@ -16,11 +16,10 @@ from sqlmodel import Session, col, select
 from bot.apel import counts as apel_counts
 from bot.audit.log import record_event
 from bot.models import Apel, ApelExpected, Employee, Leave, Regu, Unit
-from bot.models_unit import LeaveEnding, LeaveRequest
 from bot.org.access import Actor, leave_deciders, may_decide_leave
 from bot.platform.config import Settings
 from bot.platform.texts import render
-from bot.services.unit_common import (
+from bot.unit_admin.common import (
     ADMIN,
     KARUPAM,
     KPLP,
@@ -47,6 +46,7 @@ from bot.services.unit_common import (
     unit_toast,
     ymd,
 )
+from bot.unit_admin.models import LeaveEnding, LeaveRequest
 
 log = logging.getLogger(__name__)
 
