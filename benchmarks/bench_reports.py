@@ -39,8 +39,7 @@ from bot.models import Employee, PledgePeriod, Regu, RoleGrant, Unit
 from bot.org.units import sync_config
 from bot.platform.config import Settings, UnitConfig
 from bot.platform.db import Database
-from bot.services import report_views as views
-from bot.services import reports
+from bot.reports import reports, views
 
 PG_ADMIN = os.environ.get("APEL_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 KANWIL = "Kanwil Bench"

@@ -607,7 +607,7 @@ def workbook(report: ReadReport) -> bytes:
     Text goes through exports.safe_text (no formulas, no control characters openpyxl refuses)."""
     from openpyxl import Workbook
 
-    from bot.services.exports import safe_text, table_head
+    from bot.reports.exports import safe_text, table_head
 
     def label(key: str) -> str:
         return render("announce_xlsx_label", key=key)

@@ -22,7 +22,7 @@ from bot.audit.models import AuditEntry
 from bot.delivery import menus, outbox
 from bot.models import Employee, OutboxMessage, Unit
 from bot.org.access import actor_for
-from bot.services.exports import safe_text
+from bot.reports.exports import safe_text
 from bot.telegram import app
 from bot.telegram.handlers import announce as announce_handlers
 from tests.announcements.test_announce_world import (

@@ -17,7 +17,7 @@ from bot.calendar.duty import plan_apel
 from bot.delivery import outbox
 from bot.models import Apel, ApelStatusCount, Employee, OutboxMessage, Pledge
 from bot.org.access import actor_for
-from bot.services import reports
+from bot.reports import reports
 from bot.unit_admin import corrections, leave
 from tests.unit_admin.test_unit_admin import DAY, DEWI, KPLP, _closed_pagi, utc
 from tests.unit_admin.test_unit_admin import world as unit_admin_world  # noqa: F401 (a fixture)

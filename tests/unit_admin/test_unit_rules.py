@@ -12,7 +12,7 @@ from sqlmodel import select
 
 from bot.models import Employee, Leave, OutboxMessage, RoleGrant, Unit
 from bot.org.access import actor_for, visible_units
-from bot.services import report_views
+from bot.reports import views as report_views
 from bot.unit_admin import common as unit_common
 from bot.unit_admin import corrections, leave, pakta, swaps
 from bot.unit_admin.models import Correction, LeaveRequest

@@ -44,7 +44,7 @@ from bot.announcements import announce as service
 from bot.delivery import outbox
 from bot.org.access import actor_for
 from bot.platform.texts import render
-from bot.services.report_views import split_text
+from bot.reports.views import split_text
 from bot.telegram.handlers.common import is_private, real_user_id, toast
 from bot.telegram.runtime import KEY, Runtime, runtime
 

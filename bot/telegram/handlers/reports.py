@@ -1,7 +1,7 @@
 """/rekap, /belum, /status, /regu, /unduh, /grafik and their `q:` buttons (private chat only).
 
 Thin: parse, check who asks (from the database, on every command and every press), call
-bot/services/report_views.py, answer through the outbox. Workbooks and charts are read in one
+bot/reports/views.py, answer through the outbox. Workbooks and charts are read in one
 transaction and rendered in a worker thread, so nobody waits behind them.
 """
 
@@ -24,7 +24,7 @@ from bot.calendar.periods import (
     split_period,
 )
 from bot.platform.texts import render
-from bot.services import report_views as views
+from bot.reports import views
 from bot.telegram.handlers.common import is_private, real_user_id, toast
 from bot.telegram.runtime import Runtime, runtime
 

@@ -34,7 +34,7 @@ from sqlmodel import Session
 from bot.calendar.periods import Span
 from bot.models import Unit
 from bot.platform.texts import render
-from bot.services import reports
+from bot.reports import reports
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DANGEROUS_PREFIXES = ("=", "+", "-", "@", "\t", "\r")

@@ -14,7 +14,7 @@ from functools import lru_cache
 from babel.dates import format_date
 
 from bot.platform.texts import LOCALE, render
-from bot.services.reports import DailySeries
+from bot.reports.reports import DailySeries
 
 WIDTH_IN, HEIGHT_IN, DPI = 11.0, 6.0, 100  # 1100 x 600 pixels: readable on a phone, zoomable
 PNG_MIME = "image/png"

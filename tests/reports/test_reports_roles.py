@@ -13,9 +13,9 @@ from bot.audit.models import AuditEntry
 from bot.cli import main
 from bot.models import RoleGrant
 from bot.platform.db import Database
-from bot.services import report_views
+from bot.reports import views as report_views
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from sqlmodel import select
 from bot.apel.apel import build_report
 from bot.calendar.periods import PERIOD, RANGE, TODAY, PeriodSpec, Span
 from bot.models import Regu, Unit
-from bot.services import reports
+from bot.reports import reports
 from tests.factories import add_employee
 from tests.report_factories import add_apel, add_pledge, seed_palu
 

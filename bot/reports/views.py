@@ -38,7 +38,7 @@ from bot.org import people
 from bot.org.access import Actor, actor_for, visible_units
 from bot.platform.config import Settings
 from bot.platform.texts import render
-from bot.services import charts, exports, reports
+from bot.reports import charts, exports, reports
 
 log = logging.getLogger(__name__)
 
