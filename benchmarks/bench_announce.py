@@ -32,8 +32,8 @@ from bot.platform.clock import SystemClock
 from bot.platform.config import Settings, parse_settings
 from bot.platform.db import Database
 from bot.telegram.sender import Limits, OutboxSender
-from bot.testing.deployment import database, print_figures
-from bot.testing.fake_telegram import FakeTelegram
+from fake_telegram.deployment import database, print_figures
+from fake_telegram.server import FakeTelegram
 
 TOKEN = "123456:BENCH-token-for-the-fake-server-only"  # noqa: S105
 ADMIN = 1

@@ -18,8 +18,8 @@ from bot.org.units import sync_config
 from bot.platform.clock import FakeClock
 from bot.platform.config import Settings, parse_settings
 from bot.platform.db import Database
-from bot.testing.fake_telegram import FakeTelegram
-from bot.testing.harness import BotUnderTest
+from fake_telegram.harness import BotUnderTest
+from fake_telegram.server import FakeTelegram
 
 WITA = ZoneInfo("Asia/Makassar")
 REGU_GROUP, ADMIN_GROUP, KALAPAS = -1001000000004, -1001000000099, 5000001

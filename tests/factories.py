@@ -15,8 +15,8 @@ from bot.org.units import sync_config
 from bot.platform.clock import FakeClock
 from bot.platform.config import Settings
 from bot.platform.db import Database
-from bot.testing.fake_telegram import FakeTelegram
-from bot.testing.harness import BotUnderTest, add_unit_groups
+from fake_telegram.harness import BotUnderTest, add_unit_groups
+from fake_telegram.server import FakeTelegram
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 

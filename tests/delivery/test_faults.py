@@ -18,7 +18,7 @@ from bot.models import OutboxMessage, Pledge, Regu
 from bot.org.units import sync_config
 from bot.platform.clock import RunningClock
 from bot.telegram.sender import Limits
-from bot.testing.deployment import (
+from fake_telegram.deployment import (
     ZONES,
     BotProcess,
     add_chats,
@@ -27,8 +27,8 @@ from bot.testing.deployment import (
     wait_until,
     write_config,
 )
-from bot.testing.fake_telegram import FakeTelegram
-from bot.testing.harness import BotUnderTest
+from fake_telegram.harness import BotUnderTest
+from fake_telegram.server import FakeTelegram
 from tests.factories import add_employee
 
 pytestmark = pytest.mark.e2e

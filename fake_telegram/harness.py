@@ -18,7 +18,7 @@ from bot.scheduler import ReconcileSummary
 from bot.telegram.app import build_application, start_services, stop_services
 from bot.telegram.runtime import KEY, Runtime
 from bot.telegram.sender import Limits
-from bot.testing.fake_telegram import FakeTelegram
+from fake_telegram.server import FakeTelegram
 
 TEST_TOKEN = "123456:TEST-token-for-the-fake-server-only"  # noqa: S105
 

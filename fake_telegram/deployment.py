@@ -19,9 +19,9 @@ from zoneinfo import ZoneInfo
 import psycopg
 import tomli_w
 
-from bot.testing.fake_telegram import FakeTelegram
+from fake_telegram.server import FakeTelegram
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 PG_ADMIN = os.environ.get("APEL_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 TOKEN = "123456:BENCH-token-for-the-fake-server-only"  # noqa: S105
 ZONES = ("Asia/Jakarta", "Asia/Makassar", "Asia/Jayapura")

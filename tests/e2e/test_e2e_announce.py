@@ -21,8 +21,8 @@ from sqlmodel import select
 from bot.announcements.models import Announcement
 from bot.models import OutboxMessage
 from bot.platform.clock import FakeClock
-from bot.testing.fake_telegram import FakeTelegram
-from bot.testing.harness import BotUnderTest
+from fake_telegram.harness import BotUnderTest
+from fake_telegram.server import FakeTelegram
 from tests.announcements.test_announce_world import (
     AGUS,
     ANDI,

@@ -13,7 +13,7 @@ The server speaks the Bot API wire format (form, multipart or JSON parameters in
 ``{"ok": ...}`` JSON out), keeps what the bot sent to every chat for assertions, injects user
 messages and button presses as updates for long polling, and imitates Telegram's errors,
 flood limits and lost answers. A small HTTP control API under ``/_control/`` drives it from
-another process, and ``python -m bot.testing.fake_telegram --help`` runs it by hand.
+another process, and ``python -m fake_telegram --help`` runs it by hand.
 """
 
 from __future__ import annotations
@@ -1875,7 +1875,7 @@ def _parse_pairs(spec: str) -> list[tuple[int, str]]:
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m bot.testing.fake_telegram",
+        prog="python -m fake_telegram",
         description="A fake Telegram Bot API server that prints what the bot sends.",
     )
     parser.add_argument("--host", default="127.0.0.1")

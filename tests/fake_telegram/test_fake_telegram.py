@@ -21,7 +21,7 @@ from telegram.error import (
 )
 from telegram.request import HTTPXRequest
 
-from bot.testing.fake_telegram import BOT_ID, BOT_USERNAME, FakeTelegram
+from fake_telegram.server import BOT_ID, BOT_USERNAME, FakeTelegram
 
 TOKEN = "123456:TEST-token"
 GROUP = -1001

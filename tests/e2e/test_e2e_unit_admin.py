@@ -15,9 +15,9 @@ from sqlmodel import select
 
 from bot.models import Leave
 from bot.platform.clock import FakeClock
-from bot.testing.fake_telegram import FakeTelegram
-from bot.testing.harness import BotUnderTest
 from bot.unit_admin.models import Correction, DutySwap, LeaveEnding, PaktaSignature
+from fake_telegram.harness import BotUnderTest
+from fake_telegram.server import FakeTelegram
 from tests.factories import (
     AGUS,
     BUDI,

@@ -23,8 +23,8 @@ from PIL import Image
 from bot.models import RoleGrant, Unit
 from bot.platform.clock import FakeClock
 from bot.platform.config import Settings
-from bot.testing.fake_telegram import FakeTelegram
-from bot.testing.harness import BotUnderTest
+from fake_telegram.harness import BotUnderTest
+from fake_telegram.server import FakeTelegram
 from tests.factories import (
     ANDI,
     APEL_CREW,

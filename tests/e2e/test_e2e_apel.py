@@ -12,7 +12,7 @@ from sqlmodel import select
 from bot.apel import counts as apel_counts
 from bot.models import Apel, Pledge
 from bot.platform.clock import FakeClock
-from bot.testing.fake_telegram import FakeTelegram
+from fake_telegram.server import FakeTelegram
 from tests.factories import (
     AGUS,
     ANDI,
