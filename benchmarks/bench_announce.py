@@ -24,16 +24,16 @@ from sqlalchemy import insert
 from sqlmodel import select
 from telegram import Bot
 
-from bot.clock import SystemClock
-from bot.config import Settings, parse_settings
-from bot.db import Database
+from bot.announcements import announce
+from bot.announcements.models import Acknowledgement
 from bot.models import Employee, OutboxMessage, Regu, Unit
-from bot.models_announce import Acknowledgement
-from bot.services import announce
-from bot.services.units import sync_config
+from bot.org.units import sync_config
+from bot.platform.clock import SystemClock
+from bot.platform.config import Settings, parse_settings
+from bot.platform.db import Database
 from bot.telegram.sender import Limits, OutboxSender
-from bot.testing.deployment import database, print_figures
-from bot.testing.fake_telegram import FakeTelegram
+from fake_telegram.deployment import database, print_figures
+from fake_telegram.server import FakeTelegram
 
 TOKEN = "123456:BENCH-token-for-the-fake-server-only"  # noqa: S105
 ADMIN = 1

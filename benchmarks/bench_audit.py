@@ -33,7 +33,7 @@ from bot.audit.kinds import CHECKPOINT_SIGNED, PLEDGE_RECORDED
 from bot.audit.merkle import Frontier
 from bot.audit.note import CheckpointBody, sign_note
 from bot.audit.verify import verify_database
-from bot.db import Database
+from bot.platform.db import Database
 
 ORIGIN = "apel-bot"
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"

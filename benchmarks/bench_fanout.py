@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bot.testing.deployment import (
+from fake_telegram.deployment import (
     ZONES,
     BotProcess,
     add_chats,
@@ -26,7 +26,7 @@ from bot.testing.deployment import (
     wait_until,
     write_config,
 )
-from bot.testing.fake_telegram import FakeTelegram
+from fake_telegram.server import FakeTelegram
 
 
 async def bench(groups: int, db_kind: str) -> dict:

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from bot.db import normalise_url
-from bot.testing.deployment import (
+from bot.platform.db import normalise_url
+from fake_telegram.deployment import (
     BotProcess,
     add_chats,
     cli,
@@ -30,7 +30,7 @@ from bot.testing.deployment import (
     wait_until,
     write_config,
 )
-from bot.testing.fake_telegram import FakeTelegram
+from fake_telegram.server import FakeTelegram
 
 FIRST_USER = 10_000_000
 

@@ -32,14 +32,14 @@ from pathlib import Path
 import psycopg
 from sqlmodel import select
 
-from bot.config import Settings, UnitConfig
-from bot.db import Database
-from bot.duty import is_working_day, plan_apel
+from bot.apel import counts as apel_counts
+from bot.calendar.duty import is_working_day, plan_apel
+from bot.calendar.periods import parse_period
 from bot.models import Employee, PledgePeriod, Regu, RoleGrant, Unit
-from bot.services import apel_counts, reports
-from bot.services import report_views as views
-from bot.services.report_periods import parse_period
-from bot.services.units import sync_config
+from bot.org.units import sync_config
+from bot.platform.config import Settings, UnitConfig
+from bot.platform.db import Database
+from bot.reports import reports, views
 
 PG_ADMIN = os.environ.get("APEL_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 KANWIL = "Kanwil Bench"

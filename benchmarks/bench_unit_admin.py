@@ -26,14 +26,16 @@ import psycopg
 from sqlalchemy import insert
 from sqlmodel import select
 
-from bot.config import load_settings
-from bot.db import Database
-from bot.duty import plan_apel
+from bot.apel import apel
+from bot.calendar.duty import plan_apel
 from bot.models import Employee, Leave, OutboxMessage, Regu, Unit
-from bot.models_unit import DutySwap, PaktaSignature
-from bot.services import apel, leave, menus, pakta, swaps
-from bot.services.access import actor_for
-from bot.services.units import period_row, sync_config
+from bot.org import menus
+from bot.org.access import actor_for
+from bot.org.units import period_row, sync_config
+from bot.platform.config import load_settings
+from bot.platform.db import Database
+from bot.unit_admin import leave, pakta, swaps
+from bot.unit_admin.models import DutySwap, PaktaSignature
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN = os.environ.get("APEL_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")

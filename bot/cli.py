@@ -11,10 +11,10 @@ import sys
 from sqlalchemy.exc import OperationalError
 
 from bot.commands.common import EXIT_CONFIG, EXIT_DATABASE, EXIT_LEASE_HELD
-from bot.config import ConfigError
-from bot.db import DatabaseNotMigrated
-from bot.logging_setup import redact, setup_logging
-from bot.services.instance_lease import LeaseHeld
+from bot.platform.config import ConfigError
+from bot.platform.db import DatabaseNotMigrated
+from bot.platform.instance_lease import LeaseHeld
+from bot.platform.logging_setup import redact, setup_logging
 
 
 def command_modules() -> list:

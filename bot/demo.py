@@ -13,13 +13,13 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bot.clock import FakeClock
-from bot.config import Settings, parse_settings
-from bot.db import Database
-from bot.services.roster import import_roster_file
-from bot.services.units import sync_config
-from bot.testing.fake_telegram import FakeTelegram
-from bot.testing.harness import BotUnderTest
+from bot.org.roster import import_roster_file
+from bot.org.units import sync_config
+from bot.platform.clock import FakeClock
+from bot.platform.config import Settings, parse_settings
+from bot.platform.db import Database
+from fake_telegram.harness import BotUnderTest
+from fake_telegram.server import FakeTelegram
 
 WITA = ZoneInfo("Asia/Makassar")
 REGU_GROUP, ADMIN_GROUP, KALAPAS = -1001000000004, -1001000000099, 5000001

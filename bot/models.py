@@ -59,7 +59,7 @@ class Regu(SQLModel, table=True):
 
 class ChatMigration(SQLModel, table=True):
     """Telegram upgraded a group to a supergroup: its id changed for good. Config still naming
-    the old id is read through this (bot/services/units.py), so a restart does not go back."""
+    the old id is read through this (bot/org/units.py), so a restart does not go back."""
 
     old_chat_id: int = _bigint(nullable=False, primary_key=True, autoincrement=False)
     new_chat_id: int = _bigint(nullable=False)
@@ -166,7 +166,7 @@ class Apel(SQLModel, table=True):
 
 class ApelStatusCount(SQLModel, table=True):
     """How many of a closed apel's frozen roster ended in each status, per group: what the
-    reports add up instead of classifying every person again (bot/services/apel_counts.py)."""
+    reports add up instead of classifying every person again (bot/apel/counts.py)."""
 
     id: int | None = Field(default=None, primary_key=True)
     apel_id: int = Field(foreign_key="apel.id", index=True)
@@ -226,17 +226,9 @@ class OutboxMessage(SQLModel, table=True):
     uncertain: bool = False
 
 
-def load_feature_tables() -> None:
-    """Import every bot/models_<area>.py so their tables join the metadata (and Alembic's)."""
-    import importlib
-    import pkgutil
-
-    import bot
-
-    for module in pkgutil.iter_modules(bot.__path__):
-        if module.name.startswith("models_"):
-            importlib.import_module(f"bot.{module.name}")
-
-
-load_feature_tables()
-import bot.audit.models  # noqa: E402, F401  (audit tables share this metadata)
+# Each capability's tables join this metadata (and Alembic's). Explicit imports, not a scan of
+# module names: a module that moves or is renamed fails here at once instead of dropping its tables.
+import bot.announcements.models  # noqa: E402, F401
+import bot.audit.models  # noqa: E402, F401
+import bot.reports.models  # noqa: E402, F401
+import bot.unit_admin.models  # noqa: E402, F401

@@ -19,16 +19,19 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlmodel import Session, col, select
 
-from bot import metrics
+from bot.announcements import announce as announce_service
+from bot.apel import apel as apel_service
+from bot.apel import counts as apel_counts
+from bot.audit import checkpoint_delivery as checkpoints
 from bot.audit.keys import SigningKey, load_signing_key
-from bot.clock import Clock
-from bot.config import SLOTS, Settings, UnitConfig
-from bot.db import Database
-from bot.duty import ApelPlan, plans_due
+from bot.calendar.duty import ApelPlan, plans_due
 from bot.models import Apel, Unit
-from bot.services import announce as announce_service
-from bot.services import apel as apel_service
-from bot.services import apel_counts, checkpoints, menus, pakta
+from bot.org import menus
+from bot.platform import metrics
+from bot.platform.clock import Clock
+from bot.platform.config import SLOTS, Settings, UnitConfig
+from bot.platform.db import Database
+from bot.unit_admin import pakta
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +176,7 @@ class ApelScheduler:
         return queued
 
     def refresh_announcements(self) -> int:
-        """Announcement tallies and the one-time reminders (bot/services/announce.py)."""
+        """Announcement tallies and the one-time reminders (bot/announcements/announce.py)."""
         try:
             queued = self.db.call(lambda s: announce_service.refresh(
                 s, self.settings, self.clock.now()))

@@ -12,9 +12,9 @@ import psycopg
 import pytest
 from sqlalchemy import text
 
-from bot.clock import FakeClock
-from bot.config import Settings, load_settings
-from bot.db import Database
+from bot.platform.clock import FakeClock
+from bot.platform.config import Settings, load_settings
+from bot.platform.db import Database
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_DSN = os.environ.get("APEL_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")

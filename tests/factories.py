@@ -10,13 +10,13 @@ from datetime import UTC, date, datetime
 
 from sqlmodel import Session, select
 
-from bot.clock import FakeClock
-from bot.config import Settings
-from bot.db import Database
 from bot.models import Employee, Leave, Regu, Unit
-from bot.services.units import sync_config
-from bot.testing.fake_telegram import FakeTelegram
-from bot.testing.harness import BotUnderTest, add_unit_groups
+from bot.org.units import sync_config
+from bot.platform.clock import FakeClock
+from bot.platform.config import Settings
+from bot.platform.db import Database
+from fake_telegram.harness import BotUnderTest, add_unit_groups
+from fake_telegram.server import FakeTelegram
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 

@@ -18,10 +18,10 @@ from datetime import date, datetime, timedelta
 
 from sqlmodel import Session, select
 
-from bot.config import Settings
-from bot.duty import plan_apel
+from bot.calendar.duty import plan_apel
 from bot.models import Apel, ApelExpected, Briefing, Employee, OutboxMessage, Pledge, Regu, Unit
-from bot.services.units import period_row
+from bot.org.units import period_row
+from bot.platform.config import Settings
 from tests.factories import APEL_CREW, seed_crew
 
 _seq = iter(range(1, 10**9))

@@ -35,7 +35,7 @@ from bot.audit.store import (
     seq_range,
 )
 from bot.audit.verify import check_log, wanted_sizes
-from bot.db import Database
+from bot.platform.db import Database
 
 FORMAT = "apel-bot-audit-bundle/1"
 

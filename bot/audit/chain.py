@@ -21,7 +21,7 @@ from bot.audit.canonical import GENESIS_PREV, canonical_payload, format_at, leaf
 from bot.audit.kinds import KINDS
 from bot.audit.merkle import leaf_hash
 from bot.audit.models import AuditEntry, AuditHead
-from bot.db import insert_ignoring_duplicates
+from bot.platform.db import insert_ignoring_duplicates
 
 _ACTOR_BAD = re.compile(r"[\x00-\x1f\x7f]")
 _ENTRY = AuditEntry.__table__

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from bot.config import ConfigError
+from bot.platform.config import ConfigError
 
 ALG_ED25519 = b"\x01"
 _NAME_BAD = re.compile(r"[\s+]")

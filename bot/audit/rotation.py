@@ -15,8 +15,8 @@ from bot.audit.keys import (
     write_private_file,
 )
 from bot.audit.kinds import KEY_ROTATED
-from bot.clock import Clock
-from bot.db import Database
+from bot.platform.clock import Clock
+from bot.platform.db import Database
 
 
 def rotate_key(db: Database, *, key_file: str | Path, origin: str, clock: Clock,

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, create_engine, event, select, text
 
 from bot.audit.canonical import format_at
 from bot.audit.models import Checkpoint
-from bot.db import Database
+from bot.platform.db import Database
 
 BATCH = 10_000
 

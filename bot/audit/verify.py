@@ -29,7 +29,7 @@ from bot.audit.store import (
     read_head,
     read_snapshot,
 )
-from bot.db import Database
+from bot.platform.db import Database
 
 
 def _cp(seq: int | None, message: str, seq_end: int | None = None) -> Problem:

@@ -13,10 +13,10 @@ from bot.audit.checkpoint import sign_checkpoint
 from bot.audit.keys import VerifierKey, keyring_path, load_signing_key, read_keyring
 from bot.audit.rotation import rotate_key
 from bot.audit.verify import verify_database
-from bot.clock import SystemClock
 from bot.commands.common import add_config_arg, load, open_database
-from bot.config import AuditConfig
-from bot.db import Database
+from bot.platform.clock import SystemClock
+from bot.platform.config import AuditConfig
+from bot.platform.db import Database
 
 
 def _date(value: str) -> date:

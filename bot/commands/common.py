@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from bot.clock import SystemClock
-from bot.config import Settings, load_settings
-from bot.db import Database
-from bot.services.units import sync_config
+from bot.org.units import sync_config
+from bot.platform.clock import SystemClock
+from bot.platform.config import Settings, load_settings
+from bot.platform.db import Database
 
 # Exit codes a supervisor can act on (deploy/apel-bot.service maps them).
 EXIT_OK = 0

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from bot.apel import counts as apel_counts
 from bot.commands.common import add_config_arg, load
-from bot.db import Database
-from bot.services import apel_counts
+from bot.platform.db import Database
 
 
 def _upgrade(args: argparse.Namespace) -> int:

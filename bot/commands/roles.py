@@ -10,9 +10,9 @@ import argparse
 import getpass
 import sys
 
-from bot.clock import SystemClock
 from bot.commands.common import add_config_arg, load, open_database
-from bot.services import roles
+from bot.org import roles
+from bot.platform.clock import SystemClock
 
 
 def _operator() -> str:

@@ -9,9 +9,8 @@ from pathlib import Path
 
 from sqlalchemy.exc import IntegrityError
 
-from bot.clock import SystemClock
 from bot.commands.common import add_config_arg, load, open_database
-from bot.services.roster import (
+from bot.org.roster import (
     LEAVE_COLUMNS,
     ROLES,
     ROSTER_COLUMNS,
@@ -19,7 +18,8 @@ from bot.services.roster import (
     import_leave_file,
     import_roster_file,
 )
-from bot.services.roster_files import MAX_FILE_BYTES, MAX_ROWS, FileError, read_upload
+from bot.org.roster_files import MAX_FILE_BYTES, MAX_ROWS, FileError, read_upload
+from bot.platform.clock import SystemClock
 
 
 def _run(args: argparse.Namespace, importer: Callable[..., ImportResult]) -> int:

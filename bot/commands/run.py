@@ -11,14 +11,13 @@ import signal
 import threading
 
 import uvloop
-from telegram import Bot
 
-from bot.clock import Clock, SystemClock
 from bot.commands.common import EXIT_LEASE_LOST, EXIT_OK, EXIT_RELOAD, add_config_arg, load
-from bot.config import ConfigError
-from bot.db import Database
-from bot.services import instance_lease
-from bot.services.units import sync_config
+from bot.org.units import sync_config
+from bot.platform import instance_lease
+from bot.platform.clock import Clock, SystemClock
+from bot.platform.config import ConfigError
+from bot.platform.db import Database
 from bot.telegram.app import ALLOWED_UPDATES, build_application
 from bot.telegram.startup import wait_for_telegram
 
@@ -55,7 +54,7 @@ def _run(args: argparse.Namespace) -> int:
     gc.freeze()
     # run_polling handles SIGINT/SIGTERM: stops polling, then post_stop drains the sender.
     try:
-        loop.run_until_complete(wait_for_telegram(_probe_bot(settings, token)))
+        loop.run_until_complete(wait_for_telegram(settings, token))
         app.run_polling(allowed_updates=ALLOWED_UPDATES,
                         drop_pending_updates=False)
     finally:
@@ -65,12 +64,6 @@ def _run(args: argparse.Namespace) -> int:
     if heartbeat.lost:
         return EXIT_LEASE_LOST
     return EXIT_RELOAD if reload.is_set() else EXIT_OK
-
-
-def _probe_bot(settings, token: str) -> Bot:  # noqa: ANN001
-    return Bot(token, base_url=settings.telegram.base_url or "https://api.telegram.org/bot",
-               base_file_url=settings.telegram.base_file_url
-               or "https://api.telegram.org/file/bot")
 
 
 def _on_sighup(loop: asyncio.AbstractEventLoop, app) -> threading.Event:  # noqa: ANN001

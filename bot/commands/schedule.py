@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from datetime import date
 
+from bot.calendar.duty import day_plan
 from bot.commands.common import add_config_arg, load
-from bot.duty import day_plan
-from bot.texts import render
+from bot.platform.texts import render
 
 
 def _parse_date(value: str) -> date:

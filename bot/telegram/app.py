@@ -11,19 +11,20 @@ from collections.abc import Callable
 from telegram import BotCommand, Update
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
-from bot.clock import Clock
-from bot.config import Settings
-from bot.db import Database
-from bot.logging_setup import redact
+from bot.delivery import outbox
+from bot.org import menus
+from bot.org.units import move_chat
+from bot.platform.clock import Clock
+from bot.platform.config import Settings
+from bot.platform.db import Database
+from bot.platform.logging_setup import redact
+from bot.platform.texts import render
 from bot.scheduler import ApelScheduler
-from bot.services import menus, outbox
-from bot.services.units import move_chat
 from bot.telegram import chat_guard
 from bot.telegram.http import AiohttpRequest
 from bot.telegram.ops_server import OpsServer, Probes
 from bot.telegram.runtime import KEY, Runtime
 from bot.telegram.sender import Limits, OutboxSender
-from bot.texts import render
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +38,8 @@ def handler_modules() -> list:
     """Every module in bot/telegram/handlers/ with register(app): adding a file adds a feature.
 
     A module may also define MENU, a list of (command, template of its menu description) for
-    everyone, or (command, template, roles) for those roles only (see bot/services/menus.py);
-    /bantuan explains each entry by its template (messages/help_command.html.j2).
+    everyone, or (command, template, roles) for those roles only (see bot/org/menus.py);
+    /bantuan explains each entry by its template (bot/messages/help_command.html.j2).
     """
     import bot.telegram.handlers as package
 

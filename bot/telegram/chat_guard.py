@@ -1,7 +1,7 @@
 """One gate in front of every handler: the bot serves its own chats and nothing else.
 
 Its own chats are the configured regu, administration, Kalapas and operator chats
-(bot/services/chats.py) and people's private chats. An update from any other chat is answered
+(bot/org/chats.py) and people's private chats. An update from any other chat is answered
 by no handler; the operator hears of the chat once, and the chat gets one polite line. The gate
 also notes that a person's private chat works whenever they write there (not only /start).
 """
@@ -20,10 +20,10 @@ from telegram.ext import (
     TypeHandler,
 )
 
-from bot.services import chats, registration
+from bot.org import chats, registration
+from bot.platform.texts import render
 from bot.telegram.handlers.common import is_private, real_user_id, toast
 from bot.telegram.runtime import runtime
-from bot.texts import render
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import aiohttp
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
-from bot.logging_setup import redact
+from bot.platform.logging_setup import redact
 
 _DEFAULT = BaseRequest.DEFAULT_NONE
 _JSON = {"Content-Type": "application/json"}

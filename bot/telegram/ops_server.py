@@ -15,10 +15,10 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from bot import metrics
-from bot.clock import Clock
-from bot.db import Database
-from bot.services.health import OutboxState, outbox_state
+from bot.delivery.health import OutboxState, outbox_state
+from bot.platform import metrics
+from bot.platform.clock import Clock
+from bot.platform.db import Database
 
 log = logging.getLogger(__name__)
 

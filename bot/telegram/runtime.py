@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, TypeVar
 
 from sqlmodel import Session
 
-from bot.batching import BatchWriter
-from bot.clock import Clock
-from bot.config import Settings
-from bot.db import Database
-from bot.services import outbox
-from bot.services.apel import PledgeOutcome, Press, pledge_many
-from bot.texts import render
+from bot.apel.apel import PledgeOutcome, Press, pledge_many
+from bot.delivery import outbox
+from bot.platform.batching import BatchWriter
+from bot.platform.clock import Clock
+from bot.platform.config import Settings
+from bot.platform.db import Database
+from bot.platform.texts import render
 
 if TYPE_CHECKING:
     from telegram.ext import CallbackContext

@@ -29,12 +29,12 @@ from telegram.error import (
 )
 from telegram.warnings import PTBDeprecationWarning, PTBUserWarning
 
-from bot import metrics
-from bot.clock import Clock
-from bot.db import Database
-from bot.services import outbox
-from bot.services.outbox import Due
-from bot.texts import render
+from bot.delivery import outbox
+from bot.delivery.outbox import Due
+from bot.platform import metrics
+from bot.platform.clock import Clock
+from bot.platform.db import Database
+from bot.platform.texts import render
 
 log = logging.getLogger(__name__)
 # The outbox stores raw Bot API calls on purpose; PTB's hint to use typed methods is noise here.

@@ -10,8 +10,8 @@ from collections.abc import Awaitable, Callable
 from telegram import Bot
 from telegram.error import InvalidToken, TelegramError
 
-from bot.config import ConfigError
-from bot.logging_setup import redact
+from bot.platform.config import ConfigError, Settings
+from bot.platform.logging_setup import redact
 
 log = logging.getLogger(__name__)
 
@@ -20,11 +20,15 @@ MAX_DELAY_S = 30.0
 LOG_EVERY_S = 60.0
 
 
-async def wait_for_telegram(bot: Bot, *, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-                            monotonic: Callable[[], float] = time.monotonic) -> int:
+async def wait_for_telegram(
+        settings: Settings, token: str, *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        monotonic: Callable[[], float] = time.monotonic) -> int:
     """Call getMe until Telegram answers, with capped exponential backoff; log a failure at
     most once a minute. Returns the number of failed attempts. A refused token is not an
     outage: it stops start-up at once, as a configuration error."""
+    bot = Bot(token, base_url=settings.telegram.base_url or "https://api.telegram.org/bot",
+              base_file_url=settings.telegram.base_file_url or "https://api.telegram.org/file/bot")
     delay, failures, logged_at = FIRST_DELAY_S, 0, None
     while True:
         try:

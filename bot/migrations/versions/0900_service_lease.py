@@ -4,7 +4,7 @@ Revision ID: 0900
 Revises: 0800
 Create Date: 2026-11-24 13:00:00
 
-One `apel-bot run` per database (bot/services/instance_lease.py).
+One `apel-bot run` per database (bot/platform/instance_lease.py).
 """
 
 from collections.abc import Sequence

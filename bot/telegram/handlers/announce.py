@@ -40,13 +40,13 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
-from bot.services import announce as service
-from bot.services import outbox
-from bot.services.access import actor_for
-from bot.services.report_views import split_text
+from bot.announcements import announce as service
+from bot.delivery import outbox
+from bot.org.access import actor_for
+from bot.platform.texts import render
+from bot.reports.views import split_text
 from bot.telegram.handlers.common import is_private, real_user_id, reply_key, toast, update_key
 from bot.telegram.runtime import KEY, Runtime, runtime
-from bot.texts import render
 
 log = logging.getLogger(__name__)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
-from bot.services import leave
 from bot.telegram.handlers.unit_flow import command_handler, press_handler
+from bot.unit_admin import leave
 
 # Who sees /cuti in their menu, and with which description (the first match wins).
 MENU = [

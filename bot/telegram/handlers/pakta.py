@@ -13,9 +13,9 @@ from telegram.ext import (
     filters,
 )
 
-from bot.services import pakta
 from bot.telegram.handlers.unit_flow import command_handler, press_handler, run_command
 from bot.telegram.runtime import runtime
+from bot.unit_admin import pakta
 
 MENU = [
     ("pakta", "menu_pakta_status", ("kalapas", "admin", "kanwil", "satgas")),

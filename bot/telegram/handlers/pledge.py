@@ -13,11 +13,11 @@ from telegram.ext import (
     ContextTypes,
 )
 
-from bot import metrics
-from bot.services import apel as apel_service
+from bot.apel import apel as apel_service
+from bot.platform import metrics
+from bot.platform.texts import render
 from bot.telegram.handlers.common import real_user_id, toast
 from bot.telegram.runtime import runtime
-from bot.texts import render
 
 log = logging.getLogger(__name__)
 # The hot path of a burst: checked before every other handler (group -1), and it stops the

@@ -5,10 +5,11 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
 
-from bot.services import outbox, registration
+from bot.delivery import outbox
+from bot.org import registration
+from bot.platform.texts import render
 from bot.telegram.handlers.common import is_private, real_user_id, reply_key, toast
 from bot.telegram.runtime import runtime
-from bot.texts import render
 
 MENU = [("daftar", "menu_daftar", ("tamu",))]  # only for those not registered yet
 

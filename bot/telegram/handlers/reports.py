@@ -1,7 +1,7 @@
 """/rekap, /belum, /status, /regu, /unduh, /grafik and their `q:` buttons (private chat only).
 
 Thin: parse, check who asks (from the database, on every command and every press), call
-bot/services/report_views.py, answer through the outbox. Workbooks and charts are read in one
+bot/reports/views.py, answer through the outbox. Workbooks and charts are read in one
 transaction and rendered in a worker thread, so nobody waits behind them.
 """
 
@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
 
-from bot.services import report_views as views
-from bot.services.report_periods import (
+from bot.calendar.periods import (
     SPEC_PERIOD,
     SPEC_TODAY,
     PeriodError,
@@ -24,9 +23,10 @@ from bot.services.report_periods import (
     parse_period,
     split_period,
 )
+from bot.platform.texts import render
+from bot.reports import views
 from bot.telegram.handlers.common import is_private, real_user_id, reply_key, toast
 from bot.telegram.runtime import Runtime, runtime
-from bot.texts import render
 
 log = logging.getLogger(__name__)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandler, filters
 
-from bot.services.access import actor_for
-from bot.services.menus import help_context
+from bot.org.access import actor_for
+from bot.org.menus import help_context
 from bot.telegram.handlers.common import is_private, real_user_id, reply_key
 from bot.telegram.runtime import runtime
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
-from bot.services import swaps
 from bot.telegram.handlers.unit_flow import command_handler, press_handler
+from bot.unit_admin import swaps
 
 MENU = [
     ("jadwal", "menu_jadwal", ("pegawai", "kalapas", "admin", "kanwil", "satgas")),

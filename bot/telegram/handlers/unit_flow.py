@@ -11,11 +11,11 @@ from sqlmodel import Session
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.services.access import Actor, actor_for
-from bot.services.unit_common import Origin, PressOutcome, Reply, deliver
+from bot.org.access import Actor, actor_for
+from bot.platform.texts import render
 from bot.telegram.handlers.common import is_private, real_user_id, reply_key, toast
 from bot.telegram.runtime import runtime
-from bot.texts import render
+from bot.unit_admin.common import Origin, PressOutcome, Reply, deliver
 
 CommandFn = Callable[[Session, Actor, str, datetime], Reply]
 PressFn = Callable[[Session, Actor, str, datetime, Origin | None], PressOutcome]

@@ -1,0 +1,115 @@
+"""Bring the units, regu and pledge period of config.toml into the database."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from bot.announcements.models import AnnouncementPost
+from bot.delivery import outbox
+from bot.models import Briefing, ChatMigration, PledgePeriod, Regu, Unit
+from bot.platform.config import PeriodConfig, Settings, UnitConfig
+from bot.platform.db import insert_ignoring_duplicates
+
+log = logging.getLogger(__name__)
+
+
+class ChatIds:
+    """Chat ids as config gives them, read through the supergroup upgrades Telegram made."""
+
+    def __init__(self, session: Session) -> None:
+        self._moved = outbox.chat_moves(session)
+
+    def current(self, chat_id: int | None, key: str) -> int | None:
+        configured = chat_id
+        if chat_id is not None:
+            chat_id = outbox.follow(self._moved, chat_id)
+        if chat_id != configured:
+            log.warning("%s: chat %d became supergroup %d; using the new id (put it in "
+                        "config.toml)", key, configured, chat_id)
+        return chat_id
+
+
+def _sync_unit(session: Session, cfg: UnitConfig, chats: ChatIds, now: datetime) -> Unit:
+    unit = session.exec(select(Unit).where(Unit.code == cfg.code)).first()
+    key = f"units[{cfg.code}]"
+    if unit is None:
+        unit = Unit(code=cfg.code, created_at=now, kalapas_chat_id=cfg.kalapas_chat_id)
+        log.info("unit %s added", cfg.code)
+    unit.name, unit.kind, unit.kanwil, unit.timezone = cfg.name, cfg.kind, cfg.kanwil, cfg.timezone
+    unit.kalapas_chat_id = chats.current(cfg.kalapas_chat_id, f"{key}.kalapas_chat_id")
+    unit.admin_group_chat_id = chats.current(cfg.admin_group_chat_id,
+                                             f"{key}.admin_group_chat_id")
+    unit.active = True
+    session.add(unit)
+    session.flush()
+    existing = {r.name: r for r in session.exec(select(Regu).where(Regu.unit_id == unit.id))}
+    for rc in cfg.regu:
+        regu = existing.pop(rc.name, None) or Regu(unit_id=unit.id, name=rc.name, chat_id=0)
+        regu.chat_id = chats.current(rc.chat_id, f"{key}.regu[{rc.name}].chat_id")
+        regu.active = True
+        session.add(regu)
+    for gone in existing.values():
+        # Regu dropped from config: keep the row (history points at it), stop using it.
+        gone.active = False
+        session.add(gone)
+    session.flush()
+    return unit
+
+
+def _sync_period(session: Session, cfg: PeriodConfig) -> PledgePeriod:
+    period = session.exec(select(PledgePeriod).where(PledgePeriod.name == cfg.name)).first()
+    if period is None:
+        period = PledgePeriod(name=cfg.name, start=cfg.start, end=cfg.end, pledge_points=[],
+                              topics=[])
+    period.start, period.end = cfg.start, cfg.end
+    period.pledge_points, period.topics = list(cfg.pledge_points), list(cfg.topics)
+    session.add(period)
+    session.flush()
+    return period
+
+
+def sync_config(session: Session, settings: Settings, now: datetime) -> None:
+    """Idempotent: running it twice changes nothing. Units missing from config go inactive."""
+    codes = set()
+    chats = ChatIds(session)
+    for cfg in settings.units:
+        _sync_unit(session, cfg, chats, now)
+        codes.add(cfg.code)
+    for unit in session.exec(select(Unit).where(Unit.active)):
+        if unit.code not in codes:
+            unit.active = False
+            session.add(unit)
+    _sync_period(session, settings.period)
+
+
+def period_row(session: Session, settings: Settings) -> PledgePeriod:
+    row = session.exec(select(PledgePeriod).where(PledgePeriod.name == settings.period.name)).one()
+    return row
+
+
+def move_chat(session: Session, old_chat_id: int, new_chat_id: int, now: datetime) -> None:
+    """A group was upgraded to a supergroup: its regu (or unit chat) follows the new id, now
+    and after every restart (ChatIds), even while config.toml still holds the old one."""
+    # Two messages in flight to the group may both learn of the move at once.
+    session.execute(insert_ignoring_duplicates(session, ChatMigration.__table__, ["old_chat_id"])
+                    .values(old_chat_id=old_chat_id, new_chat_id=new_chat_id, migrated_at=now))
+    for regu in session.exec(select(Regu).where(Regu.chat_id == old_chat_id)):
+        regu.chat_id = new_chat_id
+        session.add(regu)
+        log.warning("regu %s moved to chat %d; update chat_id in config.toml to match",
+                    regu.name, new_chat_id)
+    # Posts already made follow too: a press in the supergroup is checked against them, and
+    # their tally edits go to the new id.
+    for table in (Briefing, AnnouncementPost):
+        session.execute(update(table).where(col(table.chat_id) == old_chat_id)
+                        .values(chat_id=new_chat_id))
+    for unit in session.exec(select(Unit)):
+        if unit.admin_group_chat_id == old_chat_id:
+            unit.admin_group_chat_id = new_chat_id
+        if unit.kalapas_chat_id == old_chat_id:
+            unit.kalapas_chat_id = new_chat_id
+        session.add(unit)

@@ -1,0 +1,300 @@
+"""/unduh: the rekap of one unit as an XLSX workbook.
+
+Sheets: a summary, one row per expected person per apel, and the non-responders. Indonesian
+headers (messages/rekap_xlsx.txt.j2), real dates, frozen header rows, filters, column widths.
+
+Every text cell is neutralised against formula injection: a value that begins with = + - @ (or
+a tab or carriage return) gets a leading apostrophe and is stored as text, so a name like
+`=HYPERLINK(...)` from a roster file shows as typed and never runs as a formula.
+
+Speed: openpyxl writes the workbook (styles, summary, header and first row of each big sheet);
+the remaining rows of the two big sheets are streamed as sheet XML in the same shape openpyxl
+gives the first row (inline strings, the first row's cell styles). A year of one unit (about
+90,000 rows) takes about a second instead of the ten that cell-by-cell openpyxl needs.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+from xml.sax.saxutils import escape
+from zoneinfo import ZoneInfo
+
+from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from sqlmodel import Session
+
+from bot.calendar.periods import Span
+from bot.models import Unit
+from bot.platform.texts import render
+from bot.reports import reports
+
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+DANGEROUS_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+DATE_FORMAT = "DD-MM-YYYY"
+DATETIME_FORMAT = "DD-MM-YYYY HH:MM"
+_EPOCH = date(1899, 12, 30)
+_EPOCH_DT = datetime(1899, 12, 30)
+_HEADER_FONT = Font(bold=True, color="FFFFFF")
+_HEADER_FILL = PatternFill("solid", fgColor="1F4E78")
+DETAIL_WIDTHS = (12, 9, 18, 21, 32, 24, 18, 36)
+DETAIL_KINDS = ("date", "text", "text", "text", "text", "text", "datetime", "text")
+MISSING_WIDTHS = (12, 9, 18, 21, 32)
+MISSING_KINDS = ("date", "text", "text", "text", "text")
+SUMMARY_WIDTHS = (30, 12, 13, 12, 11, 11, 15, 13, 16, 12)
+
+
+def safe_text(value: str) -> str:
+    """A string that spreadsheet software will show as text, never evaluate."""
+    value = ILLEGAL_CHARACTERS_RE.sub("", value)
+    if value.startswith(DANGEROUS_PREFIXES):
+        return "'" + value
+    return value
+
+
+@lru_cache(maxsize=16)
+def labels(part: str) -> tuple[str, ...]:
+    """One line of messages/rekap_xlsx.txt.j2 per label."""
+    return tuple(line.strip() for line in render("rekap_xlsx", part=part).splitlines()
+                 if line.strip())
+
+
+@lru_cache(maxsize=16)
+def status_label(status: str) -> str:
+    return render("rekap_status_label", status=status)
+
+
+@dataclass
+class WorkbookData:
+    rekap: reports.UnitRekap
+    regu_names: dict[int | None, str]
+    rows: list[tuple]  # reports.detail_rows
+    generated_at: datetime
+    period_label: str
+
+
+def collect(session: Session, unit: Unit, span: Span, now: datetime,
+            period_label: str) -> WorkbookData:
+    """Everything the workbook needs, read in one transaction (rendering happens outside)."""
+    return WorkbookData(rekap=reports.unit_rekap(session, unit, span),
+                        regu_names=reports.regu_names(session, [unit.id]),
+                        rows=reports.detail_rows(session, unit, span), generated_at=now,
+                        period_label=period_label)
+
+
+def filename(unit: Unit, span: Span) -> str:
+    return f"rekap-ikrar-{unit.code}-{span.start:%Y%m%d}-{span.end:%Y%m%d}.xlsx"
+
+
+# --- rows --------------------------------------------------------------------------------------
+
+
+def _detail_values(data: WorkbookData) -> tuple[list[tuple], list[tuple]]:
+    """(detail rows, non-responder rows) as cell values, neutralised, local times."""
+    zone = ZoneInfo(data.rekap.unit.timezone)
+    offset = data.generated_at.astimezone(zone).utcoffset() or timedelta(0)  # no DST here
+    slots = {s: safe_text(s.capitalize()) for s in ("pagi", "siang", "malam")}
+    regu = {k: safe_text(v) for k, v in data.regu_names.items()}
+    status = {s: safe_text(status_label(s)) for s in reports.STATUSES}
+    notes = dict(zip(("after_deadline", reports.PENDING, reports.NOT_REACHED),
+                     labels("notes"), strict=True))
+    detail: list[tuple] = []
+    missing: list[tuple] = []
+    for day, slot, regu_id, nip, name, st, pledged_at, after, reason in data.rows:
+        name, nip = safe_text(name), safe_text(nip)
+        local = (pledged_at + offset).replace(tzinfo=None) if pledged_at is not None else None
+        note = notes["after_deadline"] if after else (
+            safe_text(reason) if reason else notes.get(st))
+        group = regu.get(regu_id, "?")
+        detail.append((day, slots.get(slot, slot), group, nip, name, status[st], local, note))
+        if st == reports.MISSING:
+            missing.append((day, slots.get(slot, slot), group, nip, name))
+    return detail, missing
+
+
+def _serial(value: date | datetime) -> str:
+    if isinstance(value, datetime):
+        return repr((value - _EPOCH_DT).total_seconds() / 86400)
+    return str((value - _EPOCH).days)
+
+
+def _rows_xml(rows: Sequence[tuple], first: int, kinds: Sequence[str],
+              styles: dict[str, str]) -> Iterator[str]:
+    """Sheet XML for `rows`, numbered from `first`, cells shaped like openpyxl's."""
+    letters = [get_column_letter(i + 1) for i in range(len(kinds))]
+    style_attr = [f' s="{styles[c]}"' if styles.get(c) else "" for c in letters]
+    cols = list(zip(letters, kinds, style_attr, strict=True))
+    for r, values in enumerate(rows, first):
+        parts = [f'<row r="{r}">']
+        for (letter, kind, s), v in zip(cols, values, strict=True):
+            if v is None or v == "":
+                continue
+            if kind == "text":
+                space = ' xml:space="preserve"' if v != v.strip() else ""
+                parts.append(f'<c r="{letter}{r}"{s} t="inlineStr"><is><t{space}>'
+                             f'{escape(v)}</t></is></c>')
+            else:
+                parts.append(f'<c r="{letter}{r}"{s} t="n"><v>{_serial(v)}</v></c>')
+        parts.append("</row>")
+        yield "".join(parts)
+
+
+_ROW2_CELL = re.compile(r'<c r="([A-Z]+)2"(?: s="(\d+)")?')
+_DIMENSION = re.compile(r'<dimension ref="[A-Z]+1:([A-Z]+)\d+"\s*/>')
+
+
+@dataclass
+class _Splice:
+    """Rows 3.. of a sheet whose header and first row openpyxl wrote."""
+
+    path: str
+    rows: Sequence[tuple]
+    kinds: Sequence[str]
+
+
+def _splice(raw: bytes, splices: Iterable[_Splice]) -> bytes:
+    todo = {s.path: s for s in splices if len(s.rows) > 1}
+    if not todo:
+        return raw
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(raw)) as src, zipfile.ZipFile(
+            out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            job = todo.get(info.filename)
+            if job is None:
+                dst.writestr(info.filename, data)
+                continue
+            xml = data.decode("utf-8")
+            last = len(job.rows) + 1
+            xml = _DIMENSION.sub(lambda m, n=last: f'<dimension ref="A1:{m.group(1)}{n}" />',
+                                 xml, count=1)
+            head, tail = xml.split("</sheetData>", 1)
+            styles = {c: s for c, s in _ROW2_CELL.findall(head)}
+            with dst.open(info.filename, "w", force_zip64=True) as f:
+                f.write(head.encode("utf-8"))
+                batch: list[str] = []
+                for row in _rows_xml(job.rows[1:], 3, job.kinds, styles):
+                    batch.append(row)
+                    if len(batch) >= 2000:
+                        f.write("".join(batch).encode("utf-8"))
+                        batch.clear()
+                f.write("".join(batch).encode("utf-8"))
+                f.write(("</sheetData>" + tail).encode("utf-8"))
+    return out.getvalue()
+
+
+# --- sheets ------------------------------------------------------------------------------------
+
+
+def header(ws, headers: Sequence[str], widths: Sequence[int], row: int = 1) -> None:  # noqa: ANN001
+    """A styled header row (white bold on dark blue, neutralised text) and the column widths."""
+    for i, (text, width) in enumerate(zip(headers, widths, strict=True), 1):
+        cell = ws.cell(row=row, column=i, value=safe_text(text))
+        cell.font, cell.fill = _HEADER_FONT, _HEADER_FILL
+        cell.alignment = Alignment(vertical="center", wrap_text=True)
+        ws.column_dimensions[get_column_letter(i)].width = width
+
+
+def table_head(ws, headers: Sequence[str], widths: Sequence[int]) -> None:  # noqa: ANN001
+    """The header of a one-table sheet: styled, column widths set, frozen while scrolling."""
+    header(ws, headers, widths)
+    ws.freeze_panes = "A2"
+
+
+def _data_sheet(ws, headers: Sequence[str], widths: Sequence[int], kinds: Sequence[str],  # noqa: ANN001
+                rows: Sequence[tuple]) -> None:
+    table_head(ws, headers, widths)
+    last = get_column_letter(len(headers))
+    ws.auto_filter.ref = f"A1:{last}{max(1, len(rows)) + 1}"
+    if rows:  # the first row through openpyxl; _splice streams the others in its shape
+        for i, (kind, value) in enumerate(zip(kinds, rows[0], strict=True), 1):
+            cell = ws.cell(row=2, column=i, value=value)
+            if kind == "date":
+                cell.number_format = DATE_FORMAT
+            elif kind == "datetime":
+                cell.number_format = DATETIME_FORMAT
+            elif value is not None:
+                cell.data_type = "s"  # text, whatever it looks like
+
+
+def _tally_row(ws, row: int, name: str, t: reports.Tally, bold: bool = False) -> None:  # noqa: ANN001
+    values = [safe_text(name), t.expected, t.on_time, t.late, t.leave, t.corrected, t.missing,
+              t.pending, t.not_reached, t.ratio]
+    for i, value in enumerate(values, 1):
+        cell = ws.cell(row=row, column=i, value=value)
+        if bold:
+            cell.font = Font(bold=True)
+    ws.cell(row=row, column=len(values)).number_format = "0.0%"
+
+
+def _summary_sheet(ws, data: WorkbookData) -> None:  # noqa: ANN001
+    rekap, unit, span = data.rekap, data.rekap.unit, data.rekap.span
+    title, l_unit, l_kanwil, l_period, l_from_to, l_made, l_held, l_missed, l_total = labels(
+        "summary")
+    zone = ZoneInfo(unit.timezone)
+    ws.cell(row=1, column=1, value=safe_text(title)).font = Font(bold=True, size=14)
+    info = [
+        (l_unit, safe_text(unit.name), None),
+        (l_kanwil, safe_text(unit.kanwil), None),
+        (l_period, safe_text(data.period_label), None),
+        (l_from_to, span.start, span.end),
+        (l_made, data.generated_at.astimezone(zone).replace(tzinfo=None), None),
+        (l_held, rekap.apel_count, None),
+        (l_missed, len(rekap.missed), None),
+    ]
+    for r, (label, value, value2) in enumerate(info, 2):
+        ws.cell(row=r, column=1, value=safe_text(label)).font = Font(bold=True)
+        cell = ws.cell(row=r, column=2, value=value)
+        if isinstance(value, datetime):
+            cell.number_format = DATETIME_FORMAT
+        elif isinstance(value, date):
+            cell.number_format = DATE_FORMAT
+        if value2 is not None:
+            ws.cell(row=r, column=3, value=value2).number_format = DATE_FORMAT
+    head = 2 + len(info) + 1
+    header(ws, labels("summary_headers"), SUMMARY_WIDTHS, row=head)
+    row = head + 1
+    _tally_row(ws, row, l_total, rekap.total, bold=True)
+    apel_prefix = labels("apel_prefix")[0]
+    for slot, t in rekap.by_slot:
+        row += 1
+        _tally_row(ws, row, f"{apel_prefix} {slot}", t)
+    for name, t in rekap.by_regu:
+        row += 1
+        _tally_row(ws, row, name, t)
+    if rekap.missed:
+        row += 2
+        ws.cell(row=row, column=1, value=safe_text(labels("missed_title")[0])).font = Font(
+            bold=True)
+        for a in rekap.missed:
+            row += 1
+            ws.cell(row=row, column=1, value=a.duty_date).number_format = DATE_FORMAT
+            ws.cell(row=row, column=2, value=safe_text(a.slot.capitalize()))
+
+
+def render_workbook(data: WorkbookData) -> bytes:
+    """The XLSX bytes. Pure CPU: call it off the event loop."""
+    detail, missing = _detail_values(data)
+    wb = Workbook()
+    summary_name, detail_name, missing_name = labels("sheets")
+    ws = wb.active
+    ws.title = summary_name
+    _summary_sheet(ws, data)
+    _data_sheet(wb.create_sheet(detail_name), labels("detail_headers"), DETAIL_WIDTHS,
+                DETAIL_KINDS, detail)
+    _data_sheet(wb.create_sheet(missing_name), labels("missing_headers"), MISSING_WIDTHS,
+                MISSING_KINDS, missing)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return _splice(buf.getvalue(), [
+        _Splice("xl/worksheets/sheet2.xml", detail, DETAIL_KINDS),
+        _Splice("xl/worksheets/sheet3.xml", missing, MISSING_KINDS),
+    ])

@@ -1,1 +1,0 @@
-"""Test helpers: a fake Telegram Bot API server and friends."""
