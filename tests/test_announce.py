@@ -23,6 +23,7 @@ from bot.services import announce as svc
 from bot.services import menus, outbox
 from bot.services.access import actor_for
 from bot.services.exports import safe_text
+from bot.services.html_parts import visible_length
 from bot.telegram import app
 from bot.telegram.handlers import announce as announce_handlers
 from tests.test_announce_world import (
@@ -347,10 +348,15 @@ def test_long_dibaca_report_is_split_at_line_ends():
                   for r in range(3)]
         reads.append(svc.UnitRead(unit, groups))
     report = svc.ReadReport(ann, reads, "Satgas")
-    chunks = announce_handlers._report_chunks(report)
-    assert len(chunks) > 1
+    keyboard = [[outbox.button("XLSX", "ar:x:7")]]
+    parts = outbox.fitted("sendMessage", outbox.html_message(
+        announce_handlers._report_text(report), keyboard))
+    assert len(parts) > 1
+    assert [p.get("reply_markup") for p in parts] == [None] * (len(parts) - 1) + [
+        {"inline_keyboard": keyboard}]  # the buttons under the last part
+    chunks = [p["text"] for p in parts]
     for chunk in chunks:
-        assert len(chunk) <= announce_handlers.MAX_REPORT_CHARS
+        assert visible_length(chunk) <= outbox.TEXT_LIMIT - outbox.RESEND_ROOM
         tags = re.findall(r"</?([a-z]+)[^>]*>", chunk)
         assert "<" not in re.sub(r"</?[a-z]+[^>]*>", "", chunk)  # no tag cut in half
         for tag in set(tags):

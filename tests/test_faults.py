@@ -4,6 +4,7 @@ duplicate updates and a locked database. Nothing is lost; nothing is sent twice 
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -354,3 +355,25 @@ async def test_database_connections_cut_mid_run_are_survived(settings, pg_db):
         texts = delivered_texts(bot.server)
         assert sorted(texts) == sorted([f"pesan {i}" for i in range(4)]
                                        + [f"lain {i}" for i in range(4)])
+
+
+async def test_a_long_message_keeps_its_parts_in_order_when_one_is_retried(rig):
+    """Part 1 of a message too long for one is refused (502): the later parts wait for its
+    retry, and a message queued after them still comes after them."""
+    rig.server.fail_next("sendMessage", count=1, status=502, description="Bad Gateway",
+                         chat_id=GROUPS[0])
+    text = "\n".join(f"Baris nomor {i:03d} " + "x" * 40 for i in range(200))  # three parts
+    now = rig.clock.now()
+
+    def work(session):  # noqa: ANN001
+        outbox.send_message(session, key="long", chat_id=GROUPS[0], text=text, now=now)
+        outbox.send_message(session, key="next", chat_id=GROUPS[0], text="pesan berikut", now=now)
+
+    rig.db.call(work)
+    rig.runtime.wake_sender()
+    rows = [r for r in await all_settled(rig) if r.key.startswith(("long", "next"))]
+    assert len(rows) == 4 and all(r.state == "sent" for r in rows)
+    assert [c.status for c in rig.server.calls("sendMessage") if c.chat_id == GROUPS[0]][0] == 502
+    shown = delivered_texts(rig.server, GROUPS[:1])
+    assert [int(n) for t in shown for n in re.findall(r"nomor (\d+)", t)] == list(range(200))
+    assert shown[-1] == "pesan berikut"

@@ -283,7 +283,8 @@ class OutboxSender:
             await self._sent(item, message_id)
 
     async def _prepare(self, item: Due) -> dict | None:
-        kwargs = {k: v for k, v in item.payload.items() if k != "ref_outbox_id"}
+        kwargs = {k: v for k, v in item.payload.items()
+                  if k not in ("ref_outbox_id", outbox.AFTER)}
         kwargs["chat_id"] = item.chat_id
         ref = item.payload.get("ref_outbox_id")
         if ref is not None:
