@@ -18,7 +18,7 @@ from bot.clock import RunningClock
 from bot.models import OutboxMessage, Pledge, Regu
 from bot.services import outbox
 from bot.services.units import sync_config
-from bot.telegram.sender import Limits
+from bot.telegram.sender import Limits, failure_kind
 from bot.testing.deployment import (
     ZONES,
     BotProcess,
@@ -30,6 +30,7 @@ from bot.testing.deployment import (
 )
 from bot.testing.fake_telegram import FakeTelegram
 from bot.testing.harness import BotUnderTest
+from bot.texts import render
 from tests.factories import add_employee
 
 pytestmark = pytest.mark.e2e
@@ -140,6 +141,36 @@ async def test_kicked_bot_fails_and_operator_hears_once(rig):
     await asyncio.sleep(0.3)
     alerts = [m.text for m in rig.server.messages(OPERATOR) if "failed" in m.text]
     assert len(alerts) == 1 and str(GROUPS[0]) in alerts[0]
+    assert "add the bot to the group again" in alerts[0]
+
+
+ADVICE = {  # a line of each kind of advice in messages/operator_delivery_failed.html.j2
+    "too_long": "apel-bot splits long messages itself",
+    "chat_not_found": "Telegram does not know this chat",
+    "not_member": "add the bot to the group again",
+    "no_rights": "may not post in that group",
+    "bad_html": "could not read the message's formatting",
+    "blocked": "blocked the bot",
+    "other": "Check the log",
+}
+
+
+@pytest.mark.parametrize(("reason", "kind"), [
+    ("bad request: Message is too long", "too_long"),
+    ("bad request: Chat not found", "chat_not_found"),
+    ("forbidden: Forbidden: bot was kicked from the supergroup chat", "not_member"),
+    ("forbidden: Forbidden: bot is not a member of the group chat", "not_member"),
+    ("bad request: Not enough rights to send text messages to the chat", "no_rights"),
+    ("bad request: Can't parse entities: unsupported start tag \"x\" at byte offset 3",
+     "bad_html"),
+    ("forbidden: Forbidden: bot was blocked by the user", "blocked"),
+    ("forbidden: Forbidden: user is deactivated", "blocked"),
+    ("gave up after 25 attempts: network: Bad Gateway", "other"),
+])
+def test_each_delivery_failure_gets_its_own_advice(reason, kind):
+    text = render("operator_delivery_failed", chat_id=GROUPS[0], reason=reason,
+                  kind=failure_kind(reason))
+    assert [k for k, line in ADVICE.items() if line in text] == [kind]
 
 
 async def test_group_migrated_to_supergroup_is_followed(rig):
