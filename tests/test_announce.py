@@ -193,6 +193,9 @@ def test_reminder_goes_once_to_groups_with_people_missing(world, kw):
     assert "Sari Wulandari" in texts[PALU_A] and "Budi" not in texts[PALU_A]
     assert 'href="tg://user?id=3003"' in texts[-1001000000002]
     assert "Maya" not in texts[LPKA_ADMIN] and "Tono" in texts[LPKA_ADMIN]
+    # One name per line, as a list: no comma trailing each name (issue 13).
+    fajar_hadi = [line for line in texts[-1004000000001].splitlines() if "•" in line]
+    assert len(fajar_hadi) == 2 and not any(line.endswith((",", ".")) for line in fajar_hadi)
     assert -1003000000001 not in texts  # Rahmat, the only one in Rutan Regu 1, confirmed
     assert -1001000000003 not in texts  # nobody in Palu Regu C
     assert all(r.payload["reply_parameters"]["message_id"] > 100 for r in reminders)
