@@ -22,7 +22,7 @@ from bot.models_announce import (
 from bot.services import announce as svc
 from bot.services import menus, outbox
 from bot.services.access import actor_for
-from bot.services.exports import safe_text
+from bot.services.exports import formula_like, safe_text
 from bot.services.html_parts import visible_length
 from bot.telegram import app
 from bot.telegram.handlers import announce as announce_handlers
@@ -234,7 +234,9 @@ def test_follow_up_visibility_and_missing_names(world, kw):
     rows = list(book.active.iter_rows(values_only=True))
     assert rows[0][:3] == ("Unit", "Grup", "Nama") and len(rows) == 13
     names = {r[2] for r in rows[1:]}
-    assert "'=Tono Formula" in names and "=Tono Formula" not in names
+    assert "=Tono Formula" in names  # as typed, no apostrophe: a text cell (see below)
+    tono = next(r[2] for r in book.active.iter_rows(min_row=2) if r[2].value == "=Tono Formula")
+    assert tono.data_type == "s" and tono.quotePrefix
     done = {r[2]: r[5] for r in rows[1:]}
     assert done["Budi Santoso"] == "Sudah membaca" and done["Sari Wulandari"] == "Belum"
 
@@ -314,9 +316,9 @@ def test_parse_ack_callback_and_excerpt():
         assert svc.parse_ack_callback(bad) is None
     assert svc.excerpt("<b>Surat</b> &amp; edaran\n<i>baru</i>") == "Surat & edaran baru"
     assert svc.excerpt("x" * 200, 10) == "x" * 9 + "…"
-    assert safe_text("+62 811") == "'+62 811" and safe_text("@a") == "'@a"
-    assert safe_text("-1") == "'-1" and safe_text("Budi") == "Budi"
-    assert safe_text("Bu\x01di") == "Budi"
+    assert safe_text("Bu\x01di") == "Budi" and safe_text("=1+1") == "=1+1"
+    assert formula_like("+62 811") and formula_like("@a") and formula_like("-1")
+    assert not formula_like("Budi")
 
 
 def test_workbook_takes_control_characters_and_formulas():
@@ -331,7 +333,9 @@ def test_workbook_takes_control_characters_and_formulas():
     sheet = load_workbook(io.BytesIO(svc.workbook(report))).active
     rows = list(sheet.iter_rows(values_only=True))
     assert [r[:3] for r in rows[1:]] == [("Lapas Palu", "Regu A", "Budi"),
-                                         ("Lapas Palu", "'-x", "'@Sari")]
+                                         ("Lapas Palu", "-x", "@Sari")]  # as typed
+    assert [(c.data_type, c.quotePrefix) for c in sheet[3][:3]] == [
+        ("s", False), ("s", True), ("s", True)]  # text, shown as text, never a formula
     assert rows[1][6] == datetime(2024, 11, 25, 9, 0)  # local time, WITA
     assert sheet.freeze_panes == "A2" and sheet["A1"].font.bold
     assert sheet.column_dimensions["A"].width == 34
