@@ -4,15 +4,19 @@ order (issue 13, defect 2). The parts are checked with the fake server's own HTM
 from __future__ import annotations
 
 import re
+from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from sqlmodel import select
 
 from bot.clock import FakeClock
+from bot.config import MAX_POINT, MAX_TOPIC
 from bot.models import OutboxMessage
 from bot.services import outbox
 from bot.services.html_parts import clip_html, split_html, visible_length
 from bot.testing.fake_telegram import MAX_TEXT_LENGTH, _utf16_len, render_text
+from bot.texts import render
 from tests.factories import KALAPAS, Member, running_bot, seed_crew, utc
 
 REGU_D = -1001000000004
@@ -139,9 +143,18 @@ def test_an_edit_or_caption_too_long_is_clipped():
     assert _utf16_len(plain(photo["caption"])) <= 1024 - outbox.RESEND_ROOM
 
 
-def test_the_resend_marker_fits_in_the_room_left_for_it():
-    from bot.texts import render
+def test_the_longest_briefing_the_config_allows_fits_one_message():
+    """The tally edits the briefing, and an edit cannot be split: it must fit one message."""
+    apel = SimpleNamespace(slot="malam", duty_date=NOW.date(), scheduled_at=NOW,
+                           deadline_at=NOW + timedelta(minutes=30))
+    text = render("briefing", unit=SimpleNamespace(name="U" * 120, timezone="Asia/Jayapura"),
+                  apel=apel, period=SimpleNamespace(name="P" * 120,
+                                                    pledge_points=["&" * MAX_POINT] * 4),
+                  topic="😀" * MAX_TOPIC, tally=(99999, 99999))
+    assert visible_length(text) > 3000 and outbox.fits_one_message(text)
 
+
+def test_the_resend_marker_fits_in_the_room_left_for_it():
     assert visible_length(render("resend_marker")) + 2 <= outbox.RESEND_ROOM
 
 
