@@ -604,10 +604,10 @@ XLSX_WIDTHS = (34, 20, 30, 20, 12, 10, 20)
 
 def workbook(report: ReadReport) -> bytes:
     """The confirmations as XLSX: one row per expected person. CPU work: run it off the loop.
-    Text goes through exports.safe_text (no formulas, no control characters openpyxl refuses)."""
+    Cells go through exports.put (text stays text, never a formula)."""
     from openpyxl import Workbook
 
-    from bot.reports.exports import safe_text, table_head
+    from bot.reports.exports import put, table_head
 
     def label(key: str) -> str:
         return render("announce_xlsx_label", key=key)
@@ -617,11 +617,12 @@ def workbook(report: ReadReport) -> bytes:
     sheet.title = label("sheet")[:31]
     table_head(sheet, [label(k) for k in ("unit", "group", "name", "nip", "role", "status",
                                           "at")], XLSX_WIDTHS)
-    for unit, group, employee, at in report.rows:
+    for row, (unit, group, employee, at) in enumerate(report.rows, 2):
         local = at.astimezone(ZoneInfo(unit.timezone)).replace(tzinfo=None) if at else None
-        sheet.append([safe_text(v) if isinstance(v, str) else v for v in (
-            unit.name, group, employee.name, employee.nip, employee.role,
-            label("yes") if at else label("no"), local)])
+        for column, value in enumerate((unit.name, group, employee.name, employee.nip,
+                                        employee.role, label("yes") if at else label("no"),
+                                        local), 1):
+            put(sheet, row, column, value)
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

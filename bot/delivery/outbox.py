@@ -7,6 +7,7 @@ the sender needs no per-message code. Rows are idempotent by `key`.
 from __future__ import annotations
 
 import base64
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -14,7 +15,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from bot.delivery.html_parts import clip_html, split_html, visible_length
 from bot.models import ChatMigration, OutboxMessage
+
+log = logging.getLogger(__name__)
 
 # Lower goes first: a person waiting on a reply beats a fan-out.
 PRIORITY_REPLY = 0
@@ -25,6 +29,15 @@ PRIORITY_TALLY = 8
 PRIORITY_RECORD = 9  # audit checkpoints: they keep for minutes, a briefing's apel does not
 
 MAX_UNCERTAIN_RESENDS = 1
+
+# Telegram's limits, in visible UTF-16 units after HTML parsing (see bot/delivery/html_parts.py).
+TEXT_LIMIT = 4096
+CAPTION_LIMIT = 1024
+# A send that may not have arrived goes again with "[Kiriman ulang …]" in front: leave it room.
+RESEND_ROOM = 120
+# Payload key of a later part of a split message: the row of the part before it, which must
+# be out first (outbox.due holds the part back until then).
+AFTER = "after_outbox_id"
 
 
 @dataclass(frozen=True)
@@ -72,15 +85,61 @@ def enqueue(
     now: datetime,
     priority: int = PRIORITY_BRIEFING,
 ) -> OutboxMessage:
-    """Queue a message once: a second call with the same key returns the first row."""
+    """Queue a message once: a second call with the same key returns the first row.
+
+    A text too long for one message is queued as parts (keys `key`, `key:2`, …) that go out in
+    order; the first part's row is returned. An edit or a caption too long is clipped.
+    """
     existing = session.exec(select(OutboxMessage).where(OutboxMessage.key == key)).first()
     if existing is not None:
         return existing
-    row = OutboxMessage(key=key, chat_id=chat_id, method=method, payload=payload,
-                        priority=priority, next_attempt_at=now, created_at=now)
-    session.add(row)
-    session.flush()
-    return row
+    rows: list[OutboxMessage] = []
+    for n, part in enumerate(fitted(method, payload), 1):
+        if rows:
+            part[AFTER] = rows[-1].id
+        row = OutboxMessage(key=key if n == 1 else f"{key}:{n}", chat_id=chat_id, method=method,
+                            payload=part, priority=priority, next_attempt_at=now, created_at=now)
+        session.add(row)
+        session.flush()
+        rows.append(row)
+    return rows[0]
+
+
+def fits_one_message(text: str) -> bool:
+    """Whether `text` goes out as one message (and may replace one by an edit), not in parts."""
+    return visible_length(text) <= TEXT_LIMIT - RESEND_ROOM
+
+
+def fitted(method: str, payload: dict) -> list[dict]:
+    """The payload(s) Telegram will take: a long sendMessage split in parts (buttons under the
+    last, the reply to a message on the first); anything else clipped (see `clipped`)."""
+    if method != "sendMessage" or "text" not in payload:
+        return [clipped(method, payload)]
+    if fits_one_message(payload["text"]):
+        return [payload]
+    texts = split_html(payload["text"], TEXT_LIMIT - RESEND_ROOM)
+    parts = [{**payload, "text": text} for text in texts]
+    for part in parts[:-1]:
+        part.pop("reply_markup", None)
+    for part in parts[1:]:
+        part.pop("reply_parameters", None)
+    return parts
+
+
+def clipped(method: str, payload: dict) -> dict:
+    """`payload` with a text or caption over Telegram's limit cut short ("…"): an edit or a
+    caption cannot be split into several messages."""
+    sends = method.startswith("send")
+    for field, limit in (("text", TEXT_LIMIT), ("caption", CAPTION_LIMIT)):
+        value = payload.get(field)
+        if not isinstance(value, str):
+            continue
+        short = clip_html(value, limit - (RESEND_ROOM if sends else 0))
+        if short != value:
+            log.warning("%s: a %s of %d characters was clipped to Telegram's limit", method,
+                        field, len(value))
+            return {**payload, field: short}
+    return payload
 
 
 def send_message(session: Session, *, key: str, chat_id: int, text: str, now: datetime,
@@ -122,8 +181,26 @@ def due(session: Session, now: datetime, limit: int,
     skip = list(skip_chats)
     if skip:
         query = query.where(col(OutboxMessage.chat_id).not_in(skip))
+    rows = list(session.exec(query))
+    held = _held_parts(session, rows)
     return [Due(r.id, r.key, r.chat_id, r.method, r.payload, r.attempts, r.uncertain)
-            for r in session.exec(query)]
+            for r in rows if r.id not in held]
+
+
+def _held_parts(session: Session, rows: list[OutboxMessage]) -> set[int]:
+    """Rows to hold back: a later part whose part before is not out yet (in flight, waiting out
+    a 429 or a backoff), so parts never overtake each other; and anything else for that chat
+    meanwhile, so the parts read as one message. A part before that failed holds nothing."""
+    before = {r.id: r.payload[AFTER] for r in rows if AFTER in r.payload}
+    if not before:
+        return set()
+    out = set(session.exec(select(OutboxMessage.id).where(
+        col(OutboxMessage.id).in_(set(before.values())),
+        col(OutboxMessage.state).in_(("sent", "failed")))).all())
+    waiting = {row_id for row_id, earlier in before.items() if earlier not in out}
+    chats = {r.chat_id for r in rows if r.id in waiting}
+    earlier_parts = set(before.values())
+    return waiting | {r.id for r in rows if r.chat_id in chats and r.id not in earlier_parts}
 
 
 def next_due_at(session: Session) -> datetime | None:

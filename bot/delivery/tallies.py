@@ -73,7 +73,10 @@ def refresh_posts(
 def enqueue_all(session: Session, rows: list[OutboxMessage], chunk: int = 500) -> int:
     """outbox.enqueue for many rows at once: the same idempotency by key, but one look-up per
     chunk and one flush (a batched INSERT) instead of a round trip or three per row. Rows whose
-    key exists are left out (and get no id). Returns the number of rows added."""
+    key exists are left out (and get no id). Returns the number of rows added. Each row stays
+    one message: a text over Telegram's limit is clipped (outbox.clipped), never split."""
+    for row in rows:
+        row.payload = outbox.clipped(row.method, row.payload)
     added = 0
     for start in range(0, len(rows), chunk):
         part = rows[start:start + chunk]

@@ -171,12 +171,17 @@ class UnitConfig(_Strict):
         return TIMEZONES[self.timezone]
 
 
+MAX_POINT, MAX_TOPIC = 300, 1000  # characters of a pledge point, of a topic
+
+
 class PeriodConfig(_Strict):
     name: Annotated[str, Field(min_length=3, max_length=120)]
     start: date
     end: date
-    pledge_points: list[Annotated[str, Field(min_length=3)]]
-    topics: list[Annotated[str, Field(min_length=3)]] = Field(default_factory=list)
+    # Bounded so a briefing, with its tally line, always fits one message: the tally edits it.
+    pledge_points: list[Annotated[str, Field(min_length=3, max_length=MAX_POINT)]]
+    topics: list[Annotated[str, Field(min_length=3, max_length=MAX_TOPIC)]] = Field(
+        default_factory=list)
     # The integrity pact signed once per period. None: messages/pakta_text.html.j2 builds it
     # from the pledge points.
     pakta_text: Annotated[str, Field(min_length=20, max_length=3000)] | None = None

@@ -3,9 +3,10 @@
 Sheets: a summary, one row per expected person per apel, and the non-responders. Indonesian
 headers (messages/rekap_xlsx.txt.j2), real dates, frozen header rows, filters, column widths.
 
-Every text cell is neutralised against formula injection: a value that begins with = + - @ (or
-a tab or carriage return) gets a leading apostrophe and is stored as text, so a name like
-`=HYPERLINK(...)` from a roster file shows as typed and never runs as a formula.
+Every text cell is neutralised against formula injection: it is a string cell, never a
+formula, and a value that begins with = + - @ (or a tab or carriage return) gets the
+quote-prefix cell style, so a name like `=HYPERLINK(...)` from a roster file shows exactly as
+typed (no apostrophe) and stays text even when the cell is edited.
 
 Speed: openpyxl writes the workbook (styles, summary, header and first row of each big sheet);
 the remaining rows of the two big sheets are streamed as sheet XML in the same shape openpyxl
@@ -26,13 +27,14 @@ from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from sqlmodel import Session
 
 from bot.calendar.periods import Span
 from bot.models import Unit
+from bot.platform.config import TIMEZONES
 from bot.platform.texts import render
 from bot.reports import reports
 
@@ -52,17 +54,32 @@ SUMMARY_WIDTHS = (30, 12, 13, 12, 11, 11, 15, 13, 16, 12)
 
 
 def safe_text(value: str) -> str:
-    """A string that spreadsheet software will show as text, never evaluate."""
-    value = ILLEGAL_CHARACTERS_RE.sub("", value)
-    if value.startswith(DANGEROUS_PREFIXES):
-        return "'" + value
-    return value
+    """`value` without the control characters an XLSX cannot hold (openpyxl refuses them)."""
+    return ILLEGAL_CHARACTERS_RE.sub("", value)
+
+
+def formula_like(value: str) -> bool:
+    """Would spreadsheet software read this as a formula if it were typed in?"""
+    return value.startswith(DANGEROUS_PREFIXES)
+
+
+def put(ws, row: int, column: int, value: object) -> Cell:  # noqa: ANN001
+    """Write one cell. Text is a string cell, never a formula; text that looks like one gets
+    the quote-prefix style: shown as typed, kept as text when someone edits the cell."""
+    if not isinstance(value, str):
+        return ws.cell(row=row, column=column, value=value)
+    cell = ws.cell(row=row, column=column)
+    cell.value = safe_text(value)
+    cell.data_type = "s"  # openpyxl takes a string starting with "=" for a formula
+    if formula_like(cell.value):
+        cell.quotePrefix = True
+    return cell
 
 
 @lru_cache(maxsize=16)
-def labels(part: str) -> tuple[str, ...]:
-    """One line of messages/rekap_xlsx.txt.j2 per label."""
-    return tuple(line.strip() for line in render("rekap_xlsx", part=part).splitlines()
+def labels(part: str, zone: str = "") -> tuple[str, ...]:
+    """One line of messages/rekap_xlsx.txt.j2 per label; `zone`: 'WITA', for local times."""
+    return tuple(line.strip() for line in render("rekap_xlsx", part=part, zone=zone).splitlines()
                  if line.strip())
 
 
@@ -97,12 +114,12 @@ def filename(unit: Unit, span: Span) -> str:
 
 
 def _detail_values(data: WorkbookData) -> tuple[list[tuple], list[tuple]]:
-    """(detail rows, non-responder rows) as cell values, neutralised, local times."""
+    """(detail rows, non-responder rows) as cell values, local times."""
     zone = ZoneInfo(data.rekap.unit.timezone)
     offset = data.generated_at.astimezone(zone).utcoffset() or timedelta(0)  # no DST here
-    slots = {s: safe_text(s.capitalize()) for s in ("pagi", "siang", "malam")}
+    slots = {s: s.capitalize() for s in ("pagi", "siang", "malam")}
     regu = {k: safe_text(v) for k, v in data.regu_names.items()}
-    status = {s: safe_text(status_label(s)) for s in reports.STATUSES}
+    status = {s: status_label(s) for s in reports.STATUSES}
     notes = dict(zip(("after_deadline", reports.PENDING, reports.NOT_REACHED),
                      labels("notes"), strict=True))
     detail: list[tuple] = []
@@ -125,28 +142,32 @@ def _serial(value: date | datetime) -> str:
     return str((value - _EPOCH).days)
 
 
+def _style_attr(style_id: int) -> str:
+    return f' s="{style_id}"' if style_id else ""
+
+
 def _rows_xml(rows: Sequence[tuple], first: int, kinds: Sequence[str],
-              styles: dict[str, str]) -> Iterator[str]:
-    """Sheet XML for `rows`, numbered from `first`, cells shaped like openpyxl's."""
+              styles: Sequence[tuple[int, int]]) -> Iterator[str]:
+    """Sheet XML for `rows`, numbered from `first`, cells shaped like openpyxl's; `styles`:
+    per column, the style id of a cell and of a formula-like text (see `put`)."""
     letters = [get_column_letter(i + 1) for i in range(len(kinds))]
-    style_attr = [f' s="{styles[c]}"' if styles.get(c) else "" for c in letters]
-    cols = list(zip(letters, kinds, style_attr, strict=True))
+    cols = [(letter, kind, _style_attr(plain), _style_attr(quoted))
+            for letter, kind, (plain, quoted) in zip(letters, kinds, styles, strict=True)]
     for r, values in enumerate(rows, first):
         parts = [f'<row r="{r}">']
-        for (letter, kind, s), v in zip(cols, values, strict=True):
+        for (letter, kind, s, quoted), v in zip(cols, values, strict=True):
             if v is None or v == "":
                 continue
             if kind == "text":
                 space = ' xml:space="preserve"' if v != v.strip() else ""
-                parts.append(f'<c r="{letter}{r}"{s} t="inlineStr"><is><t{space}>'
-                             f'{escape(v)}</t></is></c>')
+                parts.append(f'<c r="{letter}{r}"{quoted if formula_like(v) else s} '
+                             f't="inlineStr"><is><t{space}>{escape(v)}</t></is></c>')
             else:
                 parts.append(f'<c r="{letter}{r}"{s} t="n"><v>{_serial(v)}</v></c>')
         parts.append("</row>")
         yield "".join(parts)
 
 
-_ROW2_CELL = re.compile(r'<c r="([A-Z]+)2"(?: s="(\d+)")?')
 _DIMENSION = re.compile(r'<dimension ref="[A-Z]+1:([A-Z]+)\d+"\s*/>')
 
 
@@ -157,6 +178,7 @@ class _Splice:
     path: str
     rows: Sequence[tuple]
     kinds: Sequence[str]
+    styles: Sequence[tuple[int, int]]  # per column: (style id, style id of formula-like text)
 
 
 def _splice(raw: bytes, splices: Iterable[_Splice]) -> bytes:
@@ -177,11 +199,10 @@ def _splice(raw: bytes, splices: Iterable[_Splice]) -> bytes:
             xml = _DIMENSION.sub(lambda m, n=last: f'<dimension ref="A1:{m.group(1)}{n}" />',
                                  xml, count=1)
             head, tail = xml.split("</sheetData>", 1)
-            styles = {c: s for c, s in _ROW2_CELL.findall(head)}
             with dst.open(info.filename, "w", force_zip64=True) as f:
                 f.write(head.encode("utf-8"))
                 batch: list[str] = []
-                for row in _rows_xml(job.rows[1:], 3, job.kinds, styles):
+                for row in _rows_xml(job.rows[1:], 3, job.kinds, job.styles):
                     batch.append(row)
                     if len(batch) >= 2000:
                         f.write("".join(batch).encode("utf-8"))
@@ -197,7 +218,7 @@ def _splice(raw: bytes, splices: Iterable[_Splice]) -> bytes:
 def header(ws, headers: Sequence[str], widths: Sequence[int], row: int = 1) -> None:  # noqa: ANN001
     """A styled header row (white bold on dark blue, neutralised text) and the column widths."""
     for i, (text, width) in enumerate(zip(headers, widths, strict=True), 1):
-        cell = ws.cell(row=row, column=i, value=safe_text(text))
+        cell = put(ws, row, i, text)
         cell.font, cell.fill = _HEADER_FONT, _HEADER_FILL
         cell.alignment = Alignment(vertical="center", wrap_text=True)
         ws.column_dimensions[get_column_letter(i)].width = width
@@ -210,26 +231,40 @@ def table_head(ws, headers: Sequence[str], widths: Sequence[int]) -> None:  # no
 
 
 def _data_sheet(ws, headers: Sequence[str], widths: Sequence[int], kinds: Sequence[str],  # noqa: ANN001
-                rows: Sequence[tuple]) -> None:
+                rows: Sequence[tuple]) -> list[tuple[int, int]]:
+    """The sheet with its first row; returns the cell styles of each column for _splice."""
     table_head(ws, headers, widths)
     last = get_column_letter(len(headers))
     ws.auto_filter.ref = f"A1:{last}{max(1, len(rows)) + 1}"
+    styles = []
     if rows:  # the first row through openpyxl; _splice streams the others in its shape
         for i, (kind, value) in enumerate(zip(kinds, rows[0], strict=True), 1):
-            cell = ws.cell(row=2, column=i, value=value)
+            cell = put(ws, 2, i, value)
             if kind == "date":
                 cell.number_format = DATE_FORMAT
             elif kind == "datetime":
                 cell.number_format = DATETIME_FORMAT
-            elif value is not None:
-                cell.data_type = "s"  # text, whatever it looks like
+            styles.append(_style_ids(cell))
+    return styles
+
+
+def _style_ids(cell: Cell) -> tuple[int, int]:
+    """(style id of `cell` as a plain cell, with the quote prefix): both registered in the
+    workbook, so the streamed rows can use either."""
+    shown = cell.quotePrefix
+    cell.quotePrefix = False
+    plain = cell.style_id
+    cell.quotePrefix = True
+    quoted = cell.style_id
+    cell.quotePrefix = shown
+    return plain, quoted
 
 
 def _tally_row(ws, row: int, name: str, t: reports.Tally, bold: bool = False) -> None:  # noqa: ANN001
-    values = [safe_text(name), t.expected, t.on_time, t.late, t.leave, t.corrected, t.missing,
+    values = [name, t.expected, t.on_time, t.late, t.leave, t.corrected, t.missing,
               t.pending, t.not_reached, t.ratio]
     for i, value in enumerate(values, 1):
-        cell = ws.cell(row=row, column=i, value=value)
+        cell = put(ws, row, i, value)
         if bold:
             cell.font = Font(bold=True)
     ws.cell(row=row, column=len(values)).number_format = "0.0%"
@@ -238,21 +273,21 @@ def _tally_row(ws, row: int, name: str, t: reports.Tally, bold: bool = False) ->
 def _summary_sheet(ws, data: WorkbookData) -> None:  # noqa: ANN001
     rekap, unit, span = data.rekap, data.rekap.unit, data.rekap.span
     title, l_unit, l_kanwil, l_period, l_from_to, l_made, l_held, l_missed, l_total = labels(
-        "summary")
+        "summary", zone_name(unit))
     zone = ZoneInfo(unit.timezone)
-    ws.cell(row=1, column=1, value=safe_text(title)).font = Font(bold=True, size=14)
+    put(ws, 1, 1, title).font = Font(bold=True, size=14)
     info = [
-        (l_unit, safe_text(unit.name), None),
-        (l_kanwil, safe_text(unit.kanwil), None),
-        (l_period, safe_text(data.period_label), None),
+        (l_unit, unit.name, None),
+        (l_kanwil, unit.kanwil, None),
+        (l_period, data.period_label, None),
         (l_from_to, span.start, span.end),
         (l_made, data.generated_at.astimezone(zone).replace(tzinfo=None), None),
         (l_held, rekap.apel_count, None),
         (l_missed, len(rekap.missed), None),
     ]
     for r, (label, value, value2) in enumerate(info, 2):
-        ws.cell(row=r, column=1, value=safe_text(label)).font = Font(bold=True)
-        cell = ws.cell(row=r, column=2, value=value)
+        put(ws, r, 1, label).font = Font(bold=True)
+        cell = put(ws, r, 2, value)
         if isinstance(value, datetime):
             cell.number_format = DATETIME_FORMAT
         elif isinstance(value, date):
@@ -272,12 +307,11 @@ def _summary_sheet(ws, data: WorkbookData) -> None:  # noqa: ANN001
         _tally_row(ws, row, name, t)
     if rekap.missed:
         row += 2
-        ws.cell(row=row, column=1, value=safe_text(labels("missed_title")[0])).font = Font(
-            bold=True)
+        put(ws, row, 1, labels("missed_title")[0]).font = Font(bold=True)
         for a in rekap.missed:
             row += 1
             ws.cell(row=row, column=1, value=a.duty_date).number_format = DATE_FORMAT
-            ws.cell(row=row, column=2, value=safe_text(a.slot.capitalize()))
+            put(ws, row, 2, a.slot.capitalize())
 
 
 def render_workbook(data: WorkbookData) -> bytes:
@@ -288,13 +322,19 @@ def render_workbook(data: WorkbookData) -> bytes:
     ws = wb.active
     ws.title = summary_name
     _summary_sheet(ws, data)
-    _data_sheet(wb.create_sheet(detail_name), labels("detail_headers"), DETAIL_WIDTHS,
-                DETAIL_KINDS, detail)
-    _data_sheet(wb.create_sheet(missing_name), labels("missing_headers"), MISSING_WIDTHS,
-                MISSING_KINDS, missing)
+    zone = zone_name(data.rekap.unit)
+    detail_styles = _data_sheet(wb.create_sheet(detail_name), labels("detail_headers", zone),
+                                DETAIL_WIDTHS, DETAIL_KINDS, detail)
+    missing_styles = _data_sheet(wb.create_sheet(missing_name), labels("missing_headers"),
+                                 MISSING_WIDTHS, MISSING_KINDS, missing)
     buf = io.BytesIO()
     wb.save(buf)
     return _splice(buf.getvalue(), [
-        _Splice("xl/worksheets/sheet2.xml", detail, DETAIL_KINDS),
-        _Splice("xl/worksheets/sheet3.xml", missing, MISSING_KINDS),
+        _Splice("xl/worksheets/sheet2.xml", detail, DETAIL_KINDS, detail_styles),
+        _Splice("xl/worksheets/sheet3.xml", missing, MISSING_KINDS, missing_styles),
     ])
+
+
+def zone_name(unit: Unit) -> str:
+    """'WITA': the unit's time zone as Indonesians name it, for headers of local times."""
+    return TIMEZONES.get(unit.timezone, unit.timezone)

@@ -360,8 +360,8 @@ class DailySeries:
     unit: Unit
     span: Span
     days: list[date]
-    # per group name: {day: (pledged, base)}; base = due minus those the briefing never reached
-    # (a failed delivery is not a day of 0% compliance)
+    # per group name: {day: (pledged, base)}; base = Tally.due, the base of every report's
+    # percentage (those the briefing never reached included, as in the deadline report)
     series: list[tuple[str, dict[date, tuple[int, int]]]]
     total: Tally
     missed_days: list[date]
@@ -373,7 +373,7 @@ def daily_series(session: Session, unit: Unit, span: Span) -> DailySeries:
     rows = tallies(session, [unit.id], span.start, span.end, ("day", "regu"))
     per_group: dict[int | None, dict[date, tuple[int, int]]] = defaultdict(dict)
     for (day, regu_id), t in rows.items():
-        per_group[regu_id][day] = (t.pledged, t.due - t.not_reached)
+        per_group[regu_id][day] = (t.pledged, t.due)
     ordered = sorted(((r, names.get(r, "?")) for r in per_group), key=_group_order)
     missed = apels_in(session, [unit.id], span.start, span.end, states=("missed",))
     return DailySeries(unit=unit, span=span, days=sorted({d for d, _ in rows}),

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlmodel import Session, col, select
@@ -49,7 +49,6 @@ ACTIONS: dict[str, tuple[bool, bool]] = {
     "belum": (True, False), "unduh": (True, True), "grafik": (True, True),
     "status": (True, True), "regu": (True, True),
 }
-MAX_TEXT = 4000  # Telegram allows 4096 characters; leave room for the resend marker
 MAX_CHOICES = 8
 MAX_LIST = 15  # names/dates listed in one message before "and N more"
 
@@ -136,34 +135,8 @@ def parse_callback(data: str | None) -> Press | None:
 
 @dataclass
 class View:
-    text: str
+    text: str  # a long one is sent in several messages (outbox.enqueue splits it)
     keyboard: list[list[dict]] | None = None
-    chunks: list[str] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self.chunks = split_text(self.text)
-
-
-def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
-    """Cut at line ends so no message passes Telegram's limit (templates keep tags per line)."""
-    if len(text) <= limit:
-        return [text]
-    out, current = [], ""
-    for line in text.split("\n"):
-        while len(line) > limit:  # a single monstrous line: cut it hard
-            if current:
-                out.append(current)
-                current = ""
-            out.append(line[:limit])
-            line = line[limit:]
-        if current and len(current) + 1 + len(line) > limit:
-            out.append(current)
-            current = line
-        else:
-            current = f"{current}\n{line}" if current else line
-    if current:
-        out.append(current)
-    return out
 
 
 def span_for(settings: Settings, unit: Unit, spec: PeriodSpec, now: datetime) -> Span:
@@ -475,17 +448,14 @@ def answer(session: Session, settings: Settings, *, user_id: int, chat_id: int, 
 def send_view(session: Session, *, chat_id: int, view: View, key: str, now: datetime,
               edit_message_id: int | None = None) -> None:
     """Answer with `view`: edit the pressed message when it fits in one, else new messages."""
-    if edit_message_id is not None and len(view.chunks) == 1:
-        payload = outbox.html_message(view.chunks[0], view.keyboard)
+    if edit_message_id is not None and outbox.fits_one_message(view.text):
+        payload = outbox.html_message(view.text, view.keyboard)
         payload["message_id"] = edit_message_id
         outbox.enqueue(session, key=f"{key}:edit", chat_id=chat_id, method="editMessageText",
                        payload=payload, now=now, priority=outbox.PRIORITY_REPLY)
         return
-    last = len(view.chunks) - 1
-    for i, chunk in enumerate(view.chunks):
-        outbox.send_message(session, key=f"{key}:{i}", chat_id=chat_id, text=chunk, now=now,
-                            keyboard=view.keyboard if i == last else None,
-                            priority=outbox.PRIORITY_REPLY)
+    outbox.send_message(session, key=key, chat_id=chat_id, text=view.text, now=now,
+                        keyboard=view.keyboard, priority=outbox.PRIORITY_REPLY)
 
 
 def send_text(session: Session, *, chat_id: int, template: str, key: str, now: datetime,

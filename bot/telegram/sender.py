@@ -43,6 +43,19 @@ warnings.filterwarnings("ignore", message=r"Please use 'Bot\.", category=PTBUser
 warnings.filterwarnings("ignore", message=r".*`retry_after` will be",
                         category=PTBDeprecationWarning)
 
+# Words of Telegram's refusal -> the advice the operator gets (messages/operator_delivery_failed).
+FAILURE_KINDS = (
+    ("too long", "too_long"),
+    ("chat not found", "chat_not_found"),
+    ("kicked", "not_member"),
+    ("not a member", "not_member"),
+    ("rights to send", "no_rights"),
+    ("not enough rights", "no_rights"),
+    ("can't parse entities", "bad_html"),
+    ("blocked by the user", "blocked"),
+    ("user is deactivated", "blocked"),
+)
+
 MAX_ATTEMPTS = 25  # with the 5-minute cap on backoff: about two hours of trying, then failed
 REF_WAIT = timedelta(seconds=2)  # an edit waits this long for the message it edits
 
@@ -298,7 +311,8 @@ class OutboxSender:
             await self._sent(item, message_id)
 
     async def _prepare(self, item: Due) -> dict | None:
-        kwargs = {k: v for k, v in item.payload.items() if k != "ref_outbox_id"}
+        kwargs = {k: v for k, v in item.payload.items()
+                  if k not in ("ref_outbox_id", outbox.AFTER)}
         kwargs["chat_id"] = item.chat_id
         ref = item.payload.get("ref_outbox_id")
         if ref is not None:
@@ -378,10 +392,17 @@ class OutboxSender:
                 outbox.send_message(
                     session, key=f"alert:{item.chat_id}:{zlib.crc32(reason.encode())}",
                     chat_id=self.operator_chat_id,
-                    text=render("operator_delivery_failed", chat_id=item.chat_id, reason=reason),
+                    text=render("operator_delivery_failed", chat_id=item.chat_id, reason=reason,
+                                kind=failure_kind(reason)),
                     now=now, priority=outbox.PRIORITY_REPORT)
 
         await self.db.run(record)
+
+
+def failure_kind(reason: str) -> str:
+    """What went wrong, for the operator's advice: each failure needs a different fix."""
+    lowered = reason.lower()
+    return next((kind for words, kind in FAILURE_KINDS if words in lowered), "other")
 
 
 def _seconds(value: float | timedelta) -> float:

@@ -20,10 +20,11 @@ from bot.announcements.models import (
 )
 from bot.audit.models import AuditEntry
 from bot.delivery import outbox
+from bot.delivery.html_parts import visible_length
 from bot.models import Employee, OutboxMessage, Unit
 from bot.org import menus
 from bot.org.access import actor_for
-from bot.reports.exports import safe_text
+from bot.reports.exports import formula_like, safe_text
 from bot.telegram import app
 from bot.telegram.handlers import announce as announce_handlers
 from tests.announcements.test_announce_world import (
@@ -193,6 +194,9 @@ def test_reminder_goes_once_to_groups_with_people_missing(world, kw):
     assert "Sari Wulandari" in texts[PALU_A] and "Budi" not in texts[PALU_A]
     assert 'href="tg://user?id=3003"' in texts[-1001000000002]
     assert "Maya" not in texts[LPKA_ADMIN] and "Tono" in texts[LPKA_ADMIN]
+    # One name per line, as a list: no comma trailing each name (issue 13).
+    fajar_hadi = [line for line in texts[-1004000000001].splitlines() if "•" in line]
+    assert len(fajar_hadi) == 2 and not any(line.endswith((",", ".")) for line in fajar_hadi)
     assert -1003000000001 not in texts  # Rahmat, the only one in Rutan Regu 1, confirmed
     assert -1001000000003 not in texts  # nobody in Palu Regu C
     assert all(r.payload["reply_parameters"]["message_id"] > 100 for r in reminders)
@@ -231,7 +235,9 @@ def test_follow_up_visibility_and_missing_names(world, kw):
     rows = list(book.active.iter_rows(values_only=True))
     assert rows[0][:3] == ("Unit", "Grup", "Nama") and len(rows) == 13
     names = {r[2] for r in rows[1:]}
-    assert "'=Tono Formula" in names and "=Tono Formula" not in names
+    assert "=Tono Formula" in names  # as typed, no apostrophe: a text cell (see below)
+    tono = next(r[2] for r in book.active.iter_rows(min_row=2) if r[2].value == "=Tono Formula")
+    assert tono.data_type == "s" and tono.quotePrefix
     done = {r[2]: r[5] for r in rows[1:]}
     assert done["Budi Santoso"] == "Sudah membaca" and done["Sari Wulandari"] == "Belum"
 
@@ -311,9 +317,9 @@ def test_parse_ack_callback_and_excerpt():
         assert svc.parse_ack_callback(bad) is None
     assert svc.excerpt("<b>Surat</b> &amp; edaran\n<i>baru</i>") == "Surat & edaran baru"
     assert svc.excerpt("x" * 200, 10) == "x" * 9 + "…"
-    assert safe_text("+62 811") == "'+62 811" and safe_text("@a") == "'@a"
-    assert safe_text("-1") == "'-1" and safe_text("Budi") == "Budi"
-    assert safe_text("Bu\x01di") == "Budi"
+    assert safe_text("Bu\x01di") == "Budi" and safe_text("=1+1") == "=1+1"
+    assert formula_like("+62 811") and formula_like("@a") and formula_like("-1")
+    assert not formula_like("Budi")
 
 
 def test_workbook_takes_control_characters_and_formulas():
@@ -328,7 +334,9 @@ def test_workbook_takes_control_characters_and_formulas():
     sheet = load_workbook(io.BytesIO(svc.workbook(report))).active
     rows = list(sheet.iter_rows(values_only=True))
     assert [r[:3] for r in rows[1:]] == [("Lapas Palu", "Regu A", "Budi"),
-                                         ("Lapas Palu", "'-x", "'@Sari")]
+                                         ("Lapas Palu", "-x", "@Sari")]  # as typed
+    assert [(c.data_type, c.quotePrefix) for c in sheet[3][:3]] == [
+        ("s", False), ("s", True), ("s", True)]  # text, shown as text, never a formula
     assert rows[1][6] == datetime(2024, 11, 25, 9, 0)  # local time, WITA
     assert sheet.freeze_panes == "A2" and sheet["A1"].font.bold
     assert sheet.column_dimensions["A"].width == 34
@@ -348,10 +356,15 @@ def test_long_dibaca_report_is_split_at_line_ends():
                   for r in range(3)]
         reads.append(svc.UnitRead(unit, groups))
     report = svc.ReadReport(ann, reads, "Satgas")
-    chunks = announce_handlers._report_chunks(report)
-    assert len(chunks) > 1
+    keyboard = [[outbox.button("XLSX", "ar:x:7")]]
+    parts = outbox.fitted("sendMessage", outbox.html_message(
+        announce_handlers._report_text(report), keyboard))
+    assert len(parts) > 1
+    assert [p.get("reply_markup") for p in parts] == [None] * (len(parts) - 1) + [
+        {"inline_keyboard": keyboard}]  # the buttons under the last part
+    chunks = [p["text"] for p in parts]
     for chunk in chunks:
-        assert len(chunk) <= announce_handlers.MAX_REPORT_CHARS
+        assert visible_length(chunk) <= outbox.TEXT_LIMIT - outbox.RESEND_ROOM
         tags = re.findall(r"</?([a-z]+)[^>]*>", chunk)
         assert "<" not in re.sub(r"</?[a-z]+[^>]*>", "", chunk)  # no tag cut in half
         for tag in set(tags):

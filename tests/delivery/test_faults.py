@@ -4,6 +4,7 @@ duplicate updates and a locked database. Nothing is lost; nothing is sent twice 
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,7 +19,8 @@ from bot.delivery import outbox
 from bot.models import OutboxMessage, Pledge, Regu
 from bot.org.units import sync_config
 from bot.platform.clock import RunningClock
-from bot.telegram.sender import Limits
+from bot.platform.texts import render
+from bot.telegram.sender import Limits, failure_kind
 from fake_telegram.deployment import (
     ZONES,
     BotProcess,
@@ -140,6 +142,36 @@ async def test_kicked_bot_fails_and_operator_hears_once(rig):
     await asyncio.sleep(0.3)
     alerts = [m.text for m in rig.server.messages(OPERATOR) if "failed" in m.text]
     assert len(alerts) == 1 and str(GROUPS[0]) in alerts[0]
+    assert "add the bot to the group again" in alerts[0]
+
+
+ADVICE = {  # a line of each kind of advice in messages/operator_delivery_failed.html.j2
+    "too_long": "apel-bot splits long messages itself",
+    "chat_not_found": "Telegram does not know this chat",
+    "not_member": "add the bot to the group again",
+    "no_rights": "may not post in that group",
+    "bad_html": "could not read the message's formatting",
+    "blocked": "blocked the bot",
+    "other": "Check the log",
+}
+
+
+@pytest.mark.parametrize(("reason", "kind"), [
+    ("bad request: Message is too long", "too_long"),
+    ("bad request: Chat not found", "chat_not_found"),
+    ("forbidden: Forbidden: bot was kicked from the supergroup chat", "not_member"),
+    ("forbidden: Forbidden: bot is not a member of the group chat", "not_member"),
+    ("bad request: Not enough rights to send text messages to the chat", "no_rights"),
+    ("bad request: Can't parse entities: unsupported start tag \"x\" at byte offset 3",
+     "bad_html"),
+    ("forbidden: Forbidden: bot was blocked by the user", "blocked"),
+    ("forbidden: Forbidden: user is deactivated", "blocked"),
+    ("gave up after 25 attempts: network: Bad Gateway", "other"),
+])
+def test_each_delivery_failure_gets_its_own_advice(reason, kind):
+    text = render("operator_delivery_failed", chat_id=GROUPS[0], reason=reason,
+                  kind=failure_kind(reason))
+    assert [k for k, line in ADVICE.items() if line in text] == [kind]
 
 
 def regu_in_group_to_migrate(rig, old: int) -> None:  # noqa: ANN001
@@ -380,3 +412,25 @@ async def test_database_connections_cut_mid_run_are_survived(settings, pg_db):
         texts = delivered_texts(bot.server)
         assert sorted(texts) == sorted([f"pesan {i}" for i in range(4)]
                                        + [f"lain {i}" for i in range(4)])
+
+
+async def test_a_long_message_keeps_its_parts_in_order_when_one_is_retried(rig):
+    """Part 1 of a message too long for one is refused (502): the later parts wait for its
+    retry, and a message queued after them still comes after them."""
+    rig.server.fail_next("sendMessage", count=1, status=502, description="Bad Gateway",
+                         chat_id=GROUPS[0])
+    text = "\n".join(f"Baris nomor {i:03d} " + "x" * 40 for i in range(200))  # three parts
+    now = rig.clock.now()
+
+    def work(session):  # noqa: ANN001
+        outbox.send_message(session, key="long", chat_id=GROUPS[0], text=text, now=now)
+        outbox.send_message(session, key="next", chat_id=GROUPS[0], text="pesan berikut", now=now)
+
+    rig.db.call(work)
+    rig.runtime.wake_sender()
+    rows = [r for r in await all_settled(rig) if r.key.startswith(("long", "next"))]
+    assert len(rows) == 4 and all(r.state == "sent" for r in rows)
+    assert [c.status for c in rig.server.calls("sendMessage") if c.chat_id == GROUPS[0]][0] == 502
+    shown = delivered_texts(rig.server, GROUPS[:1])
+    assert [int(n) for t in shown for n in re.findall(r"nomor (\d+)", t)] == list(range(200))
+    assert shown[-1] == "pesan berikut"

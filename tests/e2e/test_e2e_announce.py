@@ -213,7 +213,7 @@ async def test_announcement_end_to_end(world):
     sheet = [m for m in server.messages(SATGAS) if m.document][0]
     rows = list(load_workbook(io.BytesIO(sheet.document.content)).active.iter_rows(
         values_only=True))
-    assert len(rows) == 13 and "'=Tono Formula" in {r[2] for r in rows}
+    assert len(rows) == 13 and "=Tono Formula" in {r[2] for r in rows}
 
     # --- the reminder, once ------------------------------------------------------------------
     clock.set(START + timedelta(minutes=119))

@@ -132,6 +132,7 @@ async def test_apel_cycle_with_report_and_nudges(world):
     text = report.text
     assert "Wajib ikrar: 7 orang" in text  # Regu D's 7 minus Eko on leave, plus Rina
     assert "Cuti/izin: 1" in text
+    assert "Cuti/izin:\n  • Eko Saputra" in text  # who is on leave, not only how many
     assert "Belum berikrar: 3" in text
     assert "Dewi Lestari" in text and "Rudi Hartono" in text
     assert "Sari Wulandari" in text  # never registered, so never pressed
@@ -142,6 +143,8 @@ async def test_apel_cycle_with_report_and_nudges(world):
     assert all(n in nudge.text for n in ("Dewi Lestari", "Rudi Hartono", "Sari Wulandari"))
     assert 'href="tg://user?id=3004"' in nudge.sent_text  # a real mention for the registered
     assert "Budi" not in nudge.text and "Andi" not in nudge.text
+    named = [line for line in nudge.text.splitlines() if line.startswith("• ")]
+    assert len(named) == 3 and not any(line.endswith(",") for line in named)  # a list, no commas
     dm = await server.wait_for_message(DEWI, "belum menerima ikrar")
     assert "Dewi Lestari" in dm.text
     assert not [m for m in server.messages(BUDI) if "belum menerima" in m.text]  # Dewi only

@@ -198,8 +198,8 @@ async def test_kalapas_asks_everything(world, caplog):
     assert wb.sheetnames == ["Ringkasan", "Rincian", "Belum Berikrar"]
     detail = wb["Rincian"]
     rows = list(detail.iter_rows(values_only=True))
-    assert rows[0] == ("Tanggal", "Apel", "Regu", "NIP", "Nama", "Status", "Waktu Ikrar",
-                       "Keterangan")
+    assert rows[0] == ("Tanggal", "Apel", "Regu", "NIP", "Nama", "Status",
+                       "Waktu Ikrar (WITA)", "Keterangan")
     assert len(rows) == 1 + 10  # Regu D (8) + administration (2)
     by_name = {r[4]: r for r in rows[1:]}
     assert by_name["Budi Santoso"][:3] == (datetime(2024, 11, 26), "Pagi", "Regu D")
@@ -209,20 +209,26 @@ async def test_kalapas_asks_everything(world, caplog):
     assert by_name["Eko Saputra"][5] == "Cuti/izin"
     assert by_name["Rina Marlina"][2] == "Staf administrasi"
     assert by_name["Sari Wulandari"][3] == "198507252009120003"  # NIP as text, all 18 digits
-    evil = by_name["'" + EVIL]  # neutralised: a leading apostrophe, stored as text
+    evil = by_name[EVIL]  # shown as typed, no apostrophe, but text (below)
     assert evil[5] == "Belum berikrar"
+    quoted = set()
     for sheet in wb.worksheets:
         for row in sheet.iter_rows():
             for cell in row:
                 assert cell.data_type != "f", f"formula in {sheet.title}!{cell.coordinate}"
                 if isinstance(cell.value, str):
-                    assert not cell.value.startswith(("=", "+", "-", "@", "\t", "\r"))
+                    assert cell.data_type == "s"
+                    looks_like_formula = cell.value.startswith(("=", "+", "-", "@", "\t", "\r"))
+                    assert cell.quotePrefix == looks_like_formula, cell.coordinate
+                    if cell.quotePrefix:
+                        quoted.add((sheet.title, cell.value))
+    assert quoted == {("Rincian", EVIL), ("Belum Berikrar", EVIL)}
     assert detail.freeze_panes == "A2" and detail.auto_filter.ref == "A1:H11"
     assert detail.column_dimensions["E"].width == 32
     assert detail["A2"].number_format == "DD-MM-YYYY" and detail["A2"].is_date
     missing = [r[4] for r in wb["Belum Berikrar"].iter_rows(min_row=2, values_only=True)]
     assert sorted(missing) == sorted(["Hendra Gunawan", "Sari Wulandari", "Rudi Hartono",
-                                      "'" + EVIL])
+                                      EVIL])
     summary = {r[0]: r for r in wb["Ringkasan"].iter_rows(values_only=True) if r[0]}
     assert summary["Regu D"][1:8] == (8, 1, 2, 1, 0, 4, 0)
     assert summary["Regu D"][9] == pytest.approx(3 / 7)

@@ -106,7 +106,9 @@ async def test_cuti_while_apel_open_then_report_and_early_end(world):
     assert (await world.reconcile()).closed == 1
     report = await server.wait_for_message(KALAPAS, "Laporan Ikrar")
     assert "Cuti/izin: 1" in report.text
-    assert "Sari Wulandari" in report.text and "Dewi Lestari" not in report.text
+    missing, _, on_leave = report.text.partition("Cuti/izin:\n")
+    assert "Sari Wulandari" in missing and "Dewi Lestari" not in missing
+    assert on_leave.startswith("  • Dewi Lestari")  # named as on leave instead
     assert not [m for m in server.messages(DEWI) if "belum menerima ikrar" in m.text]
 
     clock.set(utc(1, 0, day=26))  # 09.00: Dewi is back; the KPLP ends her leave

@@ -23,6 +23,9 @@ def test_example_config_loads(settings):
      "unknown regu"),
     (lambda d: d["units"][0].update(deadline_minutes=0), "units[0].deadline_minutes", "greater"),
     (lambda d: d["period"].update(pledge_points=["only one"]), "period", "four points"),
+    (lambda d: d["period"].update(topics=["x" * 1001]), "period.topics[0]", "at most 1000"),
+    (lambda d: d["period"]["pledge_points"].__setitem__(0, "x" * 301),
+     "period.pledge_points[0]", "at most 300"),
     (lambda d: d.update(databse={"url": "x"}), "databse", "unknown key"),
     (lambda d: d.update(database={"url": "mysql://x"}), "database.url", "postgresql"),
 ])

@@ -152,7 +152,10 @@ def test_daily_series_and_detail_rows(db, palu):
     series = db.call(lambda s: reports.daily_series(s, unit, span))
     by_name = dict(series.series)
     assert by_name["Regu D"] == {date(2024, 11, 26): (3, 6), date(2024, 11, 27): (1, 6)}
-    assert by_name["Regu A"] == {date(2024, 11, 26): (0, 0)}  # not reached: no base
+    # The base of the reports' percentages: Regu A, never reached on the 26th, stays in it.
+    siang = db.call(lambda s: reports.unit_rekap(s, unit, day_span(date(2024, 11, 26)))).apels[1]
+    assert by_name["Regu A"] == {date(2024, 11, 26): (siang.total.pledged, siang.total.due)}
+    assert by_name["Regu A"][date(2024, 11, 26)] == (0, 1)
     assert series.missed_days == [date(2024, 11, 26)] and series.missed_apel == 1
     rows = db.call(lambda s: reports.detail_rows(s, unit, span))
     assert len(rows) == 16

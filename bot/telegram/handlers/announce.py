@@ -44,7 +44,6 @@ from bot.announcements import announce as service
 from bot.delivery import outbox
 from bot.org.access import actor_for
 from bot.platform.texts import render
-from bot.reports.views import split_text
 from bot.telegram.handlers.common import is_private, real_user_id, reply_key, toast, update_key
 from bot.telegram.runtime import KEY, Runtime, runtime
 
@@ -61,7 +60,6 @@ TEXT, MEDIA, TARGET, PREVIEW = "text", "media", "target", "preview"
 END = ConversationHandler.END
 DRAFT = "announce_draft"
 LOCKS = "announce_locks"
-MAX_REPORT_CHARS = 3900  # Telegram: 4096 per message
 
 _COMPOSE = re.compile(r"^an:([0-9a-f]{8}):(none|cancel|send|t:(?:unit|kanwil|all))$")
 _REPORT = re.compile(r"^ar:(x|w|wy|wn):(\d{1,12})$")
@@ -415,18 +413,18 @@ def _number(context: ContextTypes.DEFAULT_TYPE) -> tuple[bool, int | None]:
     return (match is not None, int(match.group(1)) if match else None)
 
 
-def _report_chunks(report: service.ReadReport) -> list[str]:
+def _report_text(report: service.ReadReport) -> str:
     """The report in the most detail that fits one message; a report that does not fit even
-    per unit (an admin's, nationwide) goes in several, cut at line ends so no HTML tag is cut."""
+    per unit (an admin's, nationwide) goes in several (the outbox splits it)."""
     units = report.units
     zone = units[0].unit.timezone if units else "Asia/Jakarta"
     excerpt = service.excerpt(report.announcement.text_html)
     for detail in ("names", "groups", "units"):
         text = render("announce_report", report=report, zone=zone, excerpt=excerpt,
                       detail=detail)
-        if len(text) <= MAX_REPORT_CHARS:
-            return [text]
-    return split_text(text, MAX_REPORT_CHARS)
+        if outbox.fits_one_message(text):
+            break
+    return text
 
 
 def _report_keyboard(report: service.ReadReport) -> list[list[dict]]:
@@ -453,11 +451,8 @@ async def dibaca(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await rt.reply(chat_id, "announce_dibaca_error", key=key, result=found.result.value,
                        number=number or "")
         return
-    chunks = _report_chunks(found.report)
-    for i, chunk in enumerate(chunks):  # the buttons under the last part
-        last = i == len(chunks) - 1
-        await _send(rt, chat_id, chunk, key=key if i == 0 else f"{key}:{i}",
-                    keyboard=_report_keyboard(found.report) if last else None)
+    await _send(rt, chat_id, _report_text(found.report), key=key,
+                keyboard=_report_keyboard(found.report))
 
 
 async def pengumuman(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
