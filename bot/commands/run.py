@@ -16,7 +16,7 @@ from bot.commands.common import add_config_arg, load
 from bot.config import ConfigError
 from bot.db import Database
 from bot.services import instance_lease
-from bot.services.units import sync_config
+from bot.services.units import sync_config, warn_period
 from bot.telegram.app import build_application
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,7 @@ def _run(args: argparse.Namespace) -> int:
     heartbeat = _Heartbeat(db, clock, me)
     heartbeat.start()
     db.call(lambda s: sync_config(s, settings, clock.now()))
+    db.call(lambda s: warn_period(s, settings, clock.now()))  # log + operator chat
     log.info("database %s ready; %d units", db.safe_url, len(settings.units))
     app = build_application(settings, db, clock, token)
     # libuv's event loop: about a third less CPU per update under a burst of presses.
