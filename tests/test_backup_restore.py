@@ -13,6 +13,7 @@ import tomli_w
 from sqlalchemy import text
 
 from bot.cli import main
+from bot.commands.backup import _libpq
 from bot.config import load_settings
 from bot.db import Database
 from bot.services.units import sync_config
@@ -145,3 +146,10 @@ def test_restore_keeps_a_different_key_already_there(backed_up, new_machine, cap
     assert main(["restore", "--from", str(backed_up), "--config", config]) == 1
     assert "differs from the backup's audit.key.pub-history" in capsys.readouterr().err
     assert not key_file.exists()
+
+
+def test_the_database_password_never_reaches_the_command_line():
+    """pg_dump/pg_restore get it through PGPASSWORD: a command line is visible to `ps`."""
+    uri, env = _libpq("postgresql+psycopg://apel:s3cr%40t@db:5432/apel?sslmode=require")
+    assert uri == "postgresql://apel@db:5432/apel?sslmode=require"
+    assert env["PGPASSWORD"] == "s3cr@t"

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import inspect, literal, select, table
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.audit.keys import keyring_path
@@ -99,7 +99,8 @@ def _libpq(url: str) -> tuple[str, dict[str, str]]:
     env = dict(os.environ)
     if parsed.password:
         env["PGPASSWORD"] = str(parsed.password)
-    uri = parsed.set(drivername="postgresql", password=None)
+    uri = URL.create("postgresql", username=parsed.username, host=parsed.host,
+                     port=parsed.port, database=parsed.database, query=parsed.query)
     return uri.render_as_string(hide_password=False), env
 
 
