@@ -31,23 +31,35 @@ PLEDGE_POINTS = ["Menjaga netralitas", "Menghindari konflik kepentingan",
 
 def unit_config(i: int, zone: str, *, regu_base: int, deadline_minutes: int = 240,
                 admin_group: bool = False) -> dict:
-    """A unit whose apel pagi started a minute ago (local), so `run` opens it at once."""
+    """A unit whose Regu A stands an apel that started a minute ago (local), so `run` opens it
+    at once."""
     local_now = datetime.now(UTC).astimezone(ZoneInfo(zone)) - timedelta(minutes=1)
-    later = [(local_now + timedelta(hours=h)).strftime("%H:%M") for h in (6, 12)]
+    apel_times, cycle = _apel_now(local_now)
     unit = {
         "code": f"u{i:04d}", "name": f"Lapas Uji {i:04d}", "kind": "Lapas",
         "kanwil": f"Kanwil {i % 33:02d}", "timezone": zone,
-        "apel_times": {"pagi": local_now.strftime("%H:%M"), "siang": later[0], "malam": later[1]},
+        "apel_times": apel_times,
         "late_after_minutes": min(180, deadline_minutes), "deadline_minutes": deadline_minutes,
         "kalapas_chat_id": 7_000_000 + i,
         "regu": [{"name": f"Regu {c}", "chat_id": -(regu_base + i * 4 + k)}
                  for k, c in enumerate("ABCD")],
-        # Regu A stands pagi today.
-        "rotation": {"anchor_date": local_now.date().isoformat()},
+        # Regu A stands the apel due now.
+        "rotation": {"anchor_date": local_now.date().isoformat(), "cycle": cycle},
     }
     if admin_group:
         unit["admin_group_chat_id"] = -(3_000_000_000 + i)
     return unit
+
+
+def _apel_now(local_now: datetime) -> tuple[dict[str, str], list[str]]:
+    """Apel times 6 hours apart, in order within the day, one of them at `local_now`; and the
+    rotation cycle that puts the first regu on that one."""
+    due = min(local_now.hour // 8, 2)  # 00-07: pagi, 08-15: siang, 16-23: malam
+    slots = ["pagi", "siang", "malam"]
+    times = {s: (local_now + timedelta(hours=6 * (k - due))).strftime("%H:%M")
+             for k, s in enumerate(slots)}
+    states = [*slots, "libur"]
+    return times, states[due:] + states[:due]
 
 
 def write_config(path: Path, units: list[dict], db_url: str, base_url: str) -> None:

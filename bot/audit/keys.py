@@ -16,6 +16,7 @@ import hashlib
 import os
 import re
 import stat
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from bot.platform.config import ConfigError
+from bot.platform.config import ConfigError, Problem, Settings
 
 ALG_ED25519 = b"\x01"
 _NAME_BAD = re.compile(r"[\s+]")
@@ -199,3 +200,26 @@ def load_signing_key(key_file: str | Path, name: str, *, create: bool = True) ->
         )
     add_to_keyring(keyring_path(path), key.verifier)
     return key
+
+
+def key_file_problems(settings: Settings) -> Iterator[Problem]:
+    """What signing would refuse hours later (at the first checkpoint), refused at start-up:
+    a config check (bot.platform.config.load_settings(checks=...))."""
+    audit = settings.audit
+    path = Path(audit.key_file)
+    if not path.parent.is_dir():
+        yield "audit.key_file", (f"{audit.key_file!r}: directory {path.parent} does not exist; "
+                                 f"create it owner-only (mkdir -m 700 {path.parent}) or fix "
+                                 "the path")
+        return
+    if not path.exists():
+        return  # created, owner-only, on first use
+    try:
+        check_private_file(path)
+        key = SigningKey.parse_secret(path.read_text(encoding="ascii"), str(path))
+    except (KeyFileError, OSError, UnicodeDecodeError) as err:
+        yield "audit.key_file", f"{audit.key_file!r}: {err}"
+        return
+    if key.name != audit.origin:
+        yield "audit.origin", (f"{audit.origin!r}, but {path} signs the log {key.name!r}; the "
+                               "origin names the log and must not change")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from bot.audit.keys import key_file_problems
 from bot.org.units import sync_config
 from bot.platform.clock import SystemClock
 from bot.platform.config import Settings, load_settings
@@ -32,4 +33,5 @@ def open_database(settings: Settings, *, sync: bool = True) -> Database:
 
 
 def load(args: argparse.Namespace) -> Settings:
-    return load_settings(args.config)
+    """config.toml, checked with what start-up would otherwise refuse later (the audit key)."""
+    return load_settings(args.config, checks=[key_file_problems])

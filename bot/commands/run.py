@@ -13,7 +13,7 @@ import threading
 import uvloop
 
 from bot.commands.common import EXIT_LEASE_LOST, EXIT_OK, EXIT_RELOAD, add_config_arg, load
-from bot.org.units import sync_config
+from bot.org.units import sync_config, warn_period
 from bot.platform import instance_lease
 from bot.platform.clock import Clock, SystemClock
 from bot.platform.config import ConfigError
@@ -40,6 +40,7 @@ def _run(args: argparse.Namespace) -> int:
     heartbeat = _Heartbeat(db, clock, me)
     heartbeat.start()
     db.call(lambda s: sync_config(s, settings, clock.now()))
+    db.call(lambda s: warn_period(s, settings, clock.now()))  # log + operator chat
     log.info("database %s ready; %d units", db.safe_url, len(settings.units))
     app = build_application(settings, db, clock, token, lease_held=lambda: not heartbeat.lost)
     # libuv's event loop: about a third less CPU per update under a burst of presses.

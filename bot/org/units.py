@@ -11,8 +11,16 @@ from sqlmodel import Session, col, select
 from bot.announcements.models import AnnouncementPost
 from bot.delivery import outbox
 from bot.models import Briefing, ChatMigration, PledgePeriod, Regu, Unit
-from bot.platform.config import PeriodConfig, Settings, UnitConfig
+from bot.platform.config import (
+    TIMEZONES,
+    PeriodConfig,
+    Settings,
+    UnitConfig,
+    period_gap,
+    period_warning,
+)
 from bot.platform.db import insert_ignoring_duplicates
+from bot.platform.texts import render
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +41,34 @@ class ChatIds:
         return chat_id
 
 
-def _sync_unit(session: Session, cfg: UnitConfig, chats: ChatIds, now: datetime) -> Unit:
+# A regu that gave up its group to another regu keeps a parked id: negative, unique, and far
+# outside Telegram's range (52 bits), so no message or press can ever match it.
+PARKED_CHAT_BASE = -(2**62)
+
+ReguKey = tuple[str, str]  # (unit code, regu name)
+
+
+def _configured_regu_chats(settings: Settings, chats: ChatIds) -> dict[ReguKey, int]:
+    return {(u.code, r.name): chats.current(r.chat_id, f"units[{u.code}].regu[{r.name}].chat_id")
+            for u in settings.units for r in u.regu}
+
+
+def _release_chats(session: Session, wanted: dict[ReguKey, int]) -> None:
+    """Park every regu holding a group that config gives to another regu (a unit renamed,
+    chats swapped): the unique chat_id then lets each new holder take its group."""
+    owner = {chat: key for key, chat in wanted.items()}
+    rows = session.exec(select(Regu, Unit.code).join(Unit, col(Unit.id) == col(Regu.unit_id)))
+    for regu, code in rows.all():
+        if owner.get(regu.chat_id, (code, regu.name)) != (code, regu.name):
+            log.info("regu %s of unit %s gives chat %d up to regu %s of unit %s", regu.name,
+                     code, regu.chat_id, owner[regu.chat_id][1], owner[regu.chat_id][0])
+            regu.chat_id, regu.active = PARKED_CHAT_BASE - regu.id, False
+            session.add(regu)
+    session.flush()
+
+
+def _sync_unit(session: Session, cfg: UnitConfig, chats: ChatIds,
+               regu_chats: dict[ReguKey, int], now: datetime) -> Unit:
     unit = session.exec(select(Unit).where(Unit.code == cfg.code)).first()
     key = f"units[{cfg.code}]"
     if unit is None:
@@ -49,7 +84,7 @@ def _sync_unit(session: Session, cfg: UnitConfig, chats: ChatIds, now: datetime)
     existing = {r.name: r for r in session.exec(select(Regu).where(Regu.unit_id == unit.id))}
     for rc in cfg.regu:
         regu = existing.pop(rc.name, None) or Regu(unit_id=unit.id, name=rc.name, chat_id=0)
-        regu.chat_id = chats.current(rc.chat_id, f"{key}.regu[{rc.name}].chat_id")
+        regu.chat_id = regu_chats[(cfg.code, rc.name)]
         regu.active = True
         session.add(regu)
     for gone in existing.values():
@@ -76,14 +111,33 @@ def sync_config(session: Session, settings: Settings, now: datetime) -> None:
     """Idempotent: running it twice changes nothing. Units missing from config go inactive."""
     codes = set()
     chats = ChatIds(session)
+    regu_chats = _configured_regu_chats(settings, chats)
+    _release_chats(session, regu_chats)
     for cfg in settings.units:
-        _sync_unit(session, cfg, chats, now)
+        _sync_unit(session, cfg, chats, regu_chats, now)
         codes.add(cfg.code)
     for unit in session.exec(select(Unit).where(Unit.active)):
         if unit.code not in codes:
             unit.active = False
             session.add(unit)
     _sync_period(session, settings.period)
+
+
+def warn_period(session: Session, settings: Settings, now: datetime) -> str | None:
+    """At start-up: log when [period] does not cover today, and tell the operator chat (once
+    a day, however often the bot restarts). Returns the log line, or None."""
+    line = period_warning(settings, now)
+    if line is None:
+        return None
+    log.warning(line)
+    chat = settings.telegram.operator_chat_id
+    if chat is not None:
+        gap, period = period_gap(settings, now), settings.period
+        text = render("operator_period", name=period.name, start=period.start, end=period.end,
+                      days=[(day, TIMEZONES[zone]) for zone, day in gap.items()])
+        outbox.send_message(session, key=f"period-warning:{period.name}:{min(gap.values())}",
+                            chat_id=chat, text=text, now=now, priority=outbox.PRIORITY_REPORT)
+    return line
 
 
 def period_row(session: Session, settings: Settings) -> PledgePeriod:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import tomllib
-from datetime import date, time
+from collections.abc import Callable, Iterable, Iterator
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -29,10 +31,30 @@ TIMEZONES: dict[str, str] = {
 UNIT_KINDS = ("Lapas", "Rutan", "LPKA")
 
 Slot = Literal["pagi", "siang", "malam"]
+# Telegram ids have at most 52 significant bits; anything longer is a typo (and would not fit
+# the database's BIGINT either).
+TELEGRAM_ID_LIMIT = 2**52
 
 
 class ConfigError(Exception):
     """Invalid configuration; the message is for an operator and names the key."""
+
+
+def _telegram_id(v: int) -> int:
+    if abs(v) >= TELEGRAM_ID_LIMIT:
+        raise ValueError(f"{v} is not a Telegram id (those have at most 52 bits)")
+    return v
+
+
+def _group_id(v: int) -> int:
+    if _telegram_id(v) >= 0:
+        raise ValueError(f"{v} is a private chat (a person); a group's chat id is negative, "
+                         "e.g. -1001234567890 (README: finding a group's chat id)")
+    return v
+
+
+ChatId = Annotated[int, AfterValidator(_telegram_id)]
+GroupChatId = Annotated[int, AfterValidator(_group_id)]
 
 
 class _Strict(BaseModel):
@@ -44,8 +66,8 @@ class TelegramConfig(_Strict):
     token_env: str = "APEL_BOT_TOKEN"  # noqa: S105 (the variable name, not a secret)
     base_url: str | None = None
     base_file_url: str | None = None
-    operator_chat_id: int | None = None
-    admin_user_ids: list[int] = Field(default_factory=list)
+    operator_chat_id: ChatId | None = None
+    admin_user_ids: list[ChatId] = Field(default_factory=list)
     tally_edit_seconds: float = Field(default=5.0, ge=1.0, le=60.0)
 
     def resolved_token(self) -> str | None:
@@ -86,13 +108,21 @@ class ApelTimes(_Strict):
     siang: time = time(13, 0)
     malam: time = time(19, 0)
 
+    @model_validator(mode="after")
+    def _in_order(self) -> ApelTimes:
+        if not self.pagi < self.siang < self.malam:
+            raise ValueError(
+                f"the apel must follow each other within the day, pagi < siang < malam; got "
+                f"pagi {self.pagi:%H:%M}, siang {self.siang:%H:%M}, malam {self.malam:%H:%M}")
+        return self
+
     def of(self, slot: str) -> time:
         return getattr(self, slot)
 
 
 class ReguConfig(_Strict):
     name: Annotated[str, Field(min_length=1, max_length=60)]
-    chat_id: int
+    chat_id: GroupChatId
 
 
 class RotationOverride(_Strict):
@@ -129,8 +159,8 @@ class UnitConfig(_Strict):
     apel_times: ApelTimes = Field(default_factory=ApelTimes)
     late_after_minutes: int = Field(default=15, ge=1, le=180)
     deadline_minutes: int = Field(default=30, ge=1, le=240)
-    kalapas_chat_id: int
-    admin_group_chat_id: int | None = None
+    kalapas_chat_id: ChatId
+    admin_group_chat_id: GroupChatId | None = None
     regu: list[ReguConfig]
     rotation: RotationConfig
 
@@ -139,9 +169,6 @@ class UnitConfig(_Strict):
         names = [r.name for r in self.regu]
         if len(set(names)) != len(names):
             raise ValueError("regu names must be unique within a unit")
-        chat_ids = [r.chat_id for r in self.regu]
-        if len(set(chat_ids)) != len(chat_ids):
-            raise ValueError("each regu needs its own chat_id")
         order = self.rotation.order or names
         unknown = [n for n in order if n not in names]
         if unknown:
@@ -212,7 +239,7 @@ class AuditConfig(_Strict):
     origin: str = "apel-bot"
     # A chat that keeps every checkpoint (after each apel closes and daily). Empty: the
     # Kalapas of each unit receives one a day, and nothing after each apel.
-    archive_chat_id: int | None = None
+    archive_chat_id: ChatId | None = None
 
 
 class AnnouncementsConfig(_Strict):
@@ -277,9 +304,6 @@ class Settings(_Strict):
         dupes = {c for c in codes if codes.count(c) > 1}
         if dupes:
             raise ValueError(f"unit codes must be unique, repeated: {sorted(dupes)}")
-        chats = [r.chat_id for u in self.units for r in u.regu]
-        if len(set(chats)) != len(chats):
-            raise ValueError("a Telegram group may belong to one regu only")
         return self
 
     def unit(self, code: str) -> UnitConfig:
@@ -287,6 +311,9 @@ class Settings(_Strict):
             if u.code == code:
                 return u
         raise KeyError(code)
+
+
+Problem = tuple[str, str]  # (key path, what is wrong, naming the value)
 
 
 def _key_path(loc: tuple) -> str:
@@ -299,27 +326,121 @@ def _key_path(loc: tuple) -> str:
     return out or "(top level)"
 
 
-def format_validation_error(err: ValidationError, source: str) -> str:
+def _pydantic_problem(e: dict) -> Problem:
+    key = _key_path(tuple(p for p in e["loc"] if p not in ("function-after",)))
+    msg = e["msg"].removeprefix("Value error, ")
+    if e["type"] == "missing":
+        msg = "this key is required"
+    elif e["type"] == "extra_forbidden":
+        msg = "unknown key (check the spelling against config.example.toml)"
+    elif e["type"] != "value_error" and "token" not in key and _scalar(e.get("input")):
+        msg += f" (got {e['input']!r})"  # our own value errors name the value themselves
+    return key, msg
+
+
+def _scalar(value: object) -> bool:
+    return isinstance(value, str | int | float | date | time)
+
+
+def _format(source: str, problems: list[Problem]) -> str:
     lines = [f"Invalid configuration in {source}:"]
-    for e in err.errors():
-        key = _key_path(tuple(p for p in e["loc"] if p not in ("function-after",)))
-        msg = e["msg"].removeprefix("Value error, ")
-        if e["type"] == "missing":
-            msg = "this key is required"
-        elif e["type"] == "extra_forbidden":
-            msg = "unknown key (check the spelling against config.example.toml)"
-        lines.append(f"  - {key}: {msg}")
+    lines += [f"  - {key}: {msg}" for key, msg in problems]
     return "\n".join(lines)
 
 
-def parse_settings(data: dict, source: str = "config") -> Settings:
+def format_validation_error(err: ValidationError, source: str) -> str:
+    return _format(source, [_pydantic_problem(e) for e in err.errors()])
+
+
+def _hhmm(minutes: int) -> str:
+    return f"{minutes // 60 % 24:02d}:{minutes % 60:02d}"
+
+
+def _window_problems(settings: Settings) -> Iterator[Problem]:
+    """Each apel must close (deadline) no later than the next one starts, tomorrow's pagi too."""
+    for i, unit in enumerate(settings.units):
+        starts = [t.hour * 60 + t.minute for t in (unit.apel_times.of(s) for s in SLOTS)]
+        nexts = [*starts[1:], starts[0] + 24 * 60]
+        for slot, start, nxt, nxt_slot in zip(SLOTS, starts, nexts, (*SLOTS[1:], "pagi"),
+                                              strict=True):
+            if start + unit.deadline_minutes > nxt:
+                yield (f"units[{i}].deadline_minutes",
+                       f"{unit.deadline_minutes} closes the {slot} apel ({_hhmm(start)}) at "
+                       f"{_hhmm(start + unit.deadline_minutes)}, after the {nxt_slot} apel "
+                       f"starts ({_hhmm(nxt)}); shorten it or move apel_times")
+                break
+
+
+def _regu_chats(settings: Settings) -> Iterator[tuple[str, int, str]]:
+    for i, unit in enumerate(settings.units):
+        for j, regu in enumerate(unit.regu):
+            yield (f"units[{i}].regu[{j}].chat_id", regu.chat_id,
+                   f"regu {regu.name!r} of unit {unit.code}")
+
+
+def _other_chats(settings: Settings) -> Iterator[tuple[str, int | None]]:
+    yield "telegram.operator_chat_id", settings.telegram.operator_chat_id
+    yield "audit.archive_chat_id", settings.audit.archive_chat_id
+    for i, unit in enumerate(settings.units):
+        yield f"units[{i}].kalapas_chat_id", unit.kalapas_chat_id
+        yield f"units[{i}].admin_group_chat_id", unit.admin_group_chat_id
+
+
+def _chat_problems(settings: Settings) -> Iterator[Problem]:
+    """A regu group belongs to that regu alone: no second regu, no reports, no alerts."""
+    owner: dict[int, str] = {}
+    for key, chat, who in _regu_chats(settings):
+        if chat in owner:
+            yield key, (f"{chat} ({who}) is already the group of {owner[chat]}; each regu "
+                        "needs its own")
+        owner.setdefault(chat, who)
+    for key, chat in _other_chats(settings):
+        if chat in owner:
+            yield key, (f"{chat} is the group of {owner[chat]}; that regu would receive what "
+                        "is meant for this chat")
+
+
+Check = Callable[["Settings"], Iterable[Problem]]
+
+
+def config_problems(settings: Settings, checks: Iterable[Check] = ()) -> list[Problem]:
+    """Mistakes that span several keys, found before anything is written; `checks` adds those
+    of the layers above (the audit key on disk: bot.audit.keys.key_file_problems)."""
+    return [*_window_problems(settings), *_chat_problems(settings),
+            *(problem for check in checks for problem in check(settings))]
+
+
+def period_gap(settings: Settings, now: datetime) -> dict[str, date]:
+    """The zones (of some unit) whose local date today lies outside [period], with that date."""
+    days = {unit.timezone: now.astimezone(unit.zone).date() for unit in settings.units}
+    period = settings.period
+    return {zone: day for zone, day in sorted(days.items())
+            if not period.start <= day <= period.end}
+
+
+def period_warning(settings: Settings, now: datetime) -> str | None:
+    """One log line when [period] does not cover today somewhere: no apel would open there."""
+    gap = period_gap(settings, now)
+    if not gap:
+        return None
+    period = settings.period
+    where = ", ".join(f"{day} in {zone}" for zone, day in gap.items())
+    return (f"period: {period.name!r} runs {period.start} to {period.end} but today is {where}; "
+            "no apel opens there until [period] start/end in config.toml cover today")
+
+
+def parse_settings(data: dict, source: str = "config", checks: Iterable[Check] = ()) -> Settings:
     try:
-        return Settings.model_validate(data)
+        settings = Settings.model_validate(data)
     except ValidationError as err:
         raise ConfigError(format_validation_error(err, source)) from None
+    problems = config_problems(settings, checks)
+    if problems:
+        raise ConfigError(_format(source, problems))
+    return settings
 
 
-def load_settings(path: str | Path) -> Settings:
+def load_settings(path: str | Path, checks: Iterable[Check] = ()) -> Settings:
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"Configuration file not found: {p}")
@@ -329,4 +450,4 @@ def load_settings(path: str | Path) -> Settings:
         raise ConfigError(f"{p} is not valid TOML: {err}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{p} is not UTF-8 text") from None
-    return parse_settings(data, str(p))
+    return parse_settings(data, str(p), checks)

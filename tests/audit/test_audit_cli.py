@@ -54,6 +54,7 @@ anchor_date = "2024-11-01"
 
 @pytest.fixture
 def cfg(tmp_path):
+    (tmp_path / "keys").mkdir(mode=0o700)  # config refuses a key file in a missing folder
     path = tmp_path / "config.toml"
     path.write_text(CONFIG.format(dir=tmp_path), encoding="utf-8")
     return str(path)
