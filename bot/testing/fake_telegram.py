@@ -84,6 +84,9 @@ RATE_LIMITED_METHODS = frozenset(
 MAX_TEXT_LENGTH = 4096
 MAX_CAPTION_LENGTH = 1024
 MAX_CALLBACK_DATA_BYTES = 64
+# A callback query not answered within this many seconds of the press is "too old". The Bot API
+# documents no figure; about 15 s is what bots observe (the client's progress bar gives up then).
+CALLBACK_ANSWER_SECONDS = 15.0
 MAX_UPLOAD_BYTES = 60 * 1024 * 1024
 PHOTO_WIDTH, PHOTO_HEIGHT = 800, 600
 
@@ -362,7 +365,6 @@ class _Chat:
     user: FakeUser | None = None
     kicked: bool = False
     migrated_to: int | None = None
-    last_message_id: int = 0
     bot_messages: dict[int, SentMessage] = field(default_factory=dict)
     user_messages: dict[int, dict[str, Any]] = field(default_factory=dict)
 
@@ -374,10 +376,6 @@ class _Chat:
     def label(self) -> str:
         name = self.title if self.title is not None else (self.user.full_name if self.user else "")
         return f"chat {self.id} {name}".rstrip()
-
-    def next_message_id(self) -> int:
-        self.last_message_id += 1
-        return self.last_message_id
 
     def to_json(self) -> dict[str, Any]:
         if self.user is None:
@@ -583,6 +581,22 @@ class _TelegramHtml(HTMLParser):
         if self._length > start:
             self.entities.append({**entity, "offset": start, "length": self._length - start})
 
+    def handle_comment(self, data: str) -> None:
+        self._unsupported_markup("!--")
+
+    def handle_decl(self, decl: str) -> None:
+        self._unsupported_markup("!" + decl)
+
+    def unknown_decl(self, data: str) -> None:
+        self._unsupported_markup("![" + data)
+
+    def handle_pi(self, data: str) -> None:
+        self._unsupported_markup("?" + data)
+
+    def _unsupported_markup(self, body: str) -> None:
+        """Comments, declarations and processing instructions: Telegram reads a start tag."""
+        self._fail(f'Unsupported start tag "{body.split()[0].lower()}"')
+
     def handle_data(self, data: str) -> None:
         if "<" in data:
             self._fail('Unexpected character "<"; use &lt;')
@@ -622,6 +636,12 @@ def render_text(
         parser.feed(text)
         return parser.finish()
     return text, []
+
+
+def _check_length(plain: str, limit: int, description: str) -> None:
+    """Telegram counts what the reader sees (after entity parsing) in UTF-16 code units."""
+    if _utf16_len(plain) > limit:
+        raise ApiError(400, description)
 
 
 def _command_entities(text: str) -> list[dict[str, Any]]:
@@ -758,6 +778,10 @@ class FakeTelegram:
         self._files: dict[str, StoredFile] = {}
         self._files_by_path: dict[str, StoredFile] = {}
         self._file_seq = itertools.count(1)
+        # One message id sequence for every chat, so no chat holds another's ids and an edit
+        # sent to the wrong chat fails as on Telegram (private chats and basic groups share
+        # the bot's sequence there; a supergroup's own ids sit among its members' messages).
+        self._message_ids = itertools.count(1)
         self._commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self._member_status: dict[tuple[int, int], str] = {}
         self._updates: deque[dict[str, Any]] = deque()
@@ -1028,7 +1052,7 @@ class FakeTelegram:
         return user, chat
 
     def _user_message(self, user: FakeUser, chat: _Chat, content: dict[str, Any]) -> dict[str, Any]:
-        message_id = chat.next_message_id()
+        message_id = next(self._message_ids)
         message = {
             "message_id": message_id,
             "from": user.to_json(),
@@ -1399,8 +1423,7 @@ class FakeTelegram:
         plain, entities = render_text(text, params.get("parse_mode"), params.get("entities"))
         if not plain.strip():
             raise ApiError(400, "Bad Request: message text is empty")
-        if len(plain) > MAX_TEXT_LENGTH:
-            raise ApiError(400, "Bad Request: message is too long")
+        _check_length(plain, MAX_TEXT_LENGTH, "Bad Request: message is too long")
         msg = self._new_message(chat, params)
         msg.sent_text, msg.text, msg.entities = text, plain, entities
         return self._deliver(chat, msg)
@@ -1423,7 +1446,7 @@ class FakeTelegram:
         reply_to = self._reply_target(chat, params)
         return SentMessage(
             chat_id=chat.id,
-            message_id=chat.next_message_id(),
+            message_id=next(self._message_ids),
             date=int(time.time()),
             sent_at=self.clock(),
             parse_mode=params.get("parse_mode"),
@@ -1462,8 +1485,7 @@ class FakeTelegram:
         plain, entities = render_text(
             str(caption), params.get("parse_mode"), params.get("caption_entities")
         )
-        if len(plain) > MAX_CAPTION_LENGTH:
-            raise ApiError(400, "Bad Request: message caption is too long")
+        _check_length(plain, MAX_CAPTION_LENGTH, "Bad Request: message caption is too long")
         msg.sent_caption, msg.caption, msg.caption_entities = str(caption), plain, entities
 
     def _input_file(
@@ -1578,8 +1600,7 @@ class FakeTelegram:
         if not isinstance(text, str) or not text.strip():
             raise ApiError(400, "Bad Request: message text is empty")
         plain, entities = render_text(text, params.get("parse_mode"), params.get("entities"))
-        if len(plain) > MAX_TEXT_LENGTH:
-            raise ApiError(400, "Bad Request: message is too long")
+        _check_length(plain, MAX_TEXT_LENGTH, "Bad Request: message is too long")
         markup = _inline_only(_checked_markup(params.get("reply_markup")))
         old = (msg.text, msg.entities, _inline_only(msg.reply_markup))
         if old == (plain, entities, markup):
@@ -1636,10 +1657,10 @@ class FakeTelegram:
 
     def _answer_callback_query(self, params: dict[str, Any], files: dict[str, Upload]) -> bool:
         query_id = str(params.get("callback_query_id", ""))
-        pending = self._pending_queries.pop(query_id, None)
-        if pending is None:
-            raise ApiError(400, QUERY_INVALID)
+        pending = self._pending_queries.pop(query_id, None)  # a second answer finds none
         now = self.clock()
+        if pending is None or now - pending.pressed_at > CALLBACK_ANSWER_SECONDS:
+            raise ApiError(400, QUERY_INVALID)
         self.callback_answers[query_id] = {
             **params,
             "time": now,
