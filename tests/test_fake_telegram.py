@@ -25,6 +25,7 @@ from bot.testing.fake_telegram import (
     BOT_ID,
     BOT_USERNAME,
     CALLBACK_ANSWER_SECONDS,
+    GROUP_LIMIT,
     FakeTelegram,
 )
 
@@ -171,7 +172,7 @@ async def test_unreachable_chats(tg: FakeTelegram, bot: Bot) -> None:
 @pytest.mark.filterwarnings("ignore:Deprecated since version v22.2")
 async def test_flood_limits_with_an_injected_clock() -> None:
     clock = ManualClock()
-    async with FakeTelegram(enforce_limits=True, clock=clock) as tg:
+    async with FakeTelegram(clock=clock) as tg:
         populate(tg)
         tg.user_start(BUDI)
         async with Bot(TOKEN, base_url=tg.base_url) as bot:
@@ -188,8 +189,7 @@ async def test_flood_limits_with_an_injected_clock() -> None:
             assert seconds(overall.value.retry_after) == 1
 
             clock.now += 1.0
-            for _ in range(3):  # private chats: a burst of three, then one a second
-                await bot.send_message(BUDI, "x")
+            await bot.send_message(BUDI, "x")  # private chats: one a second
             with pytest.raises(RetryAfter):
                 await bot.send_message(BUDI, "x")
             clock.now += 1.0
@@ -365,6 +365,36 @@ async def test_unknown_method_and_wait_for(tg: FakeTelegram, bot: Bot) -> None:
 
 # --------------------------------------------------------------------------- strict refusals
 # The fake refuses what Telegram refuses; each test below once passed on a more forgiving fake.
+
+
+@pytest.mark.filterwarnings("ignore:Deprecated since version v22.2")
+async def test_flood_limits_are_on_by_default(tg: FakeTelegram, bot: Bot) -> None:
+    for _ in range(GROUP_LIMIT):
+        await bot.send_message(GROUP, "x")
+    with pytest.raises(RetryAfter):
+        await bot.send_message(GROUP, "x")
+
+
+@pytest.mark.filterwarnings("ignore:Deprecated since version v22.2")
+async def test_a_private_chat_gets_one_message_per_second_without_a_burst() -> None:
+    clock = ManualClock()
+    async with FakeTelegram(clock=clock) as tg:
+        populate(tg)
+        tg.user_start(BUDI)
+        tg.user_start(SARI)
+        async with Bot(TOKEN, base_url=tg.base_url) as bot:
+            first = clock.now
+            await bot.send_message(BUDI, "satu")
+            with pytest.raises(RetryAfter) as refused:
+                await bot.send_message(BUDI, "dua")
+            assert seconds(refused.value.retry_after) == 1
+            clock.now = first + 0.999
+            with pytest.raises(RetryAfter):
+                await bot.send_message(BUDI, "dua")
+            clock.now = first + 1.0
+            await bot.send_message(BUDI, "dua")
+            await bot.send_message(SARI, "lain")  # another chat has its own second
+    assert [m.text for m in tg.messages(BUDI)] == ["satu", "dua"]
 
 
 async def test_text_length_is_counted_in_utf16_units_after_parsing(

@@ -62,13 +62,14 @@ BOT_ME: dict[str, Any] = {
     "has_main_web_app": False,
 }
 
-# Telegram's flood limits (https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this).
+# Telegram's flood limits (https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this),
+# strictly, over sliding windows: Telegram tolerates short bursts, but no bot may count on them.
 GLOBAL_LIMIT = 30  # messages ...
 GLOBAL_PERIOD = 1.0  # ... per any sliding second, over all chats
 GROUP_LIMIT = 20  # messages ...
 GROUP_PERIOD = 60.0  # ... per sliding minute, per group or supergroup
-PRIVATE_BURST = 3  # a private chat may burst this many messages ...
-PRIVATE_RATE = 1.0  # ... and then gets one more per second
+PRIVATE_LIMIT = 1  # message ...
+PRIVATE_PERIOD = 1.0  # ... per sliding second, per private chat
 RATE_LIMITED_METHODS = frozenset(
     {
         "sendMessage",
@@ -453,48 +454,17 @@ class _SlidingWindow:
         self.stamps.append(now)
 
 
-class _TokenBucket:
-    """A burst of ``capacity`` events, refilled at ``rate`` events per second."""
-
-    __slots__ = ("capacity", "rate", "tokens", "updated")
-
-    def __init__(self, capacity: int, rate: float, now: float) -> None:
-        self.capacity = capacity
-        self.rate = rate
-        self.tokens = float(capacity)
-        self.updated = now
-
-    def _refill(self, now: float) -> None:
-        elapsed = max(0.0, now - self.updated)
-        self.tokens = min(float(self.capacity), self.tokens + elapsed * self.rate)
-        self.updated = now
-
-    def wait(self, now: float) -> float:
-        self._refill(now)
-        return 0.0 if self.tokens >= 1.0 else (1.0 - self.tokens) / self.rate
-
-    def record(self, now: float) -> None:
-        self._refill(now)
-        self.tokens -= 1.0
-
-
 class _RateLimiter:
     def __init__(self) -> None:
         self._global = _SlidingWindow(GLOBAL_LIMIT, GLOBAL_PERIOD)
-        self._groups: dict[int, _SlidingWindow] = {}
-        self._private: dict[int, _TokenBucket] = {}
+        self._chats: dict[int, _SlidingWindow] = {}
 
     def acquire(self, chat_id: int, private: bool, now: float) -> int:
         """Takes a slot and returns 0, or returns the whole seconds to wait (at least 1)."""
-        per_chat: _SlidingWindow | _TokenBucket
-        if private:
-            per_chat = self._private.get(chat_id) or self._private.setdefault(
-                chat_id, _TokenBucket(PRIVATE_BURST, PRIVATE_RATE, now)
-            )
-        else:
-            per_chat = self._groups.get(chat_id) or self._groups.setdefault(
-                chat_id, _SlidingWindow(GROUP_LIMIT, GROUP_PERIOD)
-            )
+        per_chat = self._chats.get(chat_id)
+        if per_chat is None:
+            limits = (PRIVATE_LIMIT, PRIVATE_PERIOD) if private else (GROUP_LIMIT, GROUP_PERIOD)
+            per_chat = self._chats[chat_id] = _SlidingWindow(*limits)
         wait = max(self._global.wait(now), per_chat.wait(now))
         if wait > 0:
             return max(1, math.ceil(wait))
@@ -757,10 +727,14 @@ Handler = Callable[[dict[str, Any], dict[str, Upload]], Any]
 
 
 class FakeTelegram:
-    """An in-memory Telegram Bot API server on a local port."""
+    """An in-memory Telegram Bot API server on a local port.
+
+    As strict as Telegram: it refuses what Telegram refuses, flood limits included. Pass
+    ``enforce_limits=False`` only where a test's subject needs it, with a comment saying why.
+    """
 
     def __init__(
-        self, enforce_limits: bool = False, clock: Callable[[], float] = time.monotonic
+        self, enforce_limits: bool = True, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self.enforce_limits = enforce_limits
         self.clock = clock
@@ -1901,7 +1875,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8081)
-    parser.add_argument("--limits", action="store_true", help="enforce Telegram flood limits")
+    parser.add_argument(
+        "--no-limits", action="store_true", help="do not enforce Telegram's flood limits"
+    )
     parser.add_argument("--groups", default="", help="group ids, e.g. -1001:Regu A,-1002")
     parser.add_argument("--users", default="", help="users, e.g. 11:Budi,12:Sari")
     parser.add_argument("--started", action="store_true", help="users have started the bot already")
@@ -1947,7 +1923,7 @@ def _start_console(tg: FakeTelegram, loop: asyncio.AbstractEventLoop) -> None:
 
 
 async def _serve(args: argparse.Namespace) -> None:
-    tg = FakeTelegram(enforce_limits=args.limits)
+    tg = FakeTelegram(enforce_limits=not args.no_limits)
     tg.observer = _print
     for chat_id, title in _parse_pairs(args.groups):
         tg.add_group(chat_id, title or f"Group {chat_id}")
