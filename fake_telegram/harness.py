@@ -54,8 +54,7 @@ class BotUnderTest:
         self.db, self.clock = db, clock
         self.app: Application = build_application(
             self.settings, db, clock, TEST_TOKEN, run_scheduler=False,
-            limits=limits or Limits(global_per_window=200, group_per_minute=1000,
-                                    private_per_second=100.0))
+            limits=limits or Limits())  # production pacing: the fake enforces Telegram's
 
     @property
     def runtime(self) -> Runtime:

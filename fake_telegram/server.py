@@ -62,13 +62,14 @@ BOT_ME: dict[str, Any] = {
     "has_main_web_app": False,
 }
 
-# Telegram's flood limits (https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this).
+# Telegram's flood limits (https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this),
+# strictly, over sliding windows: Telegram tolerates short bursts, but no bot may count on them.
 GLOBAL_LIMIT = 30  # messages ...
 GLOBAL_PERIOD = 1.0  # ... per any sliding second, over all chats
 GROUP_LIMIT = 20  # messages ...
 GROUP_PERIOD = 60.0  # ... per sliding minute, per group or supergroup
-PRIVATE_BURST = 3  # a private chat may burst this many messages ...
-PRIVATE_RATE = 1.0  # ... and then gets one more per second
+PRIVATE_LIMIT = 1  # message ...
+PRIVATE_PERIOD = 1.0  # ... per sliding second, per private chat
 RATE_LIMITED_METHODS = frozenset(
     {
         "sendMessage",
@@ -84,6 +85,9 @@ RATE_LIMITED_METHODS = frozenset(
 MAX_TEXT_LENGTH = 4096
 MAX_CAPTION_LENGTH = 1024
 MAX_CALLBACK_DATA_BYTES = 64
+# A callback query not answered within this many seconds of the press is "too old". The Bot API
+# documents no figure; about 15 s is what bots observe (the client's progress bar gives up then).
+CALLBACK_ANSWER_SECONDS = 15.0
 MAX_UPLOAD_BYTES = 60 * 1024 * 1024
 PHOTO_WIDTH, PHOTO_HEIGHT = 800, 600
 
@@ -362,7 +366,6 @@ class _Chat:
     user: FakeUser | None = None
     kicked: bool = False
     migrated_to: int | None = None
-    last_message_id: int = 0
     bot_messages: dict[int, SentMessage] = field(default_factory=dict)
     user_messages: dict[int, dict[str, Any]] = field(default_factory=dict)
 
@@ -374,10 +377,6 @@ class _Chat:
     def label(self) -> str:
         name = self.title if self.title is not None else (self.user.full_name if self.user else "")
         return f"chat {self.id} {name}".rstrip()
-
-    def next_message_id(self) -> int:
-        self.last_message_id += 1
-        return self.last_message_id
 
     def to_json(self) -> dict[str, Any]:
         if self.user is None:
@@ -455,48 +454,17 @@ class _SlidingWindow:
         self.stamps.append(now)
 
 
-class _TokenBucket:
-    """A burst of ``capacity`` events, refilled at ``rate`` events per second."""
-
-    __slots__ = ("capacity", "rate", "tokens", "updated")
-
-    def __init__(self, capacity: int, rate: float, now: float) -> None:
-        self.capacity = capacity
-        self.rate = rate
-        self.tokens = float(capacity)
-        self.updated = now
-
-    def _refill(self, now: float) -> None:
-        elapsed = max(0.0, now - self.updated)
-        self.tokens = min(float(self.capacity), self.tokens + elapsed * self.rate)
-        self.updated = now
-
-    def wait(self, now: float) -> float:
-        self._refill(now)
-        return 0.0 if self.tokens >= 1.0 else (1.0 - self.tokens) / self.rate
-
-    def record(self, now: float) -> None:
-        self._refill(now)
-        self.tokens -= 1.0
-
-
 class _RateLimiter:
     def __init__(self) -> None:
         self._global = _SlidingWindow(GLOBAL_LIMIT, GLOBAL_PERIOD)
-        self._groups: dict[int, _SlidingWindow] = {}
-        self._private: dict[int, _TokenBucket] = {}
+        self._chats: dict[int, _SlidingWindow] = {}
 
     def acquire(self, chat_id: int, private: bool, now: float) -> int:
         """Takes a slot and returns 0, or returns the whole seconds to wait (at least 1)."""
-        per_chat: _SlidingWindow | _TokenBucket
-        if private:
-            per_chat = self._private.get(chat_id) or self._private.setdefault(
-                chat_id, _TokenBucket(PRIVATE_BURST, PRIVATE_RATE, now)
-            )
-        else:
-            per_chat = self._groups.get(chat_id) or self._groups.setdefault(
-                chat_id, _SlidingWindow(GROUP_LIMIT, GROUP_PERIOD)
-            )
+        per_chat = self._chats.get(chat_id)
+        if per_chat is None:
+            limits = (PRIVATE_LIMIT, PRIVATE_PERIOD) if private else (GROUP_LIMIT, GROUP_PERIOD)
+            per_chat = self._chats[chat_id] = _SlidingWindow(*limits)
         wait = max(self._global.wait(now), per_chat.wait(now))
         if wait > 0:
             return max(1, math.ceil(wait))
@@ -583,6 +551,22 @@ class _TelegramHtml(HTMLParser):
         if self._length > start:
             self.entities.append({**entity, "offset": start, "length": self._length - start})
 
+    def handle_comment(self, data: str) -> None:
+        self._unsupported_markup("!--")
+
+    def handle_decl(self, decl: str) -> None:
+        self._unsupported_markup("!" + decl)
+
+    def unknown_decl(self, data: str) -> None:
+        self._unsupported_markup("![" + data)
+
+    def handle_pi(self, data: str) -> None:
+        self._unsupported_markup("?" + data)
+
+    def _unsupported_markup(self, body: str) -> None:
+        """Comments, declarations and processing instructions: Telegram reads a start tag."""
+        self._fail(f'Unsupported start tag "{body.split()[0].lower()}"')
+
     def handle_data(self, data: str) -> None:
         if "<" in data:
             self._fail('Unexpected character "<"; use &lt;')
@@ -622,6 +606,12 @@ def render_text(
         parser.feed(text)
         return parser.finish()
     return text, []
+
+
+def _check_length(plain: str, limit: int, description: str) -> None:
+    """Telegram counts what the reader sees (after entity parsing) in UTF-16 code units."""
+    if _utf16_len(plain) > limit:
+        raise ApiError(400, description)
 
 
 def _command_entities(text: str) -> list[dict[str, Any]]:
@@ -737,10 +727,14 @@ Handler = Callable[[dict[str, Any], dict[str, Upload]], Any]
 
 
 class FakeTelegram:
-    """An in-memory Telegram Bot API server on a local port."""
+    """An in-memory Telegram Bot API server on a local port.
+
+    As strict as Telegram: it refuses what Telegram refuses, flood limits included. Pass
+    ``enforce_limits=False`` only where a test's subject needs it, with a comment saying why.
+    """
 
     def __init__(
-        self, enforce_limits: bool = False, clock: Callable[[], float] = time.monotonic
+        self, enforce_limits: bool = True, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self.enforce_limits = enforce_limits
         self.clock = clock
@@ -758,6 +752,10 @@ class FakeTelegram:
         self._files: dict[str, StoredFile] = {}
         self._files_by_path: dict[str, StoredFile] = {}
         self._file_seq = itertools.count(1)
+        # One message id sequence for every chat, so no chat holds another's ids and an edit
+        # sent to the wrong chat fails as on Telegram (private chats and basic groups share
+        # the bot's sequence there; a supergroup's own ids sit among its members' messages).
+        self._message_ids = itertools.count(1)
         self._commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self._member_status: dict[tuple[int, int], str] = {}
         self._updates: deque[dict[str, Any]] = deque()
@@ -1038,7 +1036,7 @@ class FakeTelegram:
         return user, chat
 
     def _user_message(self, user: FakeUser, chat: _Chat, content: dict[str, Any]) -> dict[str, Any]:
-        message_id = chat.next_message_id()
+        message_id = next(self._message_ids)
         message = {
             "message_id": message_id,
             "from": user.to_json(),
@@ -1409,8 +1407,7 @@ class FakeTelegram:
         plain, entities = render_text(text, params.get("parse_mode"), params.get("entities"))
         if not plain.strip():
             raise ApiError(400, "Bad Request: message text is empty")
-        if len(plain) > MAX_TEXT_LENGTH:
-            raise ApiError(400, "Bad Request: message is too long")
+        _check_length(plain, MAX_TEXT_LENGTH, "Bad Request: message is too long")
         msg = self._new_message(chat, params)
         msg.sent_text, msg.text, msg.entities = text, plain, entities
         return self._deliver(chat, msg)
@@ -1433,7 +1430,7 @@ class FakeTelegram:
         reply_to = self._reply_target(chat, params)
         return SentMessage(
             chat_id=chat.id,
-            message_id=chat.next_message_id(),
+            message_id=next(self._message_ids),
             date=int(time.time()),
             sent_at=self.clock(),
             parse_mode=params.get("parse_mode"),
@@ -1472,8 +1469,7 @@ class FakeTelegram:
         plain, entities = render_text(
             str(caption), params.get("parse_mode"), params.get("caption_entities")
         )
-        if len(plain) > MAX_CAPTION_LENGTH:
-            raise ApiError(400, "Bad Request: message caption is too long")
+        _check_length(plain, MAX_CAPTION_LENGTH, "Bad Request: message caption is too long")
         msg.sent_caption, msg.caption, msg.caption_entities = str(caption), plain, entities
 
     def _input_file(
@@ -1588,8 +1584,7 @@ class FakeTelegram:
         if not isinstance(text, str) or not text.strip():
             raise ApiError(400, "Bad Request: message text is empty")
         plain, entities = render_text(text, params.get("parse_mode"), params.get("entities"))
-        if len(plain) > MAX_TEXT_LENGTH:
-            raise ApiError(400, "Bad Request: message is too long")
+        _check_length(plain, MAX_TEXT_LENGTH, "Bad Request: message is too long")
         markup = _inline_only(_checked_markup(params.get("reply_markup")))
         old = (msg.text, msg.entities, _inline_only(msg.reply_markup))
         if old == (plain, entities, markup):
@@ -1646,10 +1641,10 @@ class FakeTelegram:
 
     def _answer_callback_query(self, params: dict[str, Any], files: dict[str, Upload]) -> bool:
         query_id = str(params.get("callback_query_id", ""))
-        pending = self._pending_queries.pop(query_id, None)
-        if pending is None:
-            raise ApiError(400, QUERY_INVALID)
+        pending = self._pending_queries.pop(query_id, None)  # a second answer finds none
         now = self.clock()
+        if pending is None or now - pending.pressed_at > CALLBACK_ANSWER_SECONDS:
+            raise ApiError(400, QUERY_INVALID)
         self.callback_answers[query_id] = {
             **params,
             "time": now,
@@ -1892,7 +1887,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8081)
-    parser.add_argument("--limits", action="store_true", help="enforce Telegram flood limits")
+    parser.add_argument(
+        "--no-limits", action="store_true", help="do not enforce Telegram's flood limits"
+    )
     parser.add_argument("--groups", default="", help="group ids, e.g. -1001:Regu A,-1002")
     parser.add_argument("--users", default="", help="users, e.g. 11:Budi,12:Sari")
     parser.add_argument("--started", action="store_true", help="users have started the bot already")
@@ -1938,7 +1935,7 @@ def _start_console(tg: FakeTelegram, loop: asyncio.AbstractEventLoop) -> None:
 
 
 async def _serve(args: argparse.Namespace) -> None:
-    tg = FakeTelegram(enforce_limits=args.limits)
+    tg = FakeTelegram(enforce_limits=not args.no_limits)
     tg.observer = _print
     for chat_id, title in _parse_pairs(args.groups):
         tg.add_group(chat_id, title or f"Group {chat_id}")

@@ -56,6 +56,7 @@ FAILURE_KINDS = (
     ("user is deactivated", "blocked"),
 )
 
+IDLE_SECONDS = 0.5  # with nothing to send, look again this often (new rows wake it sooner)
 MAX_ATTEMPTS = 25  # with the 5-minute cap on backoff: about two hours of trying, then failed
 REF_WAIT = timedelta(seconds=2)  # an edit waits this long for the message it edits
 
@@ -67,7 +68,9 @@ class Limits:
     global_per_window: int = 30
     global_window_seconds: float = 1.04
     group_per_minute: int = 19  # Telegram: about 20/min per group
-    private_per_second: float = 1.0
+    # Telegram: 1/s per private chat, counted as the sends arrive. One per 1.04 s: the same
+    # 40 ms of margin, or two replies a second apart here may land closer together there.
+    private_per_second: float = 1 / 1.04
     concurrency: int = 16
     retry_base_seconds: float = 1.0  # first backoff step; doubles up to retry_cap_seconds
     retry_cap_seconds: float = 300.0
@@ -117,6 +120,15 @@ class ChatWindows:
 
     def hold(self, chat_id: int, until: float) -> None:
         self._held_until[chat_id] = max(until, self._held_until.get(chat_id, 0.0))
+
+    def next_free(self, now: float) -> float | None:
+        """When the first chat that cannot take a message now can again (None: none waits)."""
+        frees = [t for t in self._held_until.values() if t > now]
+        for chat_id, sent in self._sent.items():
+            cap, span = self._window(chat_id)
+            if len(sent) >= cap:
+                frees.append(sent[len(sent) - cap] + span)  # when the window has room again
+        return min((t for t in frees if t > now), default=None)
 
     def busy(self, now: float) -> list[int]:
         """Chats that cannot take a message now, to leave out of the next fetch."""
@@ -188,9 +200,14 @@ class OutboxSender:
                 await self._idle()
 
     async def _idle(self) -> None:
+        """Wait for new rows, or for a chat's window to let its held message go (not later:
+        a reply in a private chat would otherwise lose up to IDLE_SECONDS on each send)."""
         self._wake.clear()
+        now = time.monotonic()
+        frees = self.windows.next_free(now)
+        timeout = IDLE_SECONDS if frees is None else min(IDLE_SECONDS, frees - now + 0.001)
         try:
-            await asyncio.wait_for(self._wake.wait(), timeout=0.5)
+            await asyncio.wait_for(self._wake.wait(), timeout=timeout)
         except TimeoutError:
             pass
 

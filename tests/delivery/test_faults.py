@@ -38,8 +38,8 @@ pytestmark = pytest.mark.e2e
 
 OPERATOR = 8000001
 GROUPS = [-1001000000001, -1001000000002, -1001000000003, -1001000000004]
-FAST = Limits(global_per_window=500, group_per_minute=1000, private_per_second=100.0,
-              retry_base_seconds=0.05, retry_cap_seconds=0.2, send_timeout_seconds=0.5)
+# Telegram's pace (the fake enforces it), with quick retries and timeouts.
+FAST = Limits(retry_base_seconds=0.05, retry_cap_seconds=0.2, send_timeout_seconds=0.5)
 
 
 @asynccontextmanager
@@ -109,6 +109,15 @@ async def test_429_storm_waits_and_delivers_each_once(rig):
     texts = delivered_texts(rig.server)
     assert sorted(texts) == sorted(f"pesan {i}" for i in range(20))  # each exactly once
     assert rig.runtime.sender.stats["429"] == 15
+
+
+async def test_a_private_chat_gets_its_next_message_once_its_second_is_over(rig):
+    """One message a second per private chat: the next one waits that second, not longer."""
+    queue(rig, 3, chat_ids=[OPERATOR])
+    await all_settled(rig)
+    times = [c.time for c in rig.server.calls("sendMessage") if c.ok and c.chat_id == OPERATOR]
+    gaps = [later - earlier for earlier, later in zip(times[-3:-1], times[-2:], strict=True)]
+    assert all(1.0 <= gap < 1.3 for gap in gaps), gaps
 
 
 async def test_5xx_storm_retries_with_backoff(rig):

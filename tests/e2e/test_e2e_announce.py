@@ -61,8 +61,10 @@ async def make_world(settings, db) -> AsyncIterator[BotUnderTest]:
     users = [(SATGAS, "Yusuf"), (KALAPAS_PALU, "Kalapas Palu"), (BUDI, "Budi"), (SARI, "Sari"),
              (ANDI, "Andi"), (RAHMAT, "Rahmat"), (LINA, "Lina"), (KALAPAS_RUTAN, "Kalapas Rutan"),
              (FAJAR, "Fajar"), (MAYA, "Maya"), (AGUS, "Agus"), (STRANGER, "Tamu")]
-    async with running_bot(settings, db, clock, users,
-                           start=(SATGAS, KALAPAS_PALU, BUDI)) as bot:
+    starting = (SATGAS, KALAPAS_PALU, BUDI)
+    async with running_bot(settings, db, clock, users, start=starting) as bot:
+        for user in starting:  # answered first: a queued reply would hold the next one back
+            await bot.server.wait_for_message(user, "Bot Apel Netralitas")
         yield bot
 
 
@@ -74,7 +76,7 @@ async def world(sqlite_db):
 
 @pytest.fixture
 async def impatient_world(sqlite_db):
-    async with make_world(kanwil_settings(compose_timeout_minutes=0.02), sqlite_db) as bot:
+    async with make_world(kanwil_settings(compose_timeout_minutes=0.05), sqlite_db) as bot:
         yield bot
 
 
@@ -252,6 +254,7 @@ async def test_announcement_end_to_end(world):
     listing = await server.wait_for_message(SATGAS, "Pengumuman terbaru")
     assert f"#{ann.id}" in listing.text and "Dibaca 4/12 (33%)" in listing.text
     assert "ditarik" in listing.text
+    await world.settle()  # the listing's row is marked sent just after it arrives
     stuck = db.call(lambda s: s.exec(select(OutboxMessage).where(
         OutboxMessage.state.in_(("pending", "sending")))).all())  # type: ignore[union-attr]
     assert stuck == []
@@ -270,11 +273,11 @@ async def test_caption_cancel_and_idle_timeout(impatient_world):
     await server.wait_for_message(SATGAS, "dibatalkan. Tidak ada yang dikirim")
     q = server.press(SATGAS, SATGAS, first.message_id, first.button_data("Batal"))
     assert "sudah tidak berlaku" in await answer_of(server, q)
-    # Left idle (here 1.2 s): the draft is dropped, politely.
+    # Left idle (here 3 s): the draft is dropped, politely.
     server.send_text(SATGAS, SATGAS, "/umumkan")
     await server.wait_for(lambda: len([m for m in server.messages(SATGAS)
                                        if "Silakan kirim teks" in (m.text or "")]) == 2)
-    await server.wait_for_message(SATGAS, "tidak ada tanggapan selama 0,02 menit", timeout=8)
+    await server.wait_for_message(SATGAS, "tidak ada tanggapan selama 0,05 menit", timeout=8)
     second = [m for m in server.messages(SATGAS) if "Silakan kirim teks" in (m.text or "")][-1]
     q = server.press(SATGAS, SATGAS, second.message_id, second.button_data("Batal"))
     assert "sudah tidak berlaku" in await answer_of(server, q)

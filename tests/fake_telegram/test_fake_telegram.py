@@ -21,7 +21,13 @@ from telegram.error import (
 )
 from telegram.request import HTTPXRequest
 
-from fake_telegram.server import BOT_ID, BOT_USERNAME, FakeTelegram
+from fake_telegram.server import (
+    BOT_ID,
+    BOT_USERNAME,
+    CALLBACK_ANSWER_SECONDS,
+    GROUP_LIMIT,
+    FakeTelegram,
+)
 
 TOKEN = "123456:TEST-token"
 GROUP = -1001
@@ -166,7 +172,7 @@ async def test_unreachable_chats(tg: FakeTelegram, bot: Bot) -> None:
 @pytest.mark.filterwarnings("ignore:Deprecated since version v22.2")
 async def test_flood_limits_with_an_injected_clock() -> None:
     clock = ManualClock()
-    async with FakeTelegram(enforce_limits=True, clock=clock) as tg:
+    async with FakeTelegram(clock=clock) as tg:
         populate(tg)
         tg.user_start(BUDI)
         async with Bot(TOKEN, base_url=tg.base_url) as bot:
@@ -183,8 +189,7 @@ async def test_flood_limits_with_an_injected_clock() -> None:
             assert seconds(overall.value.retry_after) == 1
 
             clock.now += 1.0
-            for _ in range(3):  # private chats: a burst of three, then one a second
-                await bot.send_message(BUDI, "x")
+            await bot.send_message(BUDI, "x")  # private chats: one a second
             with pytest.raises(RetryAfter):
                 await bot.send_message(BUDI, "x")
             clock.now += 1.0
@@ -356,3 +361,158 @@ async def test_unknown_method_and_wait_for(tg: FakeTelegram, bot: Bot) -> None:
         await tg.wait_for(lambda: False, timeout=0.05, what="never")
     await bot.send_message(GROUP, "Apel selesai")
     assert (await tg.wait_for_message(GROUP, "selesai", timeout=1)).message_id == 1
+
+
+# --------------------------------------------------------------------------- strict refusals
+# The fake refuses what Telegram refuses; each test below once passed on a more forgiving fake.
+
+
+@pytest.mark.filterwarnings("ignore:Deprecated since version v22.2")
+async def test_flood_limits_are_on_by_default(tg: FakeTelegram, bot: Bot) -> None:
+    for _ in range(GROUP_LIMIT):
+        await bot.send_message(GROUP, "x")
+    with pytest.raises(RetryAfter):
+        await bot.send_message(GROUP, "x")
+
+
+@pytest.mark.filterwarnings("ignore:Deprecated since version v22.2")
+async def test_a_private_chat_gets_one_message_per_second_without_a_burst() -> None:
+    clock = ManualClock()
+    async with FakeTelegram(clock=clock) as tg:
+        populate(tg)
+        tg.user_start(BUDI)
+        tg.user_start(SARI)
+        async with Bot(TOKEN, base_url=tg.base_url) as bot:
+            first = clock.now
+            await bot.send_message(BUDI, "satu")
+            with pytest.raises(RetryAfter) as refused:
+                await bot.send_message(BUDI, "dua")
+            assert seconds(refused.value.retry_after) == 1
+            clock.now = first + 0.999
+            with pytest.raises(RetryAfter):
+                await bot.send_message(BUDI, "dua")
+            clock.now = first + 1.0
+            await bot.send_message(BUDI, "dua")
+            await bot.send_message(SARI, "lain")  # another chat has its own second
+    assert [m.text for m in tg.messages(BUDI)] == ["satu", "dua"]
+
+
+async def test_text_length_is_counted_in_utf16_units_after_parsing(
+    tg: FakeTelegram, bot: Bot
+) -> None:
+    # Tags count nothing and an entity counts one, so this is exactly 4,096 long.
+    fits = "<b>" + "a" * 4000 + "</b>" + "&amp;" * 96
+    assert len((await bot.send_message(GROUP, fits, parse_mode=ParseMode.HTML)).text) == 4096
+    emoji = "🙏"  # outside the BMP: two UTF-16 code units, one Python character
+    with pytest.raises(BadRequest, match="(?i)message is too long"):
+        await bot.send_message(GROUP, "a" * 4094 + emoji * 2)  # 4,096 characters, 4,098 units
+    sent = await bot.send_message(GROUP, "pendek")
+    with pytest.raises(BadRequest, match="(?i)message is too long"):
+        await bot.edit_message_text("a" * 4095 + emoji, GROUP, sent.message_id)
+
+
+async def test_caption_length_is_counted_in_utf16_units_after_parsing(
+    tg: FakeTelegram, bot: Bot
+) -> None:
+    fits = "<i>" + "a" * 1000 + "</i>" + "&lt;" * 24
+    sent = await bot.send_document(GROUP, b"x", filename="a.txt", caption=fits,
+                                   parse_mode=ParseMode.HTML)
+    assert len(sent.caption) == 1024
+    with pytest.raises(BadRequest, match="(?i)caption is too long"):
+        await bot.send_document(GROUP, b"x", filename="b.txt", caption="a" * 1023 + "🙏")
+    with pytest.raises(BadRequest, match="(?i)caption is too long"):
+        await bot.edit_message_caption(GROUP, sent.message_id, caption="a" * 1020 + "🙏" * 3)
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        "<b>tebal",  # unclosed
+        "<b>tebal <i>miring</b></i>",  # bad nesting
+        "<p>paragraf</p>",  # unknown tag
+        "baris<br>baru",  # unknown tag, even without an end tag
+        "</b>",  # end tag without a start
+        "a < b",  # a bare "<"
+        "catatan <!-- disembunyikan -->",  # comments are not HTML Telegram knows
+        "<!DOCTYPE html>halo",
+        "<?xml version='1.0'?>halo",
+    ],
+)
+async def test_malformed_html_is_refused(tg: FakeTelegram, bot: Bot, html: str) -> None:
+    with pytest.raises(BadRequest, match="(?i)can't parse entities"):
+        await bot.send_message(GROUP, html, parse_mode=ParseMode.HTML)
+    assert tg.messages(GROUP) == []
+
+
+async def test_callback_data_over_64_bytes_is_refused(tg: FakeTelegram, bot: Bot) -> None:
+    await bot.send_message(GROUP, "ok", reply_markup=keyboard(("Ya", "é" * 32)))  # 64 bytes
+    with pytest.raises(BadRequest, match="(?i)BUTTON_DATA_INVALID"):  # 33 characters, 66 bytes
+        await bot.send_message(GROUP, "x", reply_markup=keyboard(("Ya", "é" * 33)))
+    sent = await bot.send_message(GROUP, "y")
+    with pytest.raises(BadRequest, match="(?i)BUTTON_DATA_INVALID"):
+        await bot.edit_message_reply_markup(
+            GROUP, sent.message_id, reply_markup=keyboard(("Ya", "p:" + "9" * 63))
+        )
+
+
+async def test_an_edit_names_a_message_of_that_chat(tg: FakeTelegram, bot: Bot) -> None:
+    """Message ids are not reused across chats, so an edit sent to the wrong chat is refused
+    (on Telegram too: a private chat or group never holds another chat's message id)."""
+    tg.user_start(BUDI)
+    tg.user_start(SARI)
+    await bot.send_message(OTHER_GROUP, "grup lain")
+    in_group = await bot.send_message(GROUP, "grup")
+    to_sari = await bot.send_message(SARI, "untuk Sari")
+    for chat, message_id in ((BUDI, to_sari.message_id), (OTHER_GROUP, in_group.message_id),
+                             (GROUP, to_sari.message_id)):
+        with pytest.raises(BadRequest, match="(?i)message to edit not found"):
+            await bot.edit_message_text("diubah", chat, message_id)
+    assert [m.text for chat in (OTHER_GROUP, GROUP, SARI) for m in tg.messages(chat)] == [
+        "grup lain", "grup", "untuk Sari"]
+    assert tg.messages(BUDI) == []
+
+
+async def test_an_edit_that_changes_nothing_is_refused(tg: FakeTelegram, bot: Bot) -> None:
+    sent = await bot.send_message(GROUP, "Tetap", reply_markup=keyboard(("Ya", "y")))
+    with pytest.raises(BadRequest, match="(?i)message is not modified"):
+        await bot.edit_message_text("Tetap", GROUP, sent.message_id,
+                                    reply_markup=keyboard(("Ya", "y")))
+    with pytest.raises(BadRequest, match="(?i)message is not modified"):
+        await bot.edit_message_reply_markup(GROUP, sent.message_id,
+                                            reply_markup=keyboard(("Ya", "y")))
+    assert tg.message(GROUP, sent.message_id).edits == []
+
+
+async def test_a_callback_query_is_answered_once_and_in_time() -> None:
+    clock = ManualClock()
+    async with FakeTelegram(clock=clock) as tg:
+        populate(tg)
+        async with Bot(TOKEN, base_url=tg.base_url) as bot:
+            sent = await bot.send_message(GROUP, "Tekan", reply_markup=keyboard(("Ya", "y")))
+            sent_id = sent.message_id
+            in_time = tg.press(BUDI, GROUP, sent_id, "y")
+            clock.now += CALLBACK_ANSWER_SECONDS
+            assert await bot.answer_callback_query(in_time)
+            with pytest.raises(BadRequest, match="(?i)query is too old"):  # twice
+                await bot.answer_callback_query(in_time)
+            too_late = tg.press(SARI, GROUP, sent_id, "y")
+            clock.now += CALLBACK_ANSWER_SECONDS + 0.001
+            with pytest.raises(BadRequest, match="(?i)query is too old"):
+                await bot.answer_callback_query(too_late, text="Tercatat")
+    assert list(tg.callback_answers) == [in_time]
+
+
+async def test_chats_the_bot_is_not_in_are_refused(tg: FakeTelegram, bot: Bot) -> None:
+    with pytest.raises(BadRequest, match="(?i)chat not found"):  # never added
+        await bot.send_message(-1009999, "halo")
+    tg.kick_bot(GROUP)
+    with pytest.raises(Forbidden, match="(?i)bot was kicked from the supergroup chat"):
+        await bot.send_message(GROUP, "halo")
+    with pytest.raises(Forbidden, match="(?i)kicked"):
+        await bot.edit_message_text("x", GROUP, 1)
+    with pytest.raises(Forbidden, match="(?i)bot can't initiate conversation with a user"):
+        await bot.send_message(SARI, "halo")
+    tg.user_start(SARI)
+    tg.kick_bot(SARI)  # Sari blocks the bot
+    with pytest.raises(Forbidden, match="(?i)bot was blocked by the user"):
+        await bot.send_message(SARI, "halo")

@@ -52,3 +52,13 @@ def test_a_chats_window_counts_from_when_the_send_really_went():
     windows.sending(-100, reserved, 30.0)
     assert not windows.ready(-100, 61.0)
     assert windows.ready(-100, 90.5)
+
+
+def test_a_private_chat_waits_a_little_over_a_second():
+    """Telegram allows one message a second per private chat, counted as they arrive: two sends
+    exactly a second apart here can land closer together there, so the bot keeps a margin."""
+    windows = ChatWindows(Limits())
+    windows.note(3001, 0.0)
+    assert not windows.ready(3001, 1.0)
+    assert not windows.ready(3001, 1.03)
+    assert windows.ready(3001, 1.05)
