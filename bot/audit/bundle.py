@@ -34,7 +34,7 @@ from bot.audit.store import (
     read_snapshot,
     seq_range,
 )
-from bot.audit.verify import check_log, wanted_sizes
+from bot.audit.verify import check_log, coverage_gaps, held_outside, wanted_sizes
 from bot.db import Database
 
 FORMAT = "apel-bot-audit-bundle/1"
@@ -124,6 +124,7 @@ def _lines(zf: zipfile.ZipFile) -> Iterator[bytes]:
 def verify_bundle(path: str | Path, *, outside: Sequence[tuple[str, str]] = (),
                   pinned_keys: Sequence[VerifierKey] = ()) -> Report:
     """Check a bundle alone; pinned keys (given by the inspector) replace the bundle's own."""
+    outside = held_outside(outside)
     report = Report(source=str(path), outside=len(outside))
     try:
         zf = zipfile.ZipFile(path)
@@ -160,4 +161,5 @@ def verify_bundle(path: str | Path, *, outside: Sequence[tuple[str, str]] = (),
     report.entries, report.last_seq = scan.count, scan.last_seq
     report.content_checked, report.checkpoints = scan.content_count, len(checkpoints)
     report.keys = sorted({f"{k.name}+{k.key_id_hex}" for k in keys})
+    report.unchecked = coverage_gaps(scan, checkpoints, len(outside))
     return report

@@ -95,6 +95,13 @@ def parse_note(text: str) -> tuple[str, list[NoteSignature]]:
     return body, sigs
 
 
+def as_pasted(text: str) -> str:
+    """A note as a chat shows it, back in signed-note form: CRLF or CR line ends, the final
+    newline trimmed (Telegram does), blank lines or spaces around it. Only whitespace outside
+    the signed text changes, so a note that verifies after this is the note that was signed."""
+    return text.replace("\r\n", "\n").replace("\r", "\n").strip() + "\n"
+
+
 def open_note(text: str, keys: Iterable[VerifierKey]) -> tuple[CheckpointBody, VerifierKey]:
     """Parse and verify a checkpoint note against trusted keys; NoteError says why not."""
     body, sigs = parse_note(text)

@@ -37,6 +37,8 @@ class Report:
     outside: int = 0
     keys: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    # What this run could not check, in plain words: an OK is only as wide as what it covered.
+    unchecked: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -51,7 +53,9 @@ class Report:
                   f"re-hashed in full, {self.checkpoints} checkpoints, {self.outside} held "
                   f"outside; signing keys: {', '.join(self.keys) or 'none'}")
         if self.ok:
-            return f"OK: {self.source}: {counts}"
-        lines = [f"FAILED: {self.source}: {len(self.problems)} problem(s); {counts}"]
-        lines += ["  " + p.line() for p in self.sorted_problems()]
+            lines = [f"OK: {self.source}: {counts}"]
+        else:
+            lines = [f"FAILED: {self.source}: {len(self.problems)} problem(s); {counts}"]
+            lines += ["  " + p.line() for p in self.sorted_problems()]
+        lines += [f"not checked: {u}" for u in self.unchecked]
         return "\n".join(lines)
