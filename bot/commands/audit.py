@@ -33,7 +33,8 @@ def _verifier_key(value: str) -> VerifierKey:
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
-def _operator() -> str:
+def operator_actor() -> str:
+    """The audit actor of a command-line change: the operating-system user who ran it."""
     try:
         return f"cli:{getpass.getuser()}"[:80]
     except (KeyError, OSError):
@@ -57,7 +58,7 @@ def _rotate_key(args: argparse.Namespace) -> int:
     db = open_database(settings, sync=False)
     try:
         old, new = rotate_key(db, key_file=settings.audit.key_file, origin=settings.audit.origin,
-                              clock=SystemClock(), actor=_operator())
+                              clock=SystemClock(), actor=operator_actor())
     finally:
         db.dispose()
     print(f"rotated: old key id {old.verifier.key_id_hex}, new key id {new.verifier.key_id_hex}")
