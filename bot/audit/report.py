@@ -35,6 +35,7 @@ class Report:
     last_seq: int = 0
     checkpoints: int = 0
     outside: int = 0
+    rows_reconciled: int = 0  # operative table rows compared with the chain
     keys: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     # What this run could not check, in plain words: an OK is only as wide as what it covered.
@@ -51,7 +52,8 @@ class Report:
     def text(self) -> str:
         counts = (f"{self.entries} entries (seq 1-{self.last_seq}), {self.content_checked} "
                   f"re-hashed in full, {self.checkpoints} checkpoints, {self.outside} held "
-                  f"outside; signing keys: {', '.join(self.keys) or 'none'}")
+                  f"outside, {self.rows_reconciled} table rows reconciled; signing keys: "
+                  f"{', '.join(self.keys) or 'none'}")
         if self.ok:
             lines = [f"OK: {self.source}: {counts}"]
         else:

@@ -20,6 +20,7 @@ from bot.audit.keys import VerifierKey
 from bot.audit.kinds import CHECKPOINT_SIGNED, KEY_ROTATED
 from bot.audit.merkle import EMPTY_ROOT, consistency_proof, verify_consistency
 from bot.audit.note import NoteError, as_pasted, open_note, parse_checkpoint_body, parse_note
+from bot.audit.reconcile import FOLD_KINDS, Ledger, reconcile, unbound_note
 from bot.audit.report import Problem, Report
 from bot.audit.scan import Scan, scan_rows
 from bot.audit.store import (
@@ -217,9 +218,13 @@ def verify_database(db: Database, *, keys: list[VerifierKey], origin: str | None
     with read_snapshot(db) as conn:
         checkpoints = load_checkpoints(conn)
         wanted = wanted_sizes(checkpoints, [text for _, text in outside])
-        scan = scan_rows(iter_entries(conn), wanted, keep_leaves=bool(outside))
+        ledger = Ledger()
+        scan = scan_rows(iter_entries(conn), wanted, keep_leaves=bool(outside),
+                         visit=ledger.visit, visit_kinds=FOLD_KINDS)
         head = read_head(conn)
+        table_problems, rows = reconcile(ledger, conn)
     problems = scan.problems + check_log(scan, checkpoints, keys, origin, outside)
+    problems += table_problems
     if head is not None:
         head_seq, head_leaf = head
         if head_seq > scan.last_seq:
@@ -235,5 +240,7 @@ def verify_database(db: Database, *, keys: list[VerifierKey], origin: str | None
                                                    "entry's (the tail was rewritten)"))
     return Report(source=db.safe_url, entries=scan.count, content_checked=scan.content_count,
                   last_seq=scan.last_seq, checkpoints=len(checkpoints), outside=len(outside),
+                  rows_reconciled=rows,
                   keys=sorted({f"{k.name}+{k.key_id_hex}" for k in keys}), problems=problems,
-                  unchecked=coverage_gaps(scan, checkpoints, len(outside)))
+                  unchecked=coverage_gaps(scan, checkpoints, len(outside))
+                  + unbound_note(ledger))

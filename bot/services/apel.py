@@ -29,7 +29,7 @@ from bot.models import (
 )
 from bot.models_unit import Correction
 from bot.services import apel_counts, outbox, swaps, tallies
-from bot.services.audit_log import Event, record_event, record_events
+from bot.services.audit_log import Event, format_at, record_event, record_events
 from bot.services.classification import leave_covers
 from bot.services.corrections import corrections_for
 from bot.services.units import period_row
@@ -288,7 +288,8 @@ def pledge_many(session: Session, presses: list[Press]) -> list[PledgeOutcome]:
         events.append(Event("pledge.recorded", f"tg:{row['telegram_user_id']}", {
             "pledge_id": pledge_id, "apel_id": apel.id, "employee_id": row["employee_id"],
             "late": row["late"], "after_deadline": row["after_deadline"],
-            "expected": row["expected"]}, row["pledged_at"]))
+            "expected": row["expected"], "pledged_at": format_at(row["pledged_at"])},
+            row["pledged_at"]))
         if not row["expected"]:
             result = PledgeResult.NOT_EXPECTED
         elif row["late"]:
