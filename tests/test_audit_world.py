@@ -76,7 +76,7 @@ def _people_and_rights(s: Session, settings: Settings, now: datetime) -> None:
 
 def _leave_swaps_pakta(s: Session, settings: Settings, now: datetime) -> None:
     kplp = actor_for(s, settings, KPLP)
-    leave.command(s, settings, actor=kplp, text="Dewi hari ini s.d. besok sakit", now=now)
+    leave.command(s, settings, actor=kplp, text="Dewi Lestari hari ini s.d. besok sakit", now=now)
     leave.command(s, settings, actor=kplp, text="Agus 28-11-2024 s.d. 30-11-2024 cuti", now=now)
     agus = max(r.id for r in s.exec(select(Leave)))
     leave.end_early(s, actor=kplp, leave_id=agus, now=now)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,8 @@ class Report:
     problems: list[Problem] = field(default_factory=list)
     # What this run could not check, in plain words: an OK is only as wide as what it covered.
     unchecked: list[str] = field(default_factory=list)
+    # Closed apel with their figures recomputed from the chain (recount.ApelFigures), if asked.
+    figures: list[Any] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:

@@ -21,6 +21,7 @@ from bot.audit.kinds import CHECKPOINT_SIGNED, KEY_ROTATED
 from bot.audit.merkle import EMPTY_ROOT, consistency_proof, verify_consistency
 from bot.audit.note import NoteError, as_pasted, open_note, parse_checkpoint_body, parse_note
 from bot.audit.reconcile import FOLD_KINDS, Ledger, reconcile, unbound_note
+from bot.audit.recount import compare, shown_figures
 from bot.audit.report import Problem, Report
 from bot.audit.scan import Scan, scan_rows
 from bot.audit.store import (
@@ -211,8 +212,11 @@ def check_log(scan: Scan, checkpoints: Sequence[StoredCheckpoint], keys: list[Ve
     return problems
 
 
+NOT_RECOUNTED = ("the figures of closed apel were not recomputed from the chain (--recount)")
+
+
 def verify_database(db: Database, *, keys: list[VerifierKey], origin: str | None,
-                    outside: Sequence[tuple[str, str]] = ()) -> Report:
+                    outside: Sequence[tuple[str, str]] = (), recount: bool = False) -> Report:
     """Verify the live database from one read snapshot (the bot may keep running)."""
     outside = held_outside(outside)
     with read_snapshot(db) as conn:
@@ -223,8 +227,9 @@ def verify_database(db: Database, *, keys: list[VerifierKey], origin: str | None
                          visit=ledger.visit, visit_kinds=FOLD_KINDS)
         head = read_head(conn)
         table_problems, rows = reconcile(ledger, conn)
+        figures, figure_problems = compare(ledger, shown_figures(conn)) if recount else ([], [])
     problems = scan.problems + check_log(scan, checkpoints, keys, origin, outside)
-    problems += table_problems
+    problems += table_problems + figure_problems
     if head is not None:
         head_seq, head_leaf = head
         if head_seq > scan.last_seq:
@@ -243,4 +248,5 @@ def verify_database(db: Database, *, keys: list[VerifierKey], origin: str | None
                   rows_reconciled=rows,
                   keys=sorted({f"{k.name}+{k.key_id_hex}" for k in keys}), problems=problems,
                   unchecked=coverage_gaps(scan, checkpoints, len(outside))
-                  + unbound_note(ledger))
+                  + unbound_note(ledger) + ([] if recount else [NOT_RECOUNTED]),
+                  figures=figures)
