@@ -26,7 +26,7 @@ from sqlalchemy import Connection, select
 from bot.audit import kinds as k
 from bot.audit.canonical import format_at
 from bot.audit.facts import digest
-from bot.audit.report import Problem
+from bot.audit.report import Gap, Problem
 from bot.models import Employee, Leave, Pledge, RegistrationRequest, RoleGrant
 from bot.models_announce import Acknowledgement, Announcement
 from bot.models_unit import Correction, DutySwap, LeaveEnding, PaktaSignature
@@ -389,9 +389,10 @@ def reconcile(ledger: Ledger, conn: Connection) -> tuple[list[Problem], int]:
     return problems, rows
 
 
-def unbound_note(ledger: Ledger) -> list[str]:
+def unbound_note(ledger: Ledger) -> list[Gap]:
     if not ledger.unbound:
         return []
-    counts = ", ".join(f"{n} {kind}" for kind, n in sorted(ledger.unbound.items()))
-    return [f"entries that name no row (written by an older version) were not matched to "
-            f"table rows: {counts}"]
+    counts = dict(sorted(ledger.unbound.items()))
+    listed = ", ".join(f"{n} {kind}" for kind, n in counts.items())
+    return [Gap("unbound", "entries that name no row (written by an older version) were not "
+                f"matched to table rows: {listed}", {"counts": counts})]

@@ -29,6 +29,16 @@ class Problem:
 
 
 @dataclass
+class Gap:
+    """Something a run could not check: a code (the inspector's report words it in
+    Indonesian, bot/messages/audit_report.html.j2), the English line, and its numbers."""
+
+    code: str
+    text: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class Report:
     source: str
     entries: int = 0  # leaves in the tree
@@ -40,9 +50,10 @@ class Report:
     keys: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     # What this run could not check, in plain words: an OK is only as wide as what it covered.
-    unchecked: list[str] = field(default_factory=list)
+    unchecked: list[Gap] = field(default_factory=list)
     # Closed apel with their figures recomputed from the chain (recount.ApelFigures), if asked.
     figures: list[Any] = field(default_factory=list)
+    units: dict[int, dict[str, str]] = field(default_factory=dict)  # labels, from a bundle
 
     @property
     def ok(self) -> bool:
@@ -62,5 +73,5 @@ class Report:
         else:
             lines = [f"FAILED: {self.source}: {len(self.problems)} problem(s); {counts}"]
             lines += ["  " + p.line() for p in self.sorted_problems()]
-        lines += [f"not checked: {u}" for u in self.unchecked]
+        lines += [f"not checked: {gap.text}" for gap in self.unchecked]
         return "\n".join(lines)

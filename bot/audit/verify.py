@@ -22,7 +22,7 @@ from bot.audit.merkle import EMPTY_ROOT, consistency_proof, verify_consistency
 from bot.audit.note import NoteError, as_pasted, open_note, parse_checkpoint_body, parse_note
 from bot.audit.reconcile import FOLD_KINDS, Ledger, reconcile, unbound_note
 from bot.audit.recount import compare, shown_figures
-from bot.audit.report import Problem, Report
+from bot.audit.report import Gap, Problem, Report
 from bot.audit.scan import Scan, scan_rows
 from bot.audit.store import (
     StoredCheckpoint,
@@ -59,17 +59,18 @@ def held_outside(outside: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
     return [(label, as_pasted(text)) for label, text in outside]
 
 
-def coverage_gaps(scan: Scan, checkpoints: Sequence[StoredCheckpoint], outside: int) -> list[str]:
+def coverage_gaps(scan: Scan, checkpoints: Sequence[StoredCheckpoint], outside: int) -> list[Gap]:
     """What the checkpoints cannot vouch for, in words, for `Report.unchecked`."""
     notes = []
     if not outside:
-        notes.append("no checkpoint held outside was given (--checkpoint): removing the newest "
-                     "entries together with the checkpoints that cover them cannot be detected "
-                     "without a note kept outside the database")
+        notes.append(Gap("no_outside", "no checkpoint held outside was given (--checkpoint): "
+                         "removing the newest entries together with the checkpoints that cover "
+                         "them cannot be detected without a note kept outside the database"))
     covered = max((cp.tree_size for cp in checkpoints), default=0)
     if scan.last_seq > covered + 1:  # the last entry is often the checkpoint's own record
-        notes.append(f"entries {covered + 1}-{scan.last_seq} are not covered by any checkpoint "
-                     "yet: they could be dropped or rewritten unnoticed until one is signed")
+        notes.append(Gap("uncovered", f"entries {covered + 1}-{scan.last_seq} are not covered by "
+                         "any checkpoint yet: they could be dropped or rewritten unnoticed until "
+                         "one is signed", {"first": covered + 1, "last": scan.last_seq}))
     return notes
 
 
@@ -212,7 +213,8 @@ def check_log(scan: Scan, checkpoints: Sequence[StoredCheckpoint], keys: list[Ve
     return problems
 
 
-NOT_RECOUNTED = ("the figures of closed apel were not recomputed from the chain (--recount)")
+NOT_RECOUNTED = Gap("not_recounted", "the figures of closed apel were not recomputed from the "
+                    "chain (--recount)")
 
 
 def verify_database(db: Database, *, keys: list[VerifierKey], origin: str | None,
