@@ -172,7 +172,7 @@ def verify_bundle(path: str | Path, *, outside: Sequence[tuple[str, str]] = (),
             hashes = hashes[: len(hashes) - len(hashes) % 32]
         wanted = wanted_sizes(checkpoints, [text for _, text in outside])
         first, last = int(manifest["first_seq"]), int(manifest["last_seq"])
-        ledger = Ledger()
+        ledger = Ledger(recount=recount)
         support = read_support(zf, hashes, first, last, report.problems) if recount else []
         visit(ledger, (s for s in support if s[0] < first))
         scan = scan_bundle(hashes, _lines(zf), first, last, wanted,

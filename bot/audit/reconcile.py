@@ -18,13 +18,13 @@ import json
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from bot.audit import kinds as k
-from bot.audit.canonical import format_at
 from bot.audit.facts import digest
 from bot.audit.report import Gap, Problem
 from bot.models import Employee, Leave, Pledge, RegistrationRequest, RoleGrant
@@ -34,21 +34,143 @@ from bot.models_unit import Correction, DutySwap, LeaveEnding, PaktaSignature
 LAYER = 2  # listed after the chain's own findings and the checkpoints'
 
 
-@dataclass
+# ---- the tables ---------------------------------------------------------------------------
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()  # a field the entry did not state: not compared
+
+
+def _iso(v: date | None) -> str | None:
+    return None if v is None else v.isoformat()
+
+
+def _at(column: Any, dialect: str) -> Any:
+    """SQL: a UTC time column as the chain spells it (canonical.format_at), computed by the
+    database: formatting a million datetimes in Python would cost more than the whole scan.
+    SQLite holds SQLAlchemy's text "YYYY-MM-DD HH:MM:SS.ffffff"."""
+    if dialect == "postgresql":
+        return func.to_char(column, 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+    return func.replace(column, " ", "T") + "Z"
+
+
+def _set(v: Any) -> bool:
+    return v is not None
+
+
+def _hash(v: str | None) -> str | None:
+    return None if v is None else digest(v)
+
+
+Field = tuple[str, str, Callable[[Any], Any] | None]  # (name, column, converter)
+AT_TEXT: Any = _at  # as a converter: done in SQL (see _at)
+
+
+def _same(*names: str) -> tuple[Field, ...]:
+    return tuple((n, n, None) for n in names)
+
+
+@dataclass(frozen=True)
+class Table:
+    """How to read one table: the key the entries use, and each compared field's column."""
+
+    name: str
+    model: Any
+    key: tuple[str, ...]  # columns; one column keys by its value, several by a tuple
+    fields: tuple[Field, ...]
+    needs_entry: str | None = None  # a field: rows where it is false need no entry
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(f[0] for f in self.fields)
+
+    def index(self, name: str) -> int:
+        return self.names.index(name)
+
+    def pack(self, stated: dict[str, Any]) -> tuple:
+        return tuple(stated.get(n, MISSING) for n in self.names)
+
+    def rows(self, conn: Connection) -> Iterator[tuple[Any, Any, tuple]]:
+        """(key, row id, field values in `names` order) of every row, streamed."""
+        t, dialect = self.model.__table__, conn.dialect.name
+        columns = [t.c[c] for c in self.key] + [t.c.id] + [
+            _at(t.c[col], dialect) if fn is AT_TEXT else t.c[col] for _, col, fn in self.fields]
+        query = select(*(c.label(f"c{i}") for i, c in enumerate(columns)))
+        start = len(self.key) + 1
+        convert = [(start + i, f[2]) for i, f in enumerate(self.fields)
+                   if f[2] is not None and f[2] is not AT_TEXT]
+        result = conn.execution_options(yield_per=10_000).execute(query)
+        for part in result.partitions():
+            for row in part:
+                values = list(row)
+                for i, fn in convert:
+                    values[i] = fn(values[i])
+                if len(self.key) == 1:
+                    key = values[0]
+                else:
+                    key = tuple(_iso(v) if isinstance(v, date) else v for v in values[:start - 1])
+                yield key, values[start - 1], tuple(values[start:])
+
+
+TABLES = (
+    Table("pledge", Pledge, ("id",), (
+        *_same("apel_id", "employee_id", "late", "after_deadline", "expected"),
+        ("pledged_at", "pledged_at", AT_TEXT), *_same("telegram_user_id"))),
+    Table("correction", Correction, ("id",), _same("apel_id", "employee_id", "reason_code",
+                                                   "reason", "by")),
+    Table("paktasignature", PaktaSignature, ("id",), (
+        *_same("employee_id", "period_id", "text_sha256", "telegram_user_id"),
+        ("signed", "signed_at", _set)), needs_entry="signed"),
+    Table("leave", Leave, ("id",), (
+        *_same("employee_id"), ("start", "start", _iso), ("end", "end", _iso),
+        ("reason_sha256", "reason", _hash))),
+    Table("leaveending", LeaveEnding, ("leave_id", "new_end"), (
+        ("original_end", "original_end", _iso), ("ended_by", "ended_by", None))),
+    Table("registrationrequest", RegistrationRequest, ("id",),
+          _same("employee_id", "telegram_user_id", "state")),
+    Table("employee", Employee, ("id",), (
+        *_same("unit_id", "regu_id", "role", "active", "telegram_user_id"),
+        ("nip_sha256", "nip", _hash), ("name_sha256", "name", _hash))),
+    Table("rolegrant", RoleGrant, ("id",), (
+        *_same("telegram_user_id", "role", "unit_id", "kanwil"),
+        ("revoked", "revoked_at", _set))),
+    Table("dutyswap", DutySwap, ("id",), (
+        *_same("unit_id", "slot", "regu_id", "employee_id", "pair_id", "created_by"),
+        ("duty_date", "duty_date", _iso), ("revoked", "revoked_at", _set))),
+    Table("announcement", Announcement, ("id",), (
+        *_same("scope", "expected_count", "group_count", "media_kind", "sender_user_id"),
+        ("withdrawn", "withdrawn_at", _set))),
+    Table("acknowledgement", Acknowledgement, ("id",),
+          _same("announcement_id", "employee_id", "telegram_user_id")),
+)
+TABLE = {t.name: t for t in TABLES}
+_PLEDGE_STATED = TABLE["pledge"].names[:-1]  # from the payload; the last, from the actor
+_PLEDGE_GET = itemgetter(*_PLEDGE_STATED)
+
+
+@dataclass(slots=True)
 class Expect:
-    """A row as the chain says it must be: the fields stated, and the last entry stating them."""
+    """A row as the chain says it must be: its fields (MISSING where no entry stated them) and
+    the last entry that stated any."""
 
     seq: int
-    fields: dict[str, Any]
+    values: tuple
+    table: Table
+
+    def get(self, name: str) -> Any:
+        return self.values[self.table.index(name)]
 
 
 @dataclass
 class Ledger:
     """The rows the chain implies, per table, keyed as the table's `key` columns."""
 
+    recount: bool = False  # also keep what the figures need (bot/audit/recount.py)
     tables: dict[str, dict[Any, Expect]] = field(default_factory=lambda: defaultdict(dict))
     unbound: Counter = field(default_factory=Counter)  # kind -> entries naming no row
-    # What the figures need (bot/audit/recount.py), filled as the same entries go by.
     apels: dict[int, dict[str, Any]] = field(default_factory=dict)
     # (apel id, employee id) -> (late, on the frozen list)
     pledges: dict[tuple[int, int], tuple[bool, bool]] = field(default_factory=dict)
@@ -56,15 +178,18 @@ class Ledger:
     _swaps: dict[tuple, list[Any]] = field(default_factory=lambda: defaultdict(list))
 
     def put(self, table: str, key: Any, seq: int, fields: dict[str, Any]) -> None:
-        self.tables[table][key] = Expect(seq, fields)
+        t = TABLE[table]
+        self.tables[table][key] = Expect(seq, t.pack(fields), t)
 
     def update(self, table: str, key: Any, seq: int, fields: dict[str, Any]) -> None:
         found = self.tables[table].get(key)
         if found is None:
-            self.put(table, key, seq, dict(fields))
-        else:
-            found.seq = seq
-            found.fields.update(fields)
+            self.put(table, key, seq, fields)
+            return
+        values = list(found.values)
+        for name, value in fields.items():
+            values[found.table.index(name)] = value
+        found.seq, found.values = seq, tuple(values)
 
     def visit(self, seq: int, kind: str, actor: str, payload: Any) -> None:
         """One entry of a kind in FOLDS (payload: its JSON text or the parsed object)."""
@@ -99,13 +224,16 @@ def _bound(ledger: Ledger, kind: str, p: dict[str, Any], id_key: str) -> Any:
 # ---- folding entries into rows ----------------------------------------------------------
 
 def _pledge(ledger: Ledger, seq: int, tg: int | None, p: dict) -> None:
-    if "apel_id" in p and "employee_id" in p:
+    if ledger.recount and "apel_id" in p and "employee_id" in p:
         ledger.pledges[(p["apel_id"], p["employee_id"])] = (bool(p.get("late")),
                                                             bool(p.get("expected", True)))
     key = _bound(ledger, k.PLEDGE_RECORDED, p, "pledge_id")
-    if key is not None:
-        ledger.put("pledge", key, seq, {"telegram_user_id": tg, **_pick(
-            p, "apel_id", "employee_id", "late", "after_deadline", "expected", "pledged_at")})
+    if key is not None:  # the most frequent entry by far: values packed directly
+        try:
+            values = (*_PLEDGE_GET(p), tg)
+        except KeyError:  # an older entry that states fewer fields
+            values = (*(p.get(n, MISSING) for n in _PLEDGE_STATED), tg)
+        ledger.tables["pledge"][key] = Expect(seq, values, TABLE["pledge"])
 
 
 def _correction(ledger: Ledger, seq: int, tg: int | None, p: dict) -> None:
@@ -178,8 +306,8 @@ def _supersede(ledger: Ledger, seq: int, scope: tuple, slots: set | None) -> Non
     rows = ledger.tables["dutyswap"]
     for key in ledger._swaps[scope]:
         row = rows.get(key)
-        if row and not row.fields.get("revoked") and (slots is None
-                                                      or row.fields.get("slot") in slots):
+        if row and row.get("revoked") is False and (slots is None
+                                                    or row.get("slot") in slots):
             ledger.update("dutyswap", key, seq, {"revoked": True})
 
 
@@ -269,85 +397,6 @@ FOLDS: dict[str, Callable[[Ledger, int, int | None, dict], None]] = {
 FOLD_KINDS = frozenset(FOLDS)
 
 
-# ---- the tables ---------------------------------------------------------------------------
-
-def _iso(v: date | None) -> str | None:
-    return None if v is None else v.isoformat()
-
-
-def _at(v: datetime | None) -> str | None:
-    return None if v is None else format_at(v)
-
-
-def _set(v: Any) -> bool:
-    return v is not None
-
-
-def _hash(v: str | None) -> str | None:
-    return None if v is None else digest(v)
-
-
-@dataclass(frozen=True)
-class Table:
-    """How to read one table: the key the entries use, and each compared field's column."""
-
-    name: str
-    model: Any
-    key: tuple[str, ...]  # columns; one column keys by its value, several by a tuple
-    fields: dict[str, tuple[str, Callable[[Any], Any] | None]]
-    needs_entry: str | None = None  # a field: rows where it is false need no entry
-
-    def rows(self, conn: Connection) -> Iterator[tuple[Any, Any, dict[str, Any]]]:
-        """(key, row id, {field: value}) of every row, streamed."""
-        t = self.model.__table__
-        cols = sorted({*self.key, "id", *(c for c, _ in self.fields.values())})
-        result = conn.execution_options(yield_per=10_000).execute(
-            select(*(t.c[c] for c in cols)))
-        conv = {name: (col, fn) for name, (col, fn) in self.fields.items()}
-        for part in result.partitions():
-            for row in part:
-                m = row._mapping
-                key = tuple(_iso(m[c]) if isinstance(m[c], date) else m[c] for c in self.key)
-                values = {name: fn(m[col]) if fn else m[col] for name, (col, fn) in conv.items()}
-                yield key[0] if len(key) == 1 else key, m["id"], values
-
-
-def _same(*names: str) -> dict[str, tuple[str, None]]:
-    return {n: (n, None) for n in names}
-
-
-TABLES = (
-    Table("pledge", Pledge, ("id",), {
-        **_same("apel_id", "employee_id", "late", "after_deadline", "expected",
-                "telegram_user_id"), "pledged_at": ("pledged_at", _at)}),
-    Table("correction", Correction, ("id",), _same("apel_id", "employee_id", "reason_code",
-                                                   "reason", "by")),
-    Table("paktasignature", PaktaSignature, ("id",), {
-        **_same("employee_id", "period_id", "text_sha256", "telegram_user_id"),
-        "signed": ("signed_at", _set)}, needs_entry="signed"),
-    Table("leave", Leave, ("id",), {**_same("employee_id"), "start": ("start", _iso),
-                                    "end": ("end", _iso), "reason_sha256": ("reason", _hash)}),
-    Table("leaveending", LeaveEnding, ("leave_id", "new_end"), {
-        "original_end": ("original_end", _iso), "ended_by": ("ended_by", None)}),
-    Table("registrationrequest", RegistrationRequest, ("id",),
-          _same("employee_id", "telegram_user_id", "state")),
-    Table("employee", Employee, ("id",), {
-        **_same("unit_id", "regu_id", "role", "active", "telegram_user_id"),
-        "nip_sha256": ("nip", _hash), "name_sha256": ("name", _hash)}),
-    Table("rolegrant", RoleGrant, ("id",), {
-        **_same("telegram_user_id", "role", "unit_id", "kanwil"),
-        "revoked": ("revoked_at", _set)}),
-    Table("dutyswap", DutySwap, ("id",), {
-        **_same("unit_id", "slot", "regu_id", "employee_id", "pair_id", "created_by"),
-        "duty_date": ("duty_date", _iso), "revoked": ("revoked_at", _set)}),
-    Table("announcement", Announcement, ("id",), {
-        **_same("scope", "expected_count", "group_count", "media_kind", "sender_user_id"),
-        "withdrawn": ("withdrawn_at", _set)}),
-    Table("acknowledgement", Acknowledgement, ("id",),
-          _same("announcement_id", "employee_id", "telegram_user_id")),
-)
-
-
 def _show(v: Any) -> str:
     return json.dumps(v, ensure_ascii=False)
 
@@ -356,24 +405,28 @@ def _row_label(table: Table, row_id: Any) -> str:
     return f"{table.name} row {row_id}"
 
 
+def _differences(table: Table, row_id: Any, values: tuple, want: Expect) -> Iterator[Problem]:
+    for name, have, said in zip(table.names, values, want.values, strict=True):
+        if said is not MISSING and have != said:
+            yield Problem(want.seq, f"{_row_label(table, row_id)}: {name} is {_show(have)} but "
+                          f"the chain says {_show(said)} (changed after it was recorded)",
+                          layer=LAYER)
+
+
 def _check_table(table: Table, expected: dict[Any, Expect], conn: Connection,
                  problems: list[Problem]) -> int:
     rows = 0
+    needs = None if table.needs_entry is None else table.index(table.needs_entry)
     for key, row_id, values in table.rows(conn):
         rows += 1
         want = expected.pop(key, None)
         if want is None:
-            if table.needs_entry is None or values[table.needs_entry]:
+            if needs is None or values[needs]:
                 problems.append(Problem(None, f"{_row_label(table, row_id)} has no entry in the "
                                         "chain (written outside the application, or its entry "
                                         "was never made)", layer=LAYER))
-            continue
-        for name, value in want.fields.items():
-            if name in values and values[name] != value:
-                problems.append(Problem(want.seq, f"{_row_label(table, row_id)}: {name} is "
-                                        f"{_show(values[name])} but the chain says "
-                                        f"{_show(value)} (changed after it was recorded)",
-                                        layer=LAYER))
+        elif values != want.values:  # equal is the common case; else compare what was stated
+            problems.extend(_differences(table, row_id, values, want))
     for key, want in expected.items():
         problems.append(Problem(want.seq, f"{table.name} row {_show(key)} recorded here is "
                                 "missing from the table (deleted)", layer=LAYER))

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
+from bot.audit.reconcile import MISSING as UNSTATED
 from bot.audit.reconcile import Ledger
 from bot.audit.report import Problem
 from bot.models import Apel, ApelExpected, ApelStatusCount
@@ -77,9 +78,9 @@ class ApelFigures:
 def _leave_by_person(ledger: Ledger) -> dict[Any, list[tuple[str, str]]]:
     out: dict[Any, list[tuple[str, str]]] = defaultdict(list)
     for want in ledger.tables.get("leave", {}).values():
-        f = want.fields
-        if {"employee_id", "start", "end"} <= f.keys():
-            out[f["employee_id"]].append((f["start"], f["end"]))
+        person, start, end = want.get("employee_id"), want.get("start"), want.get("end")
+        if UNSTATED not in (person, start, end):
+            out[person].append((start, end))
     return out
 
 

@@ -224,7 +224,7 @@ def verify_database(db: Database, *, keys: list[VerifierKey], origin: str | None
     with read_snapshot(db) as conn:
         checkpoints = load_checkpoints(conn)
         wanted = wanted_sizes(checkpoints, [text for _, text in outside])
-        ledger = Ledger()
+        ledger = Ledger(recount=recount)
         scan = scan_rows(iter_entries(conn), wanted, keep_leaves=bool(outside),
                          visit=ledger.visit, visit_kinds=FOLD_KINDS)
         head = read_head(conn)
