@@ -4,7 +4,8 @@
 
 1. Builds a SQLite log of --entries entries the fast way (chain computed in Python, rows
    bulk-inserted with executemany), with a signed checkpoint every 10,000 entries and its
-   `checkpoint.signed` record, exactly as the API would have written them.
+   `checkpoint.signed` record, exactly as the API would have written them; every other entry
+   is a pledge with its row in `pledge`, so verification reconciles a million rows.
 2. Times `verify_database` over it (what `apel-bot verify` runs), with one checkpoint held
    outside; then exports the whole log as a bundle and times `verify_bundle` on it.
 3. Times `sign_checkpoint` on the big log (incremental: only new leaves are hashed).
@@ -24,7 +25,6 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from bot.audit.bundle import export_bundle, verify_bundle
 from bot.audit.canonical import GENESIS_PREV, format_at, leaf_data
 from bot.audit.chain import append
 from bot.audit.checkpoint import sign_checkpoint
@@ -32,7 +32,8 @@ from bot.audit.keys import SigningKey
 from bot.audit.kinds import CHECKPOINT_SIGNED, PLEDGE_RECORDED
 from bot.audit.merkle import Frontier
 from bot.audit.note import CheckpointBody, sign_note
-from bot.audit.verify import verify_database
+from bot.inspection.bundle import export_bundle, verify_bundle
+from bot.inspection.verify import verify_database
 from bot.platform.db import Database
 
 ORIGIN = "apel-bot"
@@ -50,7 +51,7 @@ def build(path: Path, entries: int, key: SigningKey) -> tuple[float, str]:
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA synchronous=OFF")  # a bulk build, not the bot's durable writes
     conn.execute("BEGIN")
-    frontier, prev, batch, cps, note = Frontier(), GENESIS_PREV, [], [], ""
+    frontier, prev, batch, cps, note, pledges = Frontier(), GENESIS_PREV, [], [], "", []
     kid = key.verifier.key_id_hex
     at = ""
     for seq in range(1, entries + 1):
@@ -68,21 +69,32 @@ def build(path: Path, entries: int, key: SigningKey) -> tuple[float, str]:
             kind, actor = PLEDGE_RECORDED, f"tg:{700000 + seq % 5000}"
             late = "true" if seq % 7 == 0 else "false"
             payload = (f'{{"after_deadline":false,"apel_id":{seq // 40},"employee_id":'
-                       f'{seq % 5000},"expected":true,"late":{late}}}')
+                       f'{seq % 5000},"expected":true,"late":{late},"pledge_id":{seq},'
+                       f'"pledged_at":"{at}"}}')
+            pledges.append((seq, seq // 40, seq % 5000, 700000 + seq % 5000, -100,
+                            at[:-1].replace("T", " "), seq % 7 == 0, False, True))
         leaf = sha256(b"\x00" + leaf_data(seq, at, kind, actor, payload, prev)).digest()
         frontier.append(leaf)
         batch.append((seq, at, kind, actor, payload, prev, leaf.hex()))
         prev = leaf.hex()
         if len(batch) == 50_000:
-            conn.executemany("INSERT INTO auditentry VALUES (?,?,?,?,?,?,?)", batch)
-            batch.clear()
-    conn.executemany("INSERT INTO auditentry VALUES (?,?,?,?,?,?,?)", batch)
+            _flush(conn, batch, pledges)
+    _flush(conn, batch, pledges)
     conn.executemany("INSERT INTO auditcheckpoint (id, tree_size, root_hash, key_id, note, "
                      "created_at, frontier) VALUES (?,?,?,?,?,?,?)", cps)
     conn.execute("INSERT INTO audithead VALUES (1, ?, ?, ?)", (entries, prev, at))
     conn.execute("COMMIT")
     conn.close()
     return time.perf_counter() - t0, note
+
+
+def _flush(conn: sqlite3.Connection, entries: list, pledges: list) -> None:
+    conn.executemany("INSERT INTO auditentry VALUES (?,?,?,?,?,?,?)", entries)
+    conn.executemany("INSERT INTO pledge (id, apel_id, employee_id, telegram_user_id, chat_id, "
+                     "pledged_at, late, after_deadline, expected) VALUES (?,?,?,?,?,?,?,?,?)",
+                     pledges)
+    entries.clear()
+    pledges.clear()
 
 
 def _pledge(session, i: int, now: datetime) -> None:  # noqa: ANN001
@@ -154,7 +166,7 @@ def main() -> None:
         assert report.ok, report.text()
         print(f"verify   {report.entries:>9,} entries in {seconds:6.1f} s "
               f"({report.entries / seconds:,.0f} entries/s), {report.checkpoints} checkpoints, "
-              "1 held outside: OK")
+              f"1 held outside, {report.rows_reconciled:,} table rows reconciled: OK")
 
         if not args.no_bundle:
             bundle = Path(tmp) / "bundle.zip"

@@ -23,6 +23,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("org",),
     ("apel",),
     ("announcements", "unit_admin", "reports"),
+    # The inspector's checks read every capability's tables to reconcile them with the log.
+    ("inspection",),
     # Entry points. bot/scheduler.py is one too: the bell of apel, announcements, pakta and
     # checkpoints, driven by time as telegram/ is driven by updates.
     ("telegram", "commands", "scheduler", "cli", "demo", "migrations"),

@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 
 from bot.apel import counts as apel_counts
 from bot.apel.classification import leave_covers
-from bot.audit.log import Event, record_event, record_events
+from bot.audit.log import Event, format_at, record_event, record_events
 from bot.calendar.duty import ApelPlan, LeaveSpan, Person, expected_people, standing
 from bot.delivery import outbox, tallies
 from bot.models import (
@@ -306,7 +306,8 @@ def pledge_many(session: Session, presses: list[Press]) -> list[PledgeOutcome]:
         events.append(Event("pledge.recorded", f"tg:{row['telegram_user_id']}", {
             "pledge_id": pledge_id, "apel_id": apel.id, "employee_id": row["employee_id"],
             "late": row["late"], "after_deadline": row["after_deadline"],
-            "expected": row["expected"]}, row["pledged_at"]))
+            "expected": row["expected"], "pledged_at": format_at(row["pledged_at"])},
+            row["pledged_at"]))
         if not row["expected"]:
             result = PledgeResult.NOT_EXPECTED
         elif row["late"]:

@@ -1,6 +1,6 @@
-"""Tamper-evident audit trail: a hash chain of events, RFC 6962 Merkle checkpoints, verification.
+"""Tamper-evident audit trail: a hash chain of events and RFC 6962 Merkle checkpoints.
 
 Services call `bot.audit.chain.append` inside their own transaction; `bot.audit.checkpoint`
-signs the tree head; `bot.audit.verify` and `bot.audit.bundle` let an inspector check it all.
+signs the tree head. Checking it all (and the tables against it) is bot/inspection/'s job.
 Nothing here imports Telegram.
 """

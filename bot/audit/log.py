@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
+from bot.audit.canonical import format_at
 from bot.audit.chain import Event, append, append_many
 
 
@@ -20,4 +21,4 @@ def record_events(session: Session, events: Sequence[Event]) -> None:
     append_many(session, events)
 
 
-__all__ = ["Event", "record_event", "record_events"]
+__all__ = ["Event", "format_at", "record_event", "record_events"]

@@ -98,10 +98,16 @@ def inclusion_proof(index: int, leaves: Sequence[bytes]) -> list[bytes]:
     return proof
 
 
+def _all_hashes(*values: bytes | Sequence[bytes]) -> bool:
+    """Every value (or list of values) is a SHA-256 hash: anything else never verifies."""
+    return all(len(h) == 32 for v in values
+               for h in (v if isinstance(v, list | tuple) else [v]))
+
+
 def verify_inclusion(index: int, size: int, leaf: bytes, proof: Sequence[bytes],
                      expected_root: bytes) -> bool:
     """RFC 9162 2.1.3.2."""
-    if not 0 <= index < size:
+    if not 0 <= index < size or not _all_hashes(leaf, expected_root, list(proof)):
         return False
     fn, sn, r = index, size - 1, leaf
     for p in proof:
@@ -146,9 +152,11 @@ def consistency_proof(old_size: int, leaves: Sequence[bytes]) -> list[bytes]:
 def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: bytes,
                        proof: Sequence[bytes]) -> bool:
     """RFC 9162 2.1.4.2: is the tree of old_size leaves a prefix of the tree of new_size?"""
+    if not 0 < old_size <= new_size:  # from the empty tree a proof proves nothing
+        return False
     if old_size == new_size:
         return not proof and old_root == new_root
-    if not 0 < old_size < new_size or not proof:
+    if not proof or not _all_hashes(old_root, new_root, list(proof)):
         return False
     path = list(proof)
     if old_size & (old_size - 1) == 0:  # a power of two: the old root is a node of the new tree

@@ -13,9 +13,10 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from bot.audit.keys import SigningKey, VerifierKey
+from bot.audit.keys import SigningKey, VerifierKey, check_key_name
 
 SIG_PREFIX = "\u2014 "  # em dash, space
+MAX_SIGNATURES = 100  # as golang.org/x/mod/sumdb/note: more is a malformed note
 _CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f]")
 _DECIMAL = re.compile(r"\A(0|[1-9][0-9]{0,18})\Z")
 
@@ -85,14 +86,24 @@ def parse_note(text: str) -> tuple[str, list[NoteSignature]]:
         name, _, encoded = line[len(SIG_PREFIX):].rpartition(" ")
         try:
             raw = base64.b64decode(encoded, validate=True)
-        except binascii.Error:
+            check_key_name(name)
+        except ValueError:  # bad base64 (binascii.Error) or a key name with spaces or '+'
             raw = b""
-        if not name or len(raw) < 5:
+        if len(raw) < 5:
             raise NoteError("malformed", f"bad signature line {line[:40]!r}")
         sigs.append(NoteSignature(name, raw[:4], raw[4:]))
     if not sigs:
         raise NoteError("malformed", "signed note has no signature lines")
+    if len(sigs) > MAX_SIGNATURES:
+        raise NoteError("malformed", f"signed note has more than {MAX_SIGNATURES} signatures")
     return body, sigs
+
+
+def as_pasted(text: str) -> str:
+    """A note as a chat shows it, back in signed-note form: CRLF or CR line ends, the final
+    newline trimmed (Telegram does), blank lines or spaces around it. Only whitespace outside
+    the signed text changes, so a note that verifies after this is the note that was signed."""
+    return text.replace("\r\n", "\n").replace("\r", "\n").strip() + "\n"
 
 
 def open_note(text: str, keys: Iterable[VerifierKey]) -> tuple[CheckpointBody, VerifierKey]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,16 @@ class Problem:
 
 
 @dataclass
+class Gap:
+    """Something a run could not check: a code (the inspector's report words it in
+    Indonesian, bot/messages/audit_report.html.j2), the English line, and its numbers."""
+
+    code: str
+    text: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class Report:
     source: str
     entries: int = 0  # leaves in the tree
@@ -35,8 +46,14 @@ class Report:
     last_seq: int = 0
     checkpoints: int = 0
     outside: int = 0
+    rows_reconciled: int = 0  # operative table rows compared with the chain
     keys: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    # What this run could not check, in plain words: an OK is only as wide as what it covered.
+    unchecked: list[Gap] = field(default_factory=list)
+    # Closed apel with their figures recomputed from the chain (recount.ApelFigures), if asked.
+    figures: list[Any] = field(default_factory=list)
+    units: dict[int, dict[str, str]] = field(default_factory=dict)  # labels, from a bundle
 
     @property
     def ok(self) -> bool:
@@ -49,9 +66,12 @@ class Report:
     def text(self) -> str:
         counts = (f"{self.entries} entries (seq 1-{self.last_seq}), {self.content_checked} "
                   f"re-hashed in full, {self.checkpoints} checkpoints, {self.outside} held "
-                  f"outside; signing keys: {', '.join(self.keys) or 'none'}")
+                  f"outside, {self.rows_reconciled} table rows reconciled; signing keys: "
+                  f"{', '.join(self.keys) or 'none'}")
         if self.ok:
-            return f"OK: {self.source}: {counts}"
-        lines = [f"FAILED: {self.source}: {len(self.problems)} problem(s); {counts}"]
-        lines += ["  " + p.line() for p in self.sorted_problems()]
+            lines = [f"OK: {self.source}: {counts}"]
+        else:
+            lines = [f"FAILED: {self.source}: {len(self.problems)} problem(s); {counts}"]
+            lines += ["  " + p.line() for p in self.sorted_problems()]
+        lines += [f"not checked: {gap.text}" for gap in self.unchecked]
         return "\n".join(lines)

@@ -8,7 +8,7 @@ extra row changes every later root and the signed checkpoints expose it.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from hashlib import sha256
 from typing import Any
@@ -147,8 +147,14 @@ def _gap(problems: list[Problem], expected: int, seq: int) -> None:
         problems.append(Problem(seq, "entry out of order or duplicated"))
 
 
-def scan_rows(rows: Iterable[tuple], wanted: set[int], *, keep_leaves: bool) -> Scan:
-    """Database rows (seq, at, kind, actor, payload, prev_hash, leaf_hash) in seq order."""
+Visit = Callable[[int, str, str, Any], None]  # (seq, kind, actor, payload text or object)
+
+
+def scan_rows(rows: Iterable[tuple], wanted: set[int], *, keep_leaves: bool,
+              visit: Visit | None = None, visit_kinds: frozenset[str] = frozenset()) -> Scan:
+    """Database rows (seq, at, kind, actor, payload, prev_hash, leaf_hash) in seq order.
+
+    `visit` is called for every entry whose kind is in `visit_kinds` (reconcile.Ledger)."""
     scan = Scan()
     problems, runs, events = scan.problems, _Runs(), scan.events
     frontier = Frontier()
@@ -177,6 +183,8 @@ def scan_rows(rows: Iterable[tuple], wanted: set[int], *, keep_leaves: bool) -> 
             runs.add("time", seq)
         if kind in _SPECIAL:
             events.append(_event(seq, kind, at, payload, problems))
+        elif visit is not None and kind in visit_kinds:
+            visit(seq, kind, actor, payload)
         try:
             h = bytes.fromhex(leaf)
         except ValueError:
@@ -200,7 +208,8 @@ def scan_rows(rows: Iterable[tuple], wanted: set[int], *, keep_leaves: bool) -> 
 
 
 def scan_bundle(hashes: bytes, lines: Iterable[bytes], first_seq: int, last_seq: int,
-                wanted: set[int]) -> Scan:
+                wanted: set[int], visit: Visit | None = None,
+                visit_kinds: frozenset[str] = frozenset()) -> Scan:
     """A bundle: every leaf hash (positional, seq 1 first) and the full entries of a range.
 
     Each entries line is exactly the leaf data that was hashed, so it is hashed as is.
@@ -247,6 +256,8 @@ def scan_bundle(hashes: bytes, lines: Iterable[bytes], first_seq: int, last_seq:
             runs.add("time", seq)
         if kind in _SPECIAL:
             events.append(_event(seq, kind, at, obj.get("payload"), problems))
+        elif visit is not None and kind in visit_kinds:
+            visit(seq, kind, str(obj.get("actor")), obj.get("payload"))
         prev_at, expected, last = at, seq + 1, seq
     if expected <= last_seq:
         problems.append(Problem(expected, "entries missing from the bundle (cut off)", last_seq))

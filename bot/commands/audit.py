@@ -8,12 +8,13 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from bot.audit.bundle import export_bundle, verify_bundle
 from bot.audit.checkpoint import sign_checkpoint
 from bot.audit.keys import VerifierKey, keyring_path, load_signing_key, read_keyring
 from bot.audit.rotation import rotate_key
-from bot.audit.verify import verify_database
 from bot.commands.common import add_config_arg, load, open_database
+from bot.inspection.bundle import export_bundle, verify_bundle
+from bot.inspection.inspector import write_report
+from bot.inspection.verify import verify_database
 from bot.platform.clock import SystemClock
 from bot.platform.config import AuditConfig
 from bot.platform.db import Database
@@ -33,7 +34,8 @@ def _verifier_key(value: str) -> VerifierKey:
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
-def _operator() -> str:
+def operator_actor() -> str:
+    """The audit actor of a command-line change: the operating-system user who ran it."""
     try:
         return f"cli:{getpass.getuser()}"[:80]
     except (KeyError, OSError):
@@ -57,7 +59,7 @@ def _rotate_key(args: argparse.Namespace) -> int:
     db = open_database(settings, sync=False)
     try:
         old, new = rotate_key(db, key_file=settings.audit.key_file, origin=settings.audit.origin,
-                              clock=SystemClock(), actor=_operator())
+                              clock=SystemClock(), actor=operator_actor())
     finally:
         db.dispose()
     print(f"rotated: old key id {old.verifier.key_id_hex}, new key id {new.verifier.key_id_hex}")
@@ -112,7 +114,8 @@ def _read_checkpoints(paths: list[str]) -> list[tuple[str, str]]:
 def _verify(args: argparse.Namespace) -> int:
     outside = _read_checkpoints(args.checkpoint)
     if args.bundle:
-        report = verify_bundle(args.bundle, outside=outside, pinned_keys=args.key)
+        report = verify_bundle(args.bundle, outside=outside, pinned_keys=args.key,
+                               recount=args.recount)
     else:
         settings = load(args)
         db = Database(settings.database.url)
@@ -120,11 +123,28 @@ def _verify(args: argparse.Namespace) -> int:
             db.require_migrated()
             keys = _keyring(settings.audit) + list(args.key)
             report = verify_database(db, keys=keys, origin=settings.audit.origin,
-                                     outside=outside)
+                                     outside=outside, recount=args.recount)
         finally:
             db.dispose()
     print(report.text(), file=sys.stdout if report.ok else sys.stderr)
     return 0 if report.ok else 1
+
+
+def _report(args: argparse.Namespace) -> int:
+    report = write_report(args.bundle, args.out, outside=_read_checkpoints(args.checkpoint),
+                          pinned_keys=args.key, now=SystemClock().now())
+    verdict = "OK" if report.ok else f"FAILED ({len(report.problems)} problem(s))"
+    print(f"wrote {args.out}: {verdict}, {len(report.figures)} closed apel recounted",
+          file=sys.stdout if report.ok else sys.stderr)
+    return 0 if report.ok else 1
+
+
+def _add_trust_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--checkpoint", action="append", default=[], metavar="FILE",
+                   help="a checkpoint note held outside (as pasted from the chat); repeatable")
+    p.add_argument("--key", action="append", default=[], type=_verifier_key, metavar="VKEY",
+                   help="trusted verifier key name+id+base64; repeatable (bundle: replaces "
+                        "the bundle's own keys)")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -150,12 +170,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="bundle file to write (.zip)")
     p.set_defaults(func=_export)
 
+    p = sub.add_parser("report", help="check a bundle and write the inspector's HTML report "
+                                      "(Indonesian, self-contained)")
+    p.add_argument("--bundle", required=True, help="the bundle (.zip) to check")
+    p.add_argument("--out", required=True, help="HTML file to write, e.g. laporan.html")
+    _add_trust_args(p)
+    p.set_defaults(func=_report)
+
     v = subparsers.add_parser("verify", help="verify the audit trail (database or bundle)")
     add_config_arg(v)
     v.add_argument("--bundle", help="verify this bundle instead of the database (no config)")
-    v.add_argument("--checkpoint", action="append", default=[], metavar="FILE",
-                   help="a checkpoint note held outside; repeatable")
-    v.add_argument("--key", action="append", default=[], type=_verifier_key, metavar="VKEY",
-                   help="trusted verifier key name+id+base64; repeatable (bundle: replaces "
-                        "the bundle's own keys)")
+    v.add_argument("--recount", action="store_true",
+                   help="also recompute every closed apel's figures from the chain and compare "
+                        "them with what the reports show")
+    _add_trust_args(v)
     v.set_defaults(func=_verify)

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from sqlalchemy.exc import IntegrityError
 
+from bot.audit.imports import record_import
+from bot.commands.audit import operator_actor
 from bot.commands.common import add_config_arg, load, open_database
 from bot.org.roster import (
     LEAVE_COLUMNS,
@@ -33,7 +35,11 @@ def _run(args: argparse.Namespace, importer: Callable[..., ImportResult]) -> int
     db = open_database(settings)
     try:
         with db.transaction() as session:
-            result = importer(session, data, path.name, SystemClock(), dry_run=args.dry_run)
+            clock = SystemClock()
+            result = importer(session, data, path.name, clock, dry_run=args.dry_run)
+            if result.ok and not result.dry_run:  # on the record, in the same transaction
+                record_import(session, result, data=data, filename=path.name,
+                              actor=operator_actor(), at=clock.now())
     except IntegrityError as err:
         # Checked beforehand; only a concurrent change (e.g. a registration) gets here.
         print(f"error: the database refused the import, nothing was written "

@@ -161,6 +161,10 @@ def decide(session: Session, settings: Settings, *, request_id: int, approver_us
     if approve and (employee.telegram_user_id is not None or taken is not None):
         request.state = "refused"
         session.add(request)
+        record_event(session, kind="registration.refused", actor=f"tg:{approver_user_id}",
+                     at=now, payload={"request_id": request.id, "employee_id": employee.id,
+                                      "telegram_user_id": request.telegram_user_id,
+                                      "conflict": True})
         return DecisionOutcome(Decision.CONFLICT, employee)
     request.state = "approved" if approve else "refused"
     session.add(request)

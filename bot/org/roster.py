@@ -103,6 +103,9 @@ class ImportResult:
     changes: list[str] = field(default_factory=list)  # one line per planned change
     dry_run: bool = False
     kind: str = "roster"  # "roster" | "leave" (leave never deactivates anything)
+    # Ids written (Employee for a roster, Leave for leave), for the audit trail (bot/audit).
+    new_ids: list[int] = field(default_factory=list)
+    changed_ids: list[int] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -443,6 +446,8 @@ def _import_roster(session: Session, rows: Rows, clock: Clock, dry_run: bool,
         session.add(emp)
     if moving:
         session.flush()
+    known_ids = {e.id for e in existing.values()}
+    written: list[Employee] = []
     for emp, row, diff in plan:
         if emp is None:
             emp = Employee(nip=row.nip, updated_at=now, **diff)
@@ -453,11 +458,14 @@ def _import_roster(session: Session, rows: Rows, clock: Clock, dry_run: bool,
                 setattr(emp, key, value)
             emp.updated_at = now
         session.add(emp)
+        written.append(emp)
     for emp in leaving:
         emp.active = False
         emp.updated_at = now
         session.add(emp)
     session.flush()
+    result.new_ids = [e.id for e in written if e.id not in known_ids]
+    result.changed_ids = [e.id for e in written if e.id in known_ids] + [e.id for e in leaving]
     return result
 
 
@@ -589,8 +597,11 @@ def _import_leave(session: Session, rows: Rows, clock: Clock, dry_run: bool,
         else:
             result.unchanged += 1
     if not dry_run:
+        fresh = [lv.id is None for lv in writes]
         session.add_all(writes)
         session.flush()
+        result.new_ids = [lv.id for lv, new in zip(writes, fresh, strict=True) if new]
+        result.changed_ids = [lv.id for lv, new in zip(writes, fresh, strict=True) if not new]
         # One bump for the whole file, rows locked in id order (see apel_counts).
         apel_counts.changed(session, set().union(*(
             apel_counts.apel_of_leave(session, lv.employee_id, lv.start, lv.end)

@@ -234,7 +234,8 @@ def record(session: Session, *, actor: Actor, apel_id: int, employee_id: int, co
     apel_counts.changed(session, [apel.id])
     record_event(session, kind="correction.recorded", actor=f"tg:{actor.telegram_user_id}",
                  at=now, payload={"correction_id": row.id, "apel_id": apel.id,
-                                  "employee_id": employee.id, "reason": code})
+                                  "employee_id": employee.id, "reason": code,
+                                  "reason_text": row.reason})
     unit = session.get(Unit, apel.unit_id)
     context = {"apel": apel, "unit": unit, "employee": employee, "correction": row}
     if unit.kalapas_chat_id != actor.telegram_user_id:

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from bot.apel import counts as apel_counts
+from bot.audit.facts import leave_facts
 from bot.audit.log import record_event
 from bot.delivery import outbox
 from bot.models import Apel, ApelExpected, Employee, Leave, Regu, Unit
@@ -210,8 +211,7 @@ def record(session: Session, *, actor: Actor, scope: Scope, employee: Employee, 
     except IntegrityError:
         return _reply("overlap", employee=employee, existing=_overlapping(
             session, employee.id, start, end))
-    payload = {"leave_id": leave.id, "employee_id": employee.id, "start": start.isoformat(),
-               "end": end.isoformat(), "source": "telegram"}
+    payload = leave_facts(leave, "telegram")
     if request_id is not None:
         payload["request_id"] = request_id
     apel_counts.leave_changed(session, employee.id, start, end)

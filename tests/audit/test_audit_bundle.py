@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.audit.bundle import export_bundle, verify_bundle
 from bot.audit.canonical import canonical_payload
 from bot.audit.keys import SigningKey
 from bot.audit.note import parse_note, sign_note
+from bot.inspection.bundle import export_bundle, verify_bundle
 from bot.platform.db import Database
 from tests.audit.test_audit_support import ORIGIN, build_log, copy_sqlite
 

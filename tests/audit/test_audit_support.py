@@ -18,7 +18,7 @@ from bot.audit.checkpoint import sign_checkpoint
 from bot.audit.keys import keyring_path, load_signing_key, read_keyring
 from bot.audit.merkle import leaf_hash
 from bot.audit.rotation import rotate_key
-from bot.audit.verify import verify_database
+from bot.inspection.verify import verify_database
 from bot.platform.clock import FakeClock
 from bot.platform.db import Database
 

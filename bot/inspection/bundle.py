@@ -23,7 +23,7 @@ from pathlib import Path
 
 from bot.audit.canonical import format_at, leaf_data
 from bot.audit.keys import KeyFileError, VerifierKey
-from bot.audit.report import Problem, Report
+from bot.audit.report import Gap, Problem, Report
 from bot.audit.scan import scan_bundle
 from bot.audit.store import (
     StoredCheckpoint,
@@ -34,7 +34,23 @@ from bot.audit.store import (
     read_snapshot,
     seq_range,
 )
-from bot.audit.verify import check_log, wanted_sizes
+from bot.inspection.bundle_recount import (
+    RangeApel,
+    read_shown,
+    read_support,
+    read_units,
+    visit,
+    write_recount_files,
+)
+from bot.inspection.reconcile import FOLD_KINDS, Ledger
+from bot.inspection.recount import compare
+from bot.inspection.verify import (
+    NOT_RECOUNTED,
+    check_log,
+    coverage_gaps,
+    held_outside,
+    wanted_sizes,
+)
 from bot.platform.db import Database
 
 FORMAT = "apel-bot-audit-bundle/1"
@@ -96,10 +112,13 @@ def export_bundle(db: Database, *, start: date, end: date, out: str | Path, orig
             with zf.open("leaf-hashes.bin", "w", force_zip64=True) as fh:
                 for h in iter_leaf_hashes(conn, size):
                     fh.write(bytes.fromhex(h))
+            apels = RangeApel()
             with zf.open("entries.jsonl", "w", force_zip64=True) as fh:
                 if found:
                     for row in iter_entries(conn, first, last):
                         fh.write(leaf_data(*row[:6]) + b"\n")
+                        apels.note(row[2], row[4])
+            manifest["recount"] = write_recount_files(zf, conn, first, last, apels.ids)
             zf.writestr("checkpoints.jsonl", "".join(
                 json.dumps({"id": cp.id, "created_at": cp.created_at, "tree_size": cp.tree_size,
                             "root_hash": cp.root_hash, "key_id": cp.key_id, "note": cp.note},
@@ -113,6 +132,12 @@ def export_bundle(db: Database, *, start: date, end: date, out: str | Path, orig
     return manifest
 
 
+BUNDLE_TABLES = Gap("bundle_tables", "the unit's tables are not in a bundle: rows are reconciled "
+                    "with the chain only by `apel-bot verify` on the database")
+NO_FIGURES = Gap("no_figures", "the bundle carries no report figures (exported by an older "
+                 "version): the recomputed figures are listed, not compared")
+
+
 def _lines(zf: zipfile.ZipFile) -> Iterator[bytes]:
     with zf.open("entries.jsonl") as fh:
         for raw in fh:
@@ -122,8 +147,10 @@ def _lines(zf: zipfile.ZipFile) -> Iterator[bytes]:
 
 
 def verify_bundle(path: str | Path, *, outside: Sequence[tuple[str, str]] = (),
-                  pinned_keys: Sequence[VerifierKey] = ()) -> Report:
-    """Check a bundle alone; pinned keys (given by the inspector) replace the bundle's own."""
+                  pinned_keys: Sequence[VerifierKey] = (), recount: bool = False) -> Report:
+    """Check a bundle alone; pinned keys (given by the inspector) replace the bundle's own.
+    With `recount`, also recompute the range's figures and compare them with figures.jsonl."""
+    outside = held_outside(outside)
     report = Report(source=str(path), outside=len(outside))
     try:
         zf = zipfile.ZipFile(path)
@@ -150,8 +177,18 @@ def verify_bundle(path: str | Path, *, outside: Sequence[tuple[str, str]] = (),
                                                  "32-byte hashes"))
             hashes = hashes[: len(hashes) - len(hashes) % 32]
         wanted = wanted_sizes(checkpoints, [text for _, text in outside])
-        scan = scan_bundle(hashes, _lines(zf), int(manifest["first_seq"]),
-                           int(manifest["last_seq"]), wanted)
+        first, last = int(manifest["first_seq"]), int(manifest["last_seq"])
+        ledger = Ledger(recount=recount)
+        support = read_support(zf, hashes, first, last, report.problems) if recount else []
+        visit(ledger, (s for s in support if s[0] < first))
+        scan = scan_bundle(hashes, _lines(zf), first, last, wanted,
+                           visit=ledger.visit if recount else None, visit_kinds=FOLD_KINDS)
+        visit(ledger, (s for s in support if s[0] > last))
+        shown = read_shown(zf, report.problems) if recount else None
+        report.units = read_units(zf)
+    if recount:
+        report.figures, figure_problems = compare(ledger, shown)
+        report.problems += figure_problems
     report.problems += scan.problems
     report.problems += check_log(scan, checkpoints, keys, manifest.get("origin"), outside)
     if int(manifest["tree_size"]) != scan.count:
@@ -160,4 +197,9 @@ def verify_bundle(path: str | Path, *, outside: Sequence[tuple[str, str]] = (),
     report.entries, report.last_seq = scan.count, scan.last_seq
     report.content_checked, report.checkpoints = scan.content_count, len(checkpoints)
     report.keys = sorted({f"{k.name}+{k.key_id_hex}" for k in keys})
+    report.unchecked = coverage_gaps(scan, checkpoints, len(outside)) + [BUNDLE_TABLES]
+    if not recount:
+        report.unchecked.append(NOT_RECOUNTED)
+    elif shown is None:
+        report.unchecked.append(NO_FIGURES)
     return report

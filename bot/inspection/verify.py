@@ -19,8 +19,8 @@ from collections.abc import Iterable, Sequence
 from bot.audit.keys import VerifierKey
 from bot.audit.kinds import CHECKPOINT_SIGNED, KEY_ROTATED
 from bot.audit.merkle import EMPTY_ROOT, consistency_proof, verify_consistency
-from bot.audit.note import NoteError, open_note, parse_checkpoint_body, parse_note
-from bot.audit.report import Problem, Report
+from bot.audit.note import NoteError, as_pasted, open_note, parse_checkpoint_body, parse_note
+from bot.audit.report import Gap, Problem, Report
 from bot.audit.scan import Scan, scan_rows
 from bot.audit.store import (
     StoredCheckpoint,
@@ -29,6 +29,8 @@ from bot.audit.store import (
     read_head,
     read_snapshot,
 )
+from bot.inspection.reconcile import FOLD_KINDS, Ledger, reconcile, unbound_note
+from bot.inspection.recount import compare, shown_figures
 from bot.platform.db import Database
 
 
@@ -50,6 +52,26 @@ def wanted_sizes(checkpoints: Iterable[StoredCheckpoint], outside: Iterable[str]
     sizes |= {s for s in map(claimed_size, [cp.note for cp in checkpoints]) if s is not None}
     sizes |= {s for s in map(claimed_size, outside) if s is not None}
     return sizes
+
+
+def held_outside(outside: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Notes held outside as pasted from a chat (see note.as_pasted)."""
+    return [(label, as_pasted(text)) for label, text in outside]
+
+
+def coverage_gaps(scan: Scan, checkpoints: Sequence[StoredCheckpoint], outside: int) -> list[Gap]:
+    """What the checkpoints cannot vouch for, in words, for `Report.unchecked`."""
+    notes = []
+    if not outside:
+        notes.append(Gap("no_outside", "no checkpoint held outside was given (--checkpoint): "
+                         "removing the newest entries together with the checkpoints that cover "
+                         "them cannot be detected without a note kept outside the database"))
+    covered = max((cp.tree_size for cp in checkpoints), default=0)
+    if scan.last_seq > covered + 1:  # the last entry is often the checkpoint's own record
+        notes.append(Gap("uncovered", f"entries {covered + 1}-{scan.last_seq} are not covered by "
+                         "any checkpoint yet: they could be dropped or rewritten unnoticed until "
+                         "one is signed", {"first": covered + 1, "last": scan.last_seq}))
+    return notes
 
 
 def _root_at(scan: Scan, size: int) -> bytes | None:
@@ -191,15 +213,25 @@ def check_log(scan: Scan, checkpoints: Sequence[StoredCheckpoint], keys: list[Ve
     return problems
 
 
+NOT_RECOUNTED = Gap("not_recounted", "the figures of closed apel were not recomputed from the "
+                    "chain (--recount)")
+
+
 def verify_database(db: Database, *, keys: list[VerifierKey], origin: str | None,
-                    outside: Sequence[tuple[str, str]] = ()) -> Report:
+                    outside: Sequence[tuple[str, str]] = (), recount: bool = False) -> Report:
     """Verify the live database from one read snapshot (the bot may keep running)."""
+    outside = held_outside(outside)
     with read_snapshot(db) as conn:
         checkpoints = load_checkpoints(conn)
         wanted = wanted_sizes(checkpoints, [text for _, text in outside])
-        scan = scan_rows(iter_entries(conn), wanted, keep_leaves=bool(outside))
+        ledger = Ledger(recount=recount)
+        scan = scan_rows(iter_entries(conn), wanted, keep_leaves=bool(outside),
+                         visit=ledger.visit, visit_kinds=FOLD_KINDS)
         head = read_head(conn)
+        table_problems, rows = reconcile(ledger, conn)
+        figures, figure_problems = compare(ledger, shown_figures(conn)) if recount else ([], [])
     problems = scan.problems + check_log(scan, checkpoints, keys, origin, outside)
+    problems += table_problems + figure_problems
     if head is not None:
         head_seq, head_leaf = head
         if head_seq > scan.last_seq:
@@ -215,4 +247,8 @@ def verify_database(db: Database, *, keys: list[VerifierKey], origin: str | None
                                                    "entry's (the tail was rewritten)"))
     return Report(source=db.safe_url, entries=scan.count, content_checked=scan.content_count,
                   last_seq=scan.last_seq, checkpoints=len(checkpoints), outside=len(outside),
-                  keys=sorted({f"{k.name}+{k.key_id_hex}" for k in keys}), problems=problems)
+                  rows_reconciled=rows,
+                  keys=sorted({f"{k.name}+{k.key_id_hex}" for k in keys}), problems=problems,
+                  unchecked=coverage_gaps(scan, checkpoints, len(outside))
+                  + unbound_note(ledger) + ([] if recount else [NOT_RECOUNTED]),
+                  figures=figures)

@@ -1,0 +1,451 @@
+"""The operative tables against the chain: every row the reports read must be what its entries
+say, and every entry's row must exist.
+
+One pass over the chain (bot/audit/scan.py calls `Ledger.visit` for the kinds below) folds the
+entries, in order, into the rows they imply: `pledge.recorded` implies a pledge row,
+`leave.ended` moves a leave's end, `role.revoked` marks a grant revoked, and so on. Then each
+table is read once from the same snapshot and compared: a row without its entry, an entry
+without its row, or a field that differs is a Problem naming the table, the row and the seq.
+
+Entries state only some columns (those the reports and the rules depend on); a field an older
+entry did not state is not compared, and an entry that names no row id at all (written by an
+older version) is counted in `Ledger.unbound` and reported as not checked.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from operator import itemgetter
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from bot.announcements.models import Acknowledgement, Announcement
+from bot.audit import kinds as k
+from bot.audit.facts import digest
+from bot.audit.report import Gap, Problem
+from bot.models import Employee, Leave, Pledge, RegistrationRequest, RoleGrant
+from bot.unit_admin.models import Correction, DutySwap, LeaveEnding, PaktaSignature
+
+LAYER = 2  # listed after the chain's own findings and the checkpoints'
+
+
+# ---- the tables ---------------------------------------------------------------------------
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()  # a field the entry did not state: not compared
+
+
+def _iso(v: date | None) -> str | None:
+    return None if v is None else v.isoformat()
+
+
+def _at(column: Any, dialect: str) -> Any:
+    """SQL: a UTC time column as the chain spells it (canonical.format_at), computed by the
+    database: formatting a million datetimes in Python would cost more than the whole scan.
+    SQLite holds SQLAlchemy's text "YYYY-MM-DD HH:MM:SS.ffffff"."""
+    if dialect == "postgresql":
+        return func.to_char(column, 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+    return func.replace(column, " ", "T") + "Z"
+
+
+def _set(v: Any) -> bool:
+    return v is not None
+
+
+def _hash(v: str | None) -> str | None:
+    return None if v is None else digest(v)
+
+
+Field = tuple[str, str, Callable[[Any], Any] | None]  # (name, column, converter)
+AT_TEXT: Any = _at  # as a converter: done in SQL (see _at)
+
+
+def _same(*names: str) -> tuple[Field, ...]:
+    return tuple((n, n, None) for n in names)
+
+
+@dataclass(frozen=True)
+class Table:
+    """How to read one table: the key the entries use, and each compared field's column."""
+
+    name: str
+    model: Any
+    key: tuple[str, ...]  # columns; one column keys by its value, several by a tuple
+    fields: tuple[Field, ...]
+    needs_entry: str | None = None  # a field: rows where it is false need no entry
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(f[0] for f in self.fields)
+
+    def index(self, name: str) -> int:
+        return self.names.index(name)
+
+    def pack(self, stated: dict[str, Any]) -> tuple:
+        return tuple(stated.get(n, MISSING) for n in self.names)
+
+    def rows(self, conn: Connection) -> Iterator[tuple[Any, Any, tuple]]:
+        """(key, row id, field values in `names` order) of every row, streamed."""
+        t, dialect = self.model.__table__, conn.dialect.name
+        columns = [t.c[c] for c in self.key] + [t.c.id] + [
+            _at(t.c[col], dialect) if fn is AT_TEXT else t.c[col] for _, col, fn in self.fields]
+        query = select(*(c.label(f"c{i}") for i, c in enumerate(columns)))
+        start = len(self.key) + 1
+        convert = [(start + i, f[2]) for i, f in enumerate(self.fields)
+                   if f[2] is not None and f[2] is not AT_TEXT]
+        result = conn.execution_options(yield_per=10_000).execute(query)
+        for part in result.partitions():
+            for row in part:
+                values = list(row)
+                for i, fn in convert:
+                    values[i] = fn(values[i])
+                if len(self.key) == 1:
+                    key = values[0]
+                else:
+                    key = tuple(_iso(v) if isinstance(v, date) else v for v in values[:start - 1])
+                yield key, values[start - 1], tuple(values[start:])
+
+
+TABLES = (
+    Table("pledge", Pledge, ("id",), (
+        *_same("apel_id", "employee_id", "late", "after_deadline", "expected"),
+        ("pledged_at", "pledged_at", AT_TEXT), *_same("telegram_user_id"))),
+    Table("correction", Correction, ("id",), _same("apel_id", "employee_id", "reason_code",
+                                                   "reason", "by")),
+    Table("paktasignature", PaktaSignature, ("id",), (
+        *_same("employee_id", "period_id", "text_sha256", "telegram_user_id"),
+        ("signed", "signed_at", _set)), needs_entry="signed"),
+    Table("leave", Leave, ("id",), (
+        *_same("employee_id"), ("start", "start", _iso), ("end", "end", _iso),
+        ("reason_sha256", "reason", _hash))),
+    Table("leaveending", LeaveEnding, ("leave_id", "new_end"), (
+        ("original_end", "original_end", _iso), ("ended_by", "ended_by", None))),
+    Table("registrationrequest", RegistrationRequest, ("id",),
+          _same("employee_id", "telegram_user_id", "state")),
+    Table("employee", Employee, ("id",), (
+        *_same("unit_id", "regu_id", "role", "active", "telegram_user_id"),
+        ("nip_sha256", "nip", _hash), ("name_sha256", "name", _hash))),
+    Table("rolegrant", RoleGrant, ("id",), (
+        *_same("telegram_user_id", "role", "unit_id", "kanwil"),
+        ("revoked", "revoked_at", _set))),
+    Table("dutyswap", DutySwap, ("id",), (
+        *_same("unit_id", "slot", "regu_id", "employee_id", "pair_id", "created_by"),
+        ("duty_date", "duty_date", _iso), ("revoked", "revoked_at", _set))),
+    Table("announcement", Announcement, ("id",), (
+        *_same("scope", "expected_count", "group_count", "media_kind", "sender_user_id"),
+        ("withdrawn", "withdrawn_at", _set))),
+    Table("acknowledgement", Acknowledgement, ("id",),
+          _same("announcement_id", "employee_id", "telegram_user_id")),
+)
+TABLE = {t.name: t for t in TABLES}
+_PLEDGE_STATED = TABLE["pledge"].names[:-1]  # from the payload; the last, from the actor
+_PLEDGE_GET = itemgetter(*_PLEDGE_STATED)
+
+
+@dataclass(slots=True)
+class Expect:
+    """A row as the chain says it must be: its fields (MISSING where no entry stated them) and
+    the last entry that stated any."""
+
+    seq: int
+    values: tuple
+    table: Table
+
+    def get(self, name: str) -> Any:
+        return self.values[self.table.index(name)]
+
+
+@dataclass
+class Ledger:
+    """The rows the chain implies, per table, keyed as the table's `key` columns."""
+
+    recount: bool = False  # also keep what the figures need (bot/inspection/recount.py)
+    tables: dict[str, dict[Any, Expect]] = field(default_factory=lambda: defaultdict(dict))
+    unbound: Counter = field(default_factory=Counter)  # kind -> entries naming no row
+    apels: dict[int, dict[str, Any]] = field(default_factory=dict)
+    # (apel id, employee id) -> (late, on the frozen list)
+    pledges: dict[tuple[int, int], tuple[bool, bool]] = field(default_factory=dict)
+    corrections: set[tuple[int, int]] = field(default_factory=set)
+    _swaps: dict[tuple, list[Any]] = field(default_factory=lambda: defaultdict(list))
+
+    def put(self, table: str, key: Any, seq: int, fields: dict[str, Any]) -> None:
+        t = TABLE[table]
+        self.tables[table][key] = Expect(seq, t.pack(fields), t)
+
+    def update(self, table: str, key: Any, seq: int, fields: dict[str, Any]) -> None:
+        found = self.tables[table].get(key)
+        if found is None:
+            self.put(table, key, seq, fields)
+            return
+        values = list(found.values)
+        for name, value in fields.items():
+            values[found.table.index(name)] = value
+        found.seq, found.values = seq, tuple(values)
+
+    def visit(self, seq: int, kind: str, actor: str, payload: Any) -> None:
+        """One entry of a kind in FOLDS (payload: its JSON text or the parsed object)."""
+        if isinstance(payload, str):
+            try:
+                payload = json.loads(payload)
+            except ValueError:
+                return  # the entry's hash check reports it
+        if isinstance(payload, dict):
+            FOLDS[kind](self, seq, _tg(actor), payload)
+
+
+def _tg(actor: str) -> int | None:
+    """The Telegram user id of an actor "tg:<id>"."""
+    return int(actor[3:]) if actor.startswith("tg:") and actor[3:].isdigit() else None
+
+
+def _pick(p: dict[str, Any], *names: str, **renamed: str) -> dict[str, Any]:
+    """The payload's values for these fields, leaving out those it does not state."""
+    out = {n: p[n] for n in names if n in p}
+    out.update({col: p[key] for col, key in renamed.items() if key in p})
+    return out
+
+
+def _bound(ledger: Ledger, kind: str, p: dict[str, Any], id_key: str) -> Any:
+    if id_key not in p:
+        ledger.unbound[kind] += 1
+        return None
+    return p[id_key]
+
+
+# ---- folding entries into rows ----------------------------------------------------------
+
+def _pledge(ledger: Ledger, seq: int, tg: int | None, p: dict) -> None:
+    if ledger.recount and "apel_id" in p and "employee_id" in p:
+        ledger.pledges[(p["apel_id"], p["employee_id"])] = (bool(p.get("late")),
+                                                            bool(p.get("expected", True)))
+    key = _bound(ledger, k.PLEDGE_RECORDED, p, "pledge_id")
+    if key is not None:  # the most frequent entry by far: values packed directly
+        try:
+            values = (*_PLEDGE_GET(p), tg)
+        except KeyError:  # an older entry that states fewer fields
+            values = (*(p.get(n, MISSING) for n in _PLEDGE_STATED), tg)
+        ledger.tables["pledge"][key] = Expect(seq, values, TABLE["pledge"])
+
+
+def _correction(ledger: Ledger, seq: int, tg: int | None, p: dict) -> None:
+    if "apel_id" in p and "employee_id" in p:
+        ledger.corrections.add((p["apel_id"], p["employee_id"]))
+    key = _bound(ledger, k.CORRECTION_RECORDED, p, "correction_id")
+    if key is not None:
+        ledger.put("correction", key, seq, {"by": tg, **_pick(
+            p, "apel_id", "employee_id", reason_code="reason", reason="reason_text")})
+
+
+def _pakta(ledger: Ledger, seq: int, tg: int | None, p: dict) -> None:
+    key = _bound(ledger, k.PAKTA_SIGNED, p, "signature_id")
+    if key is not None:
+        ledger.put("paktasignature", key, seq, {"signed": True, "telegram_user_id": tg, **_pick(
+            p, "employee_id", "period_id", "text_sha256")})
+
+
+def _leave(ledger: Ledger, seq: int, tg: int | None, p: dict) -> None:
+    key = _bound(ledger, k.LEAVE_ADDED, p, "leave_id")
+    if key is not None:
+        ledger.put("leave", key, seq, _pick(p, "employee_id", "start", "end", "reason_sha256"))
+
+
+def _leave_ended(ledger: Ledger, seq: int, tg: int | None, p: dict) -> None:
+    key = _bound(ledger, k.LEAVE_ENDED, p, "leave_id")
+    if key is not None and "new_end" in p:
+        ledger.update("leave", key, seq, {"end": p["new_end"]})
+        ledger.put("leaveending", (key, p["new_end"]), seq,
+                   {"ended_by": tg, **_pick(p, "original_end")})
+
+
+def _registration(state: str) -> Callable[[Ledger, int, int | None, dict], None]:
+    def fold(ledger: Ledger, seq: int, tg: int | None, p: dict) -> None:
+        key = _bound(ledger, k.REGISTRATION_REQUESTED, p, "request_id")
+        if key is None:
+            return
+        if state == "pending":
+            ledger.put("registrationrequest", key, seq, {"state": state, **_pick(
+                p, "employee_id", "telegram_user_id")})
+            return
+        ledger.update("registrationrequest", key, seq, {"state": state})
+        if state == "approved" and "employee_id" in p:
+            ledger.update("employee", p["employee_id"], seq,
+                          _pick(p, "telegram_user_id"))
+    return fold
+
+
+def _employee(ledger: Ledger, seq: int, tg: int | None, p: dict) -> None:
+    key = _bound(ledger, k.EMPLOYEE_CHANGED, p, "employee_id")
+    if key is not None:
+        ledger.put("employee", key, seq, _pick(p, "unit_id", "regu_id", "role", "active",
+                                               "telegram_user_id", "nip_sha256", "name_sha256"))
+
+
+def _role(revoked: bool) -> Callable[[Ledger, int, int | None, dict], None]:
+    def fold(ledger: Ledger, seq: int, tg: int | None, p: dict) -> None:
+        key = _bound(ledger, k.ROLE_GRANTED, p, "grant_id")
+        if key is None:
+            return
+        fields = {"revoked": revoked}
+        if not revoked:
+            fields.update(_pick(p, "telegram_user_id", "role", "unit_id", "kanwil"))
+        ledger.update("rolegrant", key, seq, fields)
+    return fold
+
+
+def _supersede(ledger: Ledger, seq: int, scope: tuple, slots: set | None) -> None:
+    """A new swap revokes the active ones it replaces (bot/unit_admin/swaps.py does the same)."""
+    rows = ledger.tables["dutyswap"]
+    for key in ledger._swaps[scope]:
+        row = rows.get(key)
+        if row and row.get("revoked") is False and (slots is None
+                                                    or row.get("slot") in slots):
+            ledger.update("dutyswap", key, seq, {"revoked": True})
+
+
+def _swap(ledger: Ledger, seq: int, tg: int | None, p: dict) -> None:
+    ids = p.get("swap_ids")
+    if not isinstance(ids, list) or not ids:
+        ledger.unbound[k.SWAP_RECORDED] += 1
+        return
+    base = {"revoked": False, "created_by": tg, **_pick(p, "unit_id", duty_date="date")}
+    if p.get("employee_id") is not None:
+        scope = ("person", p["employee_id"], p.get("date"))
+        _supersede(ledger, seq, scope, None)
+        rows = [(ids[0], {"slot": p.get("slot"), "employee_id": p["employee_id"],
+                          "regu_id": None, "pair_id": None})]
+    else:
+        scope = ("regu", p.get("unit_id"), p.get("date"))
+        _supersede(ledger, seq, scope, {p.get("slot"), p.get("other_slot")} - {None})
+        rows = [(ids[0], {"slot": p.get("slot"), "regu_id": p.get("regu_id"), "pair_id": None,
+                          "employee_id": None})]
+        if len(ids) > 1:
+            rows.append((ids[1], {"slot": p.get("other_slot"), "pair_id": ids[0],
+                                  "regu_id": p.get("displaced_regu_id"), "employee_id": None}))
+    for key, fields in rows:
+        ledger.put("dutyswap", key, seq, {**base, **fields})
+        ledger._swaps[scope].append(key)
+
+
+def _swap_revoked(ledger: Ledger, seq: int, tg: int | None, p: dict) -> None:
+    for key in p.get("swap_ids") or ():
+        ledger.update("dutyswap", key, seq, {"revoked": True})
+
+
+def _announcement(ledger: Ledger, seq: int, tg: int | None, p: dict) -> None:
+    key = _bound(ledger, k.ANNOUNCEMENT_SENT, p, "announcement_id")
+    if key is not None:
+        ledger.put("announcement", key, seq, {"sender_user_id": tg, "withdrawn": False, **_pick(
+            p, "scope", expected_count="expected", group_count="groups", media_kind="media")})
+
+
+def _withdrawn(ledger: Ledger, seq: int, tg: int | None, p: dict) -> None:
+    key = _bound(ledger, k.ANNOUNCEMENT_WITHDRAWN, p, "announcement_id")
+    if key is not None:
+        ledger.update("announcement", key, seq, {"withdrawn": True})
+
+
+def _acknowledged(ledger: Ledger, seq: int, tg: int | None, p: dict) -> None:
+    key = _bound(ledger, k.ANNOUNCEMENT_ACKNOWLEDGED, p, "acknowledgement_id")
+    if key is not None:
+        ledger.put("acknowledgement", key, seq, {"telegram_user_id": tg, **_pick(
+            p, "announcement_id", "employee_id")})
+
+
+def _apel(state: str) -> Callable[[Ledger, int, int | None, dict], None]:
+    def fold(ledger: Ledger, seq: int, tg: int | None, p: dict) -> None:
+        apel_id = p.get("apel_id")
+        if state == "closed":
+            if apel_id in ledger.apels:
+                ledger.apels[apel_id].update(state=state, closed_seq=seq, reported=p)
+            return
+        ledger.apels[apel_id] = {"seq": seq, "state": state, **_pick(
+            p, "unit_id", "date", "slot", "expected")}
+    return fold
+
+
+FOLDS: dict[str, Callable[[Ledger, int, int | None, dict], None]] = {
+    k.PLEDGE_RECORDED: _pledge,
+    k.CORRECTION_RECORDED: _correction,
+    k.PAKTA_SIGNED: _pakta,
+    k.LEAVE_ADDED: _leave,
+    k.LEAVE_CHANGED: _leave,
+    k.LEAVE_ENDED: _leave_ended,
+    k.REGISTRATION_REQUESTED: _registration("pending"),
+    k.REGISTRATION_APPROVED: _registration("approved"),
+    k.REGISTRATION_REFUSED: _registration("refused"),
+    k.EMPLOYEE_CHANGED: _employee,
+    k.ROLE_GRANTED: _role(False),
+    k.ROLE_REVOKED: _role(True),
+    k.SWAP_RECORDED: _swap,
+    k.SWAP_REVOKED: _swap_revoked,
+    k.ANNOUNCEMENT_SENT: _announcement,
+    k.ANNOUNCEMENT_WITHDRAWN: _withdrawn,
+    k.ANNOUNCEMENT_ACKNOWLEDGED: _acknowledged,
+    k.APEL_OPENED: _apel("open"),
+    k.APEL_MISSED: _apel("missed"),
+    k.APEL_CLOSED: _apel("closed"),
+}
+FOLD_KINDS = frozenset(FOLDS)
+
+
+def _show(v: Any) -> str:
+    return json.dumps(v, ensure_ascii=False)
+
+
+def _row_label(table: Table, row_id: Any) -> str:
+    return f"{table.name} row {row_id}"
+
+
+def _differences(table: Table, row_id: Any, values: tuple, want: Expect) -> Iterator[Problem]:
+    for name, have, said in zip(table.names, values, want.values, strict=True):
+        if said is not MISSING and have != said:
+            yield Problem(want.seq, f"{_row_label(table, row_id)}: {name} is {_show(have)} but "
+                          f"the chain says {_show(said)} (changed after it was recorded)",
+                          layer=LAYER)
+
+
+def _check_table(table: Table, expected: dict[Any, Expect], conn: Connection,
+                 problems: list[Problem]) -> int:
+    rows = 0
+    needs = None if table.needs_entry is None else table.index(table.needs_entry)
+    for key, row_id, values in table.rows(conn):
+        rows += 1
+        want = expected.pop(key, None)
+        if want is None:
+            if needs is None or values[needs]:
+                problems.append(Problem(None, f"{_row_label(table, row_id)} has no entry in the "
+                                        "chain (written outside the application, or its entry "
+                                        "was never made)", layer=LAYER))
+        elif values != want.values:  # equal is the common case; else compare what was stated
+            problems.extend(_differences(table, row_id, values, want))
+    for key, want in expected.items():
+        problems.append(Problem(want.seq, f"{table.name} row {_show(key)} recorded here is "
+                                "missing from the table (deleted)", layer=LAYER))
+    return rows
+
+
+def reconcile(ledger: Ledger, conn: Connection) -> tuple[list[Problem], int]:
+    """Compare every table with what the chain implies; (problems, rows read)."""
+    problems: list[Problem] = []
+    rows = 0
+    for table in TABLES:
+        rows += _check_table(table, dict(ledger.tables.get(table.name, {})), conn, problems)
+    return problems, rows
+
+
+def unbound_note(ledger: Ledger) -> list[Gap]:
+    if not ledger.unbound:
+        return []
+    counts = dict(sorted(ledger.unbound.items()))
+    listed = ", ".join(f"{n} {kind}" for kind, n in counts.items())
+    return [Gap("unbound", "entries that name no row (written by an older version) were not "
+                f"matched to table rows: {listed}", {"counts": counts})]
