@@ -212,9 +212,14 @@ def next_due_at(session: Session) -> datetime | None:
     ).first()
 
 
-def mark_sending(session: Session, message_id: int) -> None:
-    session.exec(update(OutboxMessage).where(col(OutboxMessage.id) == message_id)
-                 .values(state="sending", attempts=OutboxMessage.attempts + 1))
+def mark_sending(session: Session, message_id: int, seen_attempts: int) -> bool:
+    """The row goes on the wire now. False if it is no longer as it was read (`seen_attempts`
+    and pending): another send of it has happened meanwhile, so this one must not."""
+    result = session.exec(update(OutboxMessage).where(
+        col(OutboxMessage.id) == message_id, OutboxMessage.state == "pending",
+        OutboxMessage.attempts == seen_attempts,
+    ).values(state="sending", attempts=OutboxMessage.attempts + 1))
+    return bool(result.rowcount)
 
 
 def mark_sent(session: Session, message_id: int, telegram_message_id: int | None,
@@ -261,6 +266,12 @@ def follow(moves: dict[int, int], chat_id: int) -> int:
         chat_id = moves[chat_id]
         seen.add(chat_id)
     return chat_id
+
+
+def requeue_to(session: Session, message_id: int, chat_id: int) -> None:
+    """This row goes again, now, to `chat_id` (its group's new id after an upgrade)."""
+    session.exec(update(OutboxMessage).where(col(OutboxMessage.id) == message_id)
+                 .values(chat_id=chat_id, state="pending"))
 
 
 def recover_in_flight(session: Session, now: datetime) -> int:

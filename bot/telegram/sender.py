@@ -14,10 +14,11 @@ import time
 import warnings
 import zlib
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from sqlmodel import Session
 from telegram import Bot, InputFile
 from telegram.error import (
     BadRequest,
@@ -58,6 +59,7 @@ FAILURE_KINDS = (
 
 IDLE_SECONDS = 0.5  # with nothing to send, look again this often (new rows wake it sooner)
 MAX_ATTEMPTS = 25  # with the 5-minute cap on backoff: about two hours of trying, then failed
+RECORD_GRACE_S = 5.0  # while stopping, how long an outcome's write is tried before giving up
 REF_WAIT = timedelta(seconds=2)  # an edit waits this long for the message it edits
 
 
@@ -156,6 +158,11 @@ class OutboxSender:
         self._starts: deque[float] = deque(maxlen=self.limits.global_per_window)
         self._pace_lock = asyncio.Lock()
         self._inflight: set[asyncio.Task] = set()
+        # Rows taken by a send task of this process. They stay 'pending' in the database until
+        # the moment their request goes (see _pace), so a crash before then leaves them
+        # certain: sent later once, unmarked.
+        self._claimed: set[int] = set()
+        self._on_wire: set[int] = set()  # claimed rows marked 'sending': they may have left
         self._sem = asyncio.Semaphore(self.limits.concurrency)
         self.stats = {"sent": 0, "retried": 0, "failed": 0, "uncertain": 0, "429": 0}
 
@@ -221,16 +228,14 @@ class OutboxSender:
         for item in batch:
             if self._stopping:
                 break
+            if item.id in self._claimed:
+                continue  # on its way in this process; still 'pending' in the database
             item = await self._follow_moves(item)
             if not self.windows.ready(item.chat_id, time.monotonic()):
                 continue
             await self._sem.acquire()
-            try:
-                reserved = self.windows.note(item.chat_id, time.monotonic())
-                await self.db.run(lambda s, i=item.id: outbox.mark_sending(s, i))
-            except BaseException:
-                self._sem.release()
-                raise
+            self._claimed.add(item.id)
+            reserved = self.windows.note(item.chat_id, time.monotonic())
             task = asyncio.create_task(self._deliver(item, reserved))
             self._inflight.add(task)
             task.add_done_callback(self._inflight.discard)
@@ -246,14 +251,16 @@ class OutboxSender:
         await self.db.run(lambda s: outbox.move_chat(s, item.chat_id, new_chat_id))
         return replace(item, chat_id=new_chat_id)
 
-    async def _pace(self) -> None:
+    async def _pace(self, on_slot: Callable[[], Awaitable[None]] | None = None) -> None:
         """Let sends go one at a time: evenly spaced, never more than `global_per_window` in
         any `global_window_seconds` (Telegram's own kind of limit).
 
-        Called right before each request, after its database work, so uneven DB latency
-        cannot bunch requests together. Waiters pass in order through one lock. Slots lie on
-        a fixed grid, so a wake-up late by up to one interval is made up by the next send
-        (at no less than half spacing) instead of being lost; more than that is forgotten,
+        Called right before each request. Inside the lock, once its slot has come, `on_slot`
+        marks the row 'sending' — only what is really about to go on the wire is uncertain
+        after a crash — and the start is stamped after that write, so a slow write delays this send
+        and those behind it but cannot bunch them. Waiters pass in order through one lock. Slots
+        lie on a fixed grid, so a wake-up late by up to one interval is made up by the next
+        send (at no less than half spacing) instead of being lost; more than that is forgotten,
         so a stall never becomes a burst. The window check makes the limit hold regardless.
         """
         limits = self.limits
@@ -271,6 +278,8 @@ class OutboxSender:
             # A 429 for the whole bot may have come in while we slept: wait it out too.
             while (paused := self._paused_until - time.monotonic()) > 0:
                 await asyncio.sleep(paused)
+            if on_slot is not None:
+                await on_slot()
             self._starts.append(time.monotonic())
             self._next_slot = slot + interval
 
@@ -279,17 +288,53 @@ class OutboxSender:
     async def _deliver(self, item: Due, reserved: float) -> None:
         try:
             await self._attempt(item, reserved)
+        except _Stale:
+            pass  # read before its last send finished: that send was the one
         except Exception:
             log.exception("outbox row %d: unexpected error", item.id)
-            await self._retry(item, "unexpected error", self._backoff(item.attempts + 1))
+            # Once marked 'sending' it may have left: then its resend is marked.
+            at = self.clock.now() + self._backoff(item.attempts + 1)
+            uncertain = item.id in self._on_wire
+            await self._record(item, lambda s: outbox.mark_retry(
+                s, item.id, error="unexpected error", at=at, uncertain=uncertain))
         finally:
+            self._claimed.discard(item.id)
+            self._on_wire.discard(item.id)
             self._sem.release()
+
+    async def _go_on_wire(self, item: Due) -> None:
+        """Mark the row 'sending' as its request leaves; _Stale if it changed since it was read
+        (its earlier send finished meanwhile, so this one must not go)."""
+        if not await self.db.run(lambda s: outbox.mark_sending(s, item.id, item.attempts)):
+            raise _Stale
+        self._on_wire.add(item.id)
+
+    async def _record(self, item: Due, write: Callable[[Session], object]) -> None:
+        """Write what became of a send, trying again until the database takes it: Telegram
+        has answered, and a lost answer would send the message again. Given up only while
+        stopping (after a few seconds): the row stays 'sending' and its resend is marked."""
+        delay, deadline = 0.1, None
+        while True:
+            try:
+                await self.db.run(write)
+                return
+            except Exception:
+                log.warning("outbox row %d: recording the outcome failed; trying again",
+                            item.id, exc_info=True)
+            if self._stopping:
+                deadline = deadline or time.monotonic() + RECORD_GRACE_S
+                if time.monotonic() > deadline:
+                    log.error("outbox row %d: outcome not recorded; it will be resent marked",
+                              item.id)
+                    return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
     async def _attempt(self, item: Due, reserved: float) -> None:
         kwargs = await self._prepare(item)
         if kwargs is None:
             return
-        await self._pace()
+        await self._pace(lambda: self._go_on_wire(item))
         self.windows.sending(item.chat_id, reserved, time.monotonic())
         try:
             result = await self.bot.do_api_request(
@@ -365,7 +410,8 @@ class OutboxSender:
         self.stats["sent"] += 1
         metrics.MESSAGES_SENT.labels(metrics.kind_of(item.key)).inc()
         self.last_success_at = self.clock.now()
-        await self.db.run(lambda s: outbox.mark_sent(s, item.id, message_id, self.clock.now()))
+        now = self.clock.now()
+        await self._record(item, lambda s: outbox.mark_sent(s, item.id, message_id, now))
 
     async def _retry(self, item: Due, error: str, delay: timedelta, *,
                      count_attempt: bool = True) -> None:
@@ -374,7 +420,7 @@ class OutboxSender:
             return
         self.stats["retried"] += 1
         at = self.clock.now() + delay
-        await self.db.run(lambda s: outbox.mark_retry(s, item.id, error=error, at=at))
+        await self._record(item, lambda s: outbox.mark_retry(s, item.id, error=error, at=at))
         self.wake()
 
     async def _uncertain(self, item: Due, err: Exception) -> None:
@@ -384,14 +430,19 @@ class OutboxSender:
             await self._fail(item, f"no answer again after a marked resend: {err}")
             return
         at = self.clock.now() + self._backoff(1)
-        await self.db.run(lambda s: outbox.mark_retry(
+        await self._record(item, lambda s: outbox.mark_retry(
             s, item.id, error=f"timed out: {err}", at=at, uncertain=True))
         self.wake()
 
     async def _migrated(self, item: Due, new_chat_id: int) -> None:
         log.warning("chat %d became supergroup %d; following it", item.chat_id, new_chat_id)
         self._moved[item.chat_id] = new_chat_id
-        await self.db.run(lambda s: outbox.move_chat(s, item.chat_id, new_chat_id))
+
+        def follow(session: Session) -> None:
+            outbox.move_chat(session, item.chat_id, new_chat_id)
+            outbox.requeue_to(session, item.id, new_chat_id)  # moved already by another send
+
+        await self._record(item, follow)
         if self.on_chat_migrated is not None:
             await asyncio.to_thread(self.on_chat_migrated, item.chat_id, new_chat_id)
         self.wake()
@@ -413,7 +464,11 @@ class OutboxSender:
                                 kind=failure_kind(reason)),
                     now=now, priority=outbox.PRIORITY_REPORT)
 
-        await self.db.run(record)
+        await self._record(item, record)
+
+
+class _Stale(Exception):  # noqa: N818 (a signal, not an error)
+    """The row changed since it was read (its earlier send finished meanwhile): skip it."""
 
 
 def failure_kind(reason: str) -> str:

@@ -43,7 +43,7 @@ FAST = Limits(retry_base_seconds=0.05, retry_cap_seconds=0.2, send_timeout_secon
 
 
 @asynccontextmanager
-async def running(settings, database) -> AsyncIterator[BotUnderTest]:  # noqa: ANN001
+async def running(settings, database, limits: Limits = FAST) -> AsyncIterator[BotUnderTest]:  # noqa: ANN001
     """The bot with the four groups and the operator, on `database`."""
     clock = RunningClock(datetime(2024, 11, 25, 22, 0, tzinfo=UTC))
     telegram = settings.telegram.model_copy(update={"operator_chat_id": OPERATOR})
@@ -55,7 +55,7 @@ async def running(settings, database) -> AsyncIterator[BotUnderTest]:  # noqa: A
         server.add_group(chat, f"Regu {chat}")
     server.add_user(OPERATOR, "Operator")
     server.user_start(OPERATOR)
-    bot = BotUnderTest(settings, database, clock, server, limits=FAST)
+    bot = BotUnderTest(settings, database, clock, server, limits=limits)
     await bot.start()
     await server.wait_for_message(OPERATOR, "Bot Apel")  # the answer to the operator's /start
     await bot.settle()

@@ -123,7 +123,7 @@ def test_a_later_part_waits_for_the_part_before(db):
     # Parts 2.. wait; so does another message to that chat (the parts read as one), not others.
     assert due() == [ids[0], elsewhere]
     db.call(lambda s: outbox.mark_sent(s, elsewhere, 10, NOW))
-    db.call(lambda s: outbox.mark_sending(s, ids[0]))
+    db.call(lambda s: outbox.mark_sending(s, ids[0], 0))
     assert due() == []  # part 1 in flight: part 2 still waits
     db.call(lambda s: outbox.mark_retry(s, ids[0], error="502", at=NOW))  # part 1 retried
     assert due() == ids[:1]
