@@ -230,5 +230,6 @@ class OutboxMessage(SQLModel, table=True):
 # module names: a module that moves or is renamed fails here at once instead of dropping its tables.
 import bot.announcements.models  # noqa: E402, F401
 import bot.audit.models  # noqa: E402, F401
+import bot.delivery.models  # noqa: E402, F401
 import bot.reports.models  # noqa: E402, F401
 import bot.unit_admin.models  # noqa: E402, F401

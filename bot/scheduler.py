@@ -25,6 +25,7 @@ from bot.apel import counts as apel_counts
 from bot.audit import checkpoint_delivery as checkpoints
 from bot.audit.keys import SigningKey, load_signing_key
 from bot.calendar.duty import ApelPlan, plans_due
+from bot.delivery import inbox
 from bot.models import Apel, Unit
 from bot.org import menus
 from bot.platform import metrics
@@ -204,6 +205,10 @@ class ApelScheduler:
             self._report("sending pakta reminders", err)
         queued += self.sync_menus(full=full_menus, notify=False)
         self.count_stale_apel()
+        try:
+            self.db.call(lambda s: inbox.prune(s, now))
+        except Exception as err:
+            self._report("forgetting handled updates", err)
         if queued:
             self.on_queued()
         return queued

@@ -16,7 +16,6 @@ from bot.platform.config import Settings
 from bot.platform.db import Database
 from bot.scheduler import ReconcileSummary
 from bot.telegram.app import (
-    ALLOWED_UPDATES,
     build_application,
     start_services,
     stop_services,
@@ -61,16 +60,14 @@ class BotUnderTest:
         return self.app.bot_data[KEY]
 
     async def start(self) -> None:
+        """As bot.telegram.app.serve starts it, without the scheduler's own bells."""
         await self.app.initialize()
-        await start_services(self.app, run_scheduler=False)
         await self.app.start()
-        await self.app.updater.start_polling(poll_interval=0.0, timeout=1,
-                                             allowed_updates=ALLOWED_UPDATES)
+        await start_services(self.app)
 
     async def stop(self) -> None:
-        await self.app.updater.stop()
-        await self.app.stop()
         await stop_services(self.app)
+        await self.app.stop()
         await self.app.shutdown()
 
     async def __aenter__(self) -> BotUnderTest:

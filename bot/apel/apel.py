@@ -16,7 +16,7 @@ from bot.apel import counts as apel_counts
 from bot.apel.classification import leave_covers
 from bot.audit.log import Event, format_at, record_event, record_events
 from bot.calendar.duty import ApelPlan, LeaveSpan, Person, expected_people, standing
-from bot.delivery import outbox, tallies
+from bot.delivery import inbox, outbox, tallies
 from bot.models import (
     Apel,
     ApelExpected,
@@ -227,6 +227,7 @@ class Press:
     telegram_user_id: int
     chat_id: int
     at: datetime
+    inbox_id: int | None = None  # the stored update: marked handled with the pledge itself
 
 
 def pledge(session: Session, *, apel_id: int, telegram_user_id: int, chat_id: int,
@@ -246,7 +247,7 @@ def pledge_many(session: Session, presses: list[Press]) -> list[PledgeOutcome]:
     zones = dict(session.exec(select(Unit.id, Unit.timezone).where(
         col(Unit.id).in_({a.unit_id for a in apels.values()}))).all())
     people = {row.telegram_user_id: row for row in session.exec(
-        select(Employee.id, Employee.name, Employee.telegram_user_id).where(
+        select(Employee.id, Employee.name, Employee.telegram_user_id, Employee.unit_id).where(
             col(Employee.telegram_user_id).in_({p.telegram_user_id for p in presses}),
             Employee.active))}
     apel_ids, employee_ids = list(apels), [e.id for e in people.values()]
@@ -274,6 +275,9 @@ def pledge_many(session: Session, presses: list[Press]) -> list[PledgeOutcome]:
         person = people.get(press.telegram_user_id)
         if person is None:
             outcomes.append(PledgeOutcome(PledgeResult.NOT_REGISTERED, apel.id, timezone=zone))
+            continue
+        if person.unit_id != apel.unit_id:  # a guest in another unit's group: not his apel
+            outcomes.append(PledgeOutcome(PledgeResult.WRONG_CHAT, apel.id, timezone=zone))
             continue
         key = (apel.id, person.id)
         if key in done:
@@ -316,7 +320,23 @@ def pledge_many(session: Session, presses: list[Press]) -> list[PledgeOutcome]:
             result = PledgeResult.RECORDED
         outcomes[i] = PledgeOutcome(result, apel.id, name, row["pledged_at"], zone)
     record_events(session, events)
+    # The presses' updates are handled exactly when their pledges are: one commit.
+    inbox.mark_handled(session, [p.inbox_id for p in presses if p.inbox_id is not None],
+                       max(p.at for p in presses))
     return outcomes  # type: ignore[return-value]
+
+
+def unanswered_press_note(session: Session, telegram_user_id: int,
+                          outcome: PledgeOutcome) -> dict | None:
+    """What the private note about a pledge whose toast came too late says; None when the
+    person's private chat with the bot is not known to work (nothing to send then)."""
+    person = session.exec(select(Employee).where(
+        Employee.telegram_user_id == telegram_user_id, Employee.active)).first()
+    apel = session.get(Apel, outcome.apel_id) if outcome.apel_id else None
+    if person is None or apel is None or not person.private_chat_ok:
+        return None
+    return {"name": person.name, "slot": apel.slot, "at": outcome.pledged_at,
+            "zone": outcome.timezone, "late": outcome.result == PledgeResult.RECORDED_LATE}
 
 
 def _briefed_chats(session: Session, presses: list[Press],

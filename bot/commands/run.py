@@ -18,7 +18,7 @@ from bot.platform import instance_lease
 from bot.platform.clock import Clock, SystemClock
 from bot.platform.config import ConfigError
 from bot.platform.db import Database
-from bot.telegram.app import ALLOWED_UPDATES, build_application
+from bot.telegram.app import build_application, serve
 from bot.telegram.startup import wait_for_telegram
 
 log = logging.getLogger(__name__)
@@ -45,19 +45,22 @@ def _run(args: argparse.Namespace) -> int:
     app = build_application(settings, db, clock, token, lease_held=lambda: not heartbeat.lost)
     # libuv's event loop: about a third less CPU per update under a burst of presses.
     uvloop.install()
-    # The loop PTB will run on (it takes the current one): first, wait for Telegram to answer.
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    reload = _on_sighup(loop, app)
+    stop, reload = _on_signals(loop)
     # Long-lived start-up objects (modules, ORM metadata, templates) never become garbage:
     # freezing them keeps full collections short, so a burst sees no long GC pauses.
     gc.collect()
     gc.freeze()
-    # run_polling handles SIGINT/SIGTERM: stops polling, then post_stop drains the sender.
     try:
-        loop.run_until_complete(wait_for_telegram(settings, token))
-        app.run_polling(allowed_updates=ALLOWED_UPDATES,
-                        drop_pending_updates=False)
+        waiting = loop.create_task(wait_for_telegram(settings, token))
+        loop.run_until_complete(asyncio.wait([waiting, loop.create_task(stop.wait())],
+                                             return_when=asyncio.FIRST_COMPLETED))
+        if waiting.done():
+            waiting.result()  # a refused token: a configuration error
+            loop.run_until_complete(serve(app, stop))
+        else:
+            waiting.cancel()  # stopped before Telegram ever answered
     finally:
         heartbeat.stop()
         db.call(lambda s: instance_lease.release(s, me))
@@ -67,19 +70,22 @@ def _run(args: argparse.Namespace) -> int:
     return EXIT_RELOAD if reload.is_set() else EXIT_OK
 
 
-def _on_sighup(loop: asyncio.AbstractEventLoop, app) -> threading.Event:  # noqa: ANN001
-    """SIGHUP (systemctl reload): drain like SIGTERM, then exit with EXIT_RELOAD so the
-    supervisor starts the bot again, which reads config.toml anew. A reload in place would have
-    to re-plan every unit's bells and chats mid-flight; a restart is short and already safe."""
-    asked = threading.Event()
+def _on_signals(loop: asyncio.AbstractEventLoop) -> tuple[asyncio.Event, threading.Event]:
+    """SIGINT/SIGTERM: drain and stop. SIGHUP (systemctl reload): drain the same way, then exit
+    with EXIT_RELOAD so the supervisor starts the bot again, reading config.toml anew. A reload
+    in place would re-plan every unit's bells and chats mid-flight; a restart is short and
+    already safe (nothing queued or received is lost)."""
+    stop, reload = asyncio.Event(), threading.Event()
 
-    def stop() -> None:
+    def on_hup() -> None:
         log.warning("SIGHUP: stopping to restart with the configuration read anew")
-        asked.set()
-        app.stop_running()
+        reload.set()
+        stop.set()
 
-    loop.add_signal_handler(signal.SIGHUP, stop)
-    return asked
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, on_hup)
+    return stop, reload
 
 
 class _Heartbeat(threading.Thread):

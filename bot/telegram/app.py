@@ -25,6 +25,7 @@ from bot.telegram.http import AiohttpRequest
 from bot.telegram.ops_server import OpsServer, Probes
 from bot.telegram.runtime import KEY, Runtime
 from bot.telegram.sender import Limits, OutboxSender
+from bot.telegram.updates import UpdatePump
 
 log = logging.getLogger(__name__)
 
@@ -69,22 +70,16 @@ def build_application(settings: Settings, db: Database, clock: Clock, token: str
         Application.builder().token(token)
         .concurrent_updates(CONCURRENT_UPDATES)
         .request(AiohttpRequest(connection_limit=HTTP_CONNECTIONS))
-        # Long polling gets its own connections (PTB adds the poll's timeout to read_timeout);
-        # two, so the final getUpdates at shutdown never waits behind a cancelled poll.
-        .get_updates_request(AiohttpRequest(connection_limit=2)))
+        # No PTB Updater: updates come in through the inbox (bot/telegram/updates.py), stored
+        # before Telegram is told they arrived.
+        .updater(None))
     if settings.telegram.base_url:
         builder = builder.base_url(settings.telegram.base_url)
     if settings.telegram.base_file_url:
         builder = builder.base_file_url(settings.telegram.base_file_url)
-    rt = Runtime(settings=settings, db=db, clock=clock, limits=limits, lease_held=lease_held)
-
-    async def post_init(app: Application) -> None:
-        await start_services(app, run_scheduler=run_scheduler)
-
-    async def post_stop(app: Application) -> None:
-        await stop_services(app)
-
-    app = builder.post_init(post_init).post_stop(post_stop).build()
+    rt = Runtime(settings=settings, db=db, clock=clock, limits=limits, lease_held=lease_held,
+                 run_scheduler=run_scheduler)
+    app = builder.build()
     app.bot_data[KEY] = rt
     chat_guard.install(app)  # in front of every handler: only the bot's own chats are served
     modules = handler_modules()
@@ -98,8 +93,24 @@ def build_application(settings: Settings, db: Database, clock: Clock, token: str
     return app
 
 
-async def start_services(app: Application, *, run_scheduler: bool = True) -> None:
-    """Menu, outbox sender, scheduler (with a catch-up pass before the first tick)."""
+async def serve(app: Application, stop: asyncio.Event) -> None:
+    """Run until `stop` is set (a signal), then drain: updates being handled finish, sends in
+    flight finish, queued messages and unhandled updates stay in the database."""
+    await app.initialize()
+    try:
+        await app.start()
+        await start_services(app)
+        await stop.wait()
+    finally:
+        await stop_services(app)
+        if app.running:
+            await app.stop()
+        await app.shutdown()
+
+
+async def start_services(app: Application) -> None:
+    """Menu, outbox sender, scheduler (with a catch-up pass before the first tick), and the
+    inbox: updates polled into it and handled from it."""
     rt: Runtime = app.bot_data[KEY]
     settings, db, clock = rt.settings, rt.db, rt.clock
     if settings.http.listen:
@@ -123,14 +134,19 @@ async def start_services(app: Application, *, run_scheduler: bool = True) -> Non
                                  menu_table=table)
     # Each registered person's own menu (by role); role changes follow in the housekeeping job.
     await asyncio.to_thread(rt.scheduler.sync_menus, full=True)
-    if run_scheduler:
+    rt.pump = UpdatePump(app, db, clock, allowed_updates=ALLOWED_UPDATES)
+    rt.pump.start(poll=True)
+    if rt.run_scheduler:
         await asyncio.to_thread(rt.scheduler.reconcile)
         rt.scheduler.start()
 
 
 async def stop_services(app: Application) -> None:
-    """Stop ringing, let the sends in flight finish, then stop the sender."""
+    """Stop receiving and let the updates being handled finish; stop ringing; let the sends in
+    flight finish, then stop the sender."""
     rt: Runtime = app.bot_data[KEY]
+    if rt.pump is not None:
+        await rt.pump.stop()
     if rt.scheduler is not None:
         rt.scheduler.stop()
     if rt.sender is not None:

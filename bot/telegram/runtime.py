@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from bot.scheduler import ApelScheduler
     from bot.telegram.ops_server import OpsServer
     from bot.telegram.sender import Limits, OutboxSender
+    from bot.telegram.updates import UpdatePump
 
 T = TypeVar("T")
 KEY = "apel_runtime"
@@ -41,6 +42,8 @@ class Runtime:
     # False once another `apel-bot run` took this database's lease over (see commands/run.py).
     lease_held: Callable[[], bool] = lambda: True
     ops: OpsServer | None = None  # /healthz and /metrics, when [http] listen is set
+    pump: UpdatePump | None = None  # updates in through the inbox
+    run_scheduler: bool = True  # False in tests that ring the bells themselves
     menu_table: list = field(default_factory=list)  # menus.MenuCommand: menus and /bantuan
 
     def wake_sender(self) -> None:

@@ -90,14 +90,13 @@ def test_a_press_counts_only_where_the_briefing_was_posted(db, settings):
     presses = [Press(cilacap, 3001, REGU_D, at),  # another unit's apel id, in his own group
                Press(palu, 3001, regu_a, at),  # his unit's apel, pressed in another group
                Press(palu, 3001, 3001, at),  # in his private chat, where nothing was posted
-               Press(cilacap, 3002, cilacap_group, at)]  # the group it was posted to
+               # where it was posted, but by a guest from another unit: not his apel either
+               Press(cilacap, 3002, cilacap_group, at)]
     results = [o.result for o in db.call(lambda s: pledge_many(s, presses))]
-    assert results == [PledgeResult.WRONG_CHAT] * 3 + [PledgeResult.NOT_EXPECTED]
-    pledges = db.call(lambda s: s.exec(select(Pledge.apel_id, Pledge.employee_id)).all())
-    assert len(pledges) == 1 and pledges[0][0] == cilacap
-    entries = db.call(lambda s: s.exec(select(AuditEntry).where(
-        AuditEntry.kind == "pledge.recorded")).all())
-    assert len(entries) == 1
+    assert results == [PledgeResult.WRONG_CHAT] * 4
+    assert db.call(lambda s: s.exec(select(Pledge)).all()) == []
+    assert db.call(lambda s: s.exec(select(AuditEntry).where(
+        AuditEntry.kind == "pledge.recorded")).all()) == []
 
 
 def test_a_group_upgraded_to_a_supergroup_keeps_its_buttons(db, settings):

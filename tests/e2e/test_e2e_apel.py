@@ -181,3 +181,19 @@ async def test_catch_up_after_downtime(world):
                                            .order_by(Apel.id)).all())
     assert [(a.slot, a.state, a.opened_late) for a in apels] == [
         ("pagi", "missed", False), ("siang", "open", True)]
+
+
+async def test_a_press_answered_too_late_is_recorded_and_told_privately(world):
+    """A press handled from the inbox after a restart: Telegram no longer takes the toast, so
+    the person learns in the private chat that the pledge is recorded, at the time pressed."""
+    server, clock = world.server, world.clock
+    clock.set(utc(23, 0, 20))
+    await world.reconcile()
+    briefing = await server.wait_for_message(REGU_D, "APEL PAGI")
+    server.fail_next("answerCallbackQuery", status=400, description=(
+        "Bad Request: query is too old and response timeout expired or query ID is invalid"))
+    clock.set(utc(23, 5))
+    server.press(BUDI, REGU_D, briefing.message_id, briefing.button_data("Saya berikrar"))
+    note = await server.wait_for_message(BUDI, "telah tercatat")
+    assert "pukul 07.05 WITA" in note.text and "Tidak perlu menekan tombol lagi" in note.text
+    assert len(world.db.read(lambda s: s.exec(select(Pledge)).all())) == 1

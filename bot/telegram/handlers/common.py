@@ -46,12 +46,16 @@ def is_private(update: Update) -> bool:
     return chat is not None and chat.type == ChatType.PRIVATE
 
 
-async def toast(update: Update, text: str, *, alert: bool = False) -> None:
-    """Answer a button press at once. A lost answer loses nothing: the record is already made."""
+async def toast(update: Update, text: str, *, alert: bool = False) -> bool:
+    """Answer a button press at once; False if Telegram no longer takes the answer (handled
+    from the inbox after a restart, too late). A lost answer loses nothing: the record is
+    already made."""
     query = update.callback_query
     if query is None:
-        return
+        return False
     try:
         await query.answer(text[:200], show_alert=alert)
     except TelegramError as err:
         log.warning("could not answer callback %s: %s", query.id, err)
+        return False
+    return True

@@ -18,6 +18,7 @@ from bot.platform import metrics
 from bot.platform.texts import render
 from bot.telegram.handlers.common import real_user_id, toast
 from bot.telegram.runtime import runtime
+from bot.telegram.updates import CURRENT
 
 log = logging.getLogger(__name__)
 # The hot path of a burst: checked before every other handler (group -1), and it stops the
@@ -42,18 +43,32 @@ async def _press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await toast(update, render("toast_invalid"))
         return
     chat_id = update.effective_chat.id if update.effective_chat else user_id
-    now = rt.clock.now()
+    received = CURRENT.get()  # the press as stored when it arrived (a restart may lie between)
+    at = received.at if received else rt.clock.now()
     try:
-        outcome = await rt.pledge(apel_service.Press(apel_id, user_id, chat_id, now))
+        outcome = await rt.pledge(apel_service.Press(
+            apel_id, user_id, chat_id, at, received.inbox_id if received else None))
     except Exception:  # database down, locked too long, anything: say so, never stay silent
         log.exception("pledge of %d for apel %d not recorded", user_id, apel_id)
         await toast(update, render("toast_busy"), alert=True)  # nothing was acknowledged
         return
     if outcome.result in _NEW_PLEDGE:
         metrics.PLEDGES_RECORDED.inc()
-    await toast(update, render("toast_pledge", result=outcome.result.value,
-                               name=outcome.employee_name or "", at=outcome.pledged_at,
-                               zone=outcome.timezone))
+    answered = await toast(update, render(
+        "toast_pledge", result=outcome.result.value, name=outcome.employee_name or "",
+        at=outcome.pledged_at, zone=outcome.timezone))
+    if not answered and outcome.result in _NEW_PLEDGE:
+        await _tell_privately(rt, update, outcome)
+
+
+async def _tell_privately(rt, update: Update, outcome: apel_service.PledgeOutcome) -> None:  # noqa: ANN001
+    """The toast came too late (the press waited in the inbox across a restart): the person
+    learns in the private chat, where it works, that the pledge is recorded."""
+    user_id = update.callback_query.from_user.id
+    note = await rt.run(lambda s: apel_service.unanswered_press_note(s, user_id, outcome))
+    if note is not None:
+        await rt.reply(user_id, "pledge_note_unanswered",
+                       key=f"pledge-note:{update.callback_query.id}", **note)
 
 
 async def stray_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -1,0 +1,80 @@
+"""The inbox: updates stored before Telegram is told they arrived, then handled from here.
+
+Polling asks for the next batch (which tells Telegram the last one was received) only after
+this batch is committed; a webhook is answered 200 only after the commit. A process claims
+rows for a while (`CLAIM_SECONDS`), so several processes can share the work on PostgreSQL
+(`FOR UPDATE SKIP LOCKED`) and a dead one's rows are taken up again once its claim runs out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, or_, update
+from sqlmodel import Session, col, select
+
+from bot.delivery.models import InboxUpdate
+from bot.platform.db import insert_ignoring_duplicates
+
+CLAIM_SECONDS = 60  # far longer than any handler runs
+KEEP_HANDLED = timedelta(days=1)  # Telegram reuses an update_id only after a week of silence
+
+
+def update_key(update: dict) -> str:
+    """update_id and a digest: a redelivered update has the same key, a reused id does not."""
+    digest = hashlib.sha256(json.dumps(update, sort_keys=True).encode()).hexdigest()[:24]
+    return f"{update['update_id']}:{digest}"
+
+
+def store(session: Session, updates: Iterable[dict], now: datetime) -> int:
+    """Keep every update not kept yet; returns how many were new."""
+    rows = [{"update_key": update_key(u), "update_id": u["update_id"], "payload": u,
+             "received_at": now} for u in updates]
+    if not rows:
+        return 0
+    table = InboxUpdate.__table__
+    result = session.execute(insert_ignoring_duplicates(session, table, ["update_key"]), rows)
+    return result.rowcount or 0
+
+
+def claim(session: Session, holder: str, now: datetime,
+          limit: int) -> list[tuple[int, dict, datetime]]:
+    """The oldest unhandled updates nobody holds, now held by `holder`:
+    [(id, update, received at)]."""
+    free = or_(col(InboxUpdate.claimed_until).is_(None), col(InboxUpdate.claimed_until) < now)
+    query = (select(InboxUpdate.id, InboxUpdate.payload, InboxUpdate.received_at)
+             .where(col(InboxUpdate.handled_at).is_(None), free)
+             .order_by(col(InboxUpdate.id)).limit(limit))
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    rows = session.exec(query).all()
+    if rows:
+        session.exec(update(InboxUpdate).where(col(InboxUpdate.id).in_([r[0] for r in rows]))
+                     .values(claimed_by=holder,
+                             claimed_until=now + timedelta(seconds=CLAIM_SECONDS)))
+    return [(row_id, payload, at) for row_id, payload, at in rows]
+
+
+def mark_handled(session: Session, ids: Iterable[int], now: datetime) -> int:
+    ids = list(ids)
+    if not ids:
+        return 0
+    result = session.exec(update(InboxUpdate).where(
+        col(InboxUpdate.id).in_(ids), col(InboxUpdate.handled_at).is_(None))
+        .values(handled_at=now))
+    return result.rowcount or 0
+
+
+def open_count(session: Session) -> int:
+    return session.exec(select(func.count()).select_from(InboxUpdate).where(
+        col(InboxUpdate.handled_at).is_(None))).one()
+
+
+def prune(session: Session, now: datetime) -> int:
+    """Forget updates handled more than a day ago."""
+    result = session.exec(delete(InboxUpdate).where(
+        col(InboxUpdate.handled_at) < now - KEEP_HANDLED))
+    return result.rowcount or 0

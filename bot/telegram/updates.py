@@ -1,0 +1,172 @@
+"""Incoming updates through the inbox: received (long polling, or the webhook), stored, then
+handled from the database by PTB's handlers.
+
+Polling: a batch is committed to the inbox before the next getUpdates, whose offset is what
+tells Telegram the batch arrived; so a crash at any moment loses no update, and a redelivered
+one is stored once. Handling: rows are claimed from the inbox and passed to
+`Application.process_update`; the pledge path marks its row handled in the pledge's own
+transaction, everything else is marked once its handler returns (its answers are keyed by
+the update, so one handled twice after a crash answers once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from telegram import Update
+from telegram.error import Conflict, InvalidToken, NetworkError, TelegramError
+from telegram.ext import Application
+
+from bot.delivery import inbox
+from bot.platform.clock import Clock
+from bot.platform.db import Database
+
+log = logging.getLogger(__name__)
+
+@dataclass(frozen=True)
+class Received:
+    """The inbox row of the update being handled: a handler commits the handled mark with its
+    effect (the pledge button), and takes the time it arrived as the time it was made."""
+
+    inbox_id: int
+    at: datetime
+
+
+CURRENT: contextvars.ContextVar[Received | None] = contextvars.ContextVar(
+    "current_update", default=None)
+
+POLL_TIMEOUT_S = 10
+BATCH = 100  # Telegram's own maximum per getUpdates
+CONCURRENCY = 128  # updates handled at once (presses wait on the database, not the CPU)
+IDLE_S = 0.5
+
+
+class UpdatePump:
+    def __init__(self, app: Application, db: Database, clock: Clock, *,
+                 allowed_updates: list[str]) -> None:
+        self.app, self.db, self.clock = app, db, clock
+        self.allowed_updates = allowed_updates
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._sem = asyncio.Semaphore(CONCURRENCY)
+        self._working: set[asyncio.Task] = set()
+        self._tasks: list[asyncio.Task] = []
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self, *, poll: bool) -> None:
+        if poll:
+            self._tasks.append(asyncio.create_task(self._poll(), name="inbox-poll"))
+        self._tasks.append(asyncio.create_task(self._handle(), name="inbox-handle"))
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Stop receiving, finish what is being handled (the rest waits in the inbox)."""
+        self._stopping.set()
+        self._wake.set()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._working:
+            await asyncio.wait(self._working, timeout=timeout)
+
+    # --- receiving -------------------------------------------------------------------------------
+
+    async def _poll(self) -> None:
+        offset: int | None = None
+        delay = 1.0
+        while not self._stopping.is_set():
+            try:
+                batch = await self.app.bot.do_api_request(
+                    "getUpdates", api_kwargs={"offset": offset, "limit": BATCH,
+                                              "timeout": POLL_TIMEOUT_S,
+                                              "allowed_updates": self.allowed_updates},
+                    read_timeout=POLL_TIMEOUT_S + 10)
+            except InvalidToken:
+                raise
+            except Conflict as err:  # another process polls this token
+                log.error("getUpdates refused (%s); is a second bot running on this token?", err)
+                await asyncio.sleep(5.0)
+                continue
+            except (NetworkError, TelegramError) as err:
+                log.warning("getUpdates failed (%s); trying again in %.0f s", err, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+                continue
+            delay = 1.0
+            if batch:
+                await self.receive(batch)
+                offset = max(u["update_id"] for u in batch) + 1
+
+    async def receive(self, updates: list[dict]) -> None:
+        """Commit updates to the inbox (the caller acknowledges them to Telegram only after)."""
+        now = self.clock.now()
+        await self.db.run(lambda s: inbox.store(s, updates, now))
+        self._wake.set()
+
+    # --- handling --------------------------------------------------------------------------------
+
+    async def _handle(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                took = await self._claim_some()
+            except Exception:
+                log.exception("reading the inbox failed; trying again shortly")
+                await asyncio.sleep(1.0)
+                continue
+            if not took:
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=IDLE_S)
+                except TimeoutError:
+                    pass
+
+    async def _claim_some(self) -> int:
+        free = CONCURRENCY - len(self._working)
+        if free <= 0:
+            await asyncio.wait(self._working, return_when=asyncio.FIRST_COMPLETED)
+            return 1
+        now = self.clock.now()
+        rows = await self.db.run(lambda s: inbox.claim(s, self.holder, now, free))
+        for row_id, payload, received_at in rows:
+            task = asyncio.create_task(self._handle_one(Received(row_id, received_at), payload))
+            self._working.add(task)
+            task.add_done_callback(self._working.discard)
+        return len(rows)
+
+    async def _handle_one(self, received: Received, payload: dict) -> None:
+        token = CURRENT.set(received)
+        try:
+            update = Update.de_json(payload, self.app.bot)
+            await self.app.process_update(update)
+        except Exception:
+            log.exception("update %s could not be handled", payload.get("update_id"))
+        finally:
+            CURRENT.reset(token)
+        await self._mark_handled(received.inbox_id)
+
+    async def _mark_handled(self, row_id: int) -> None:
+        """Recorded with retries: a mark lost to a cut connection would handle it again."""
+        delay = 0.1
+        while True:
+            try:
+                now = self.clock.now()
+                await self.db.run(lambda s, now=now: inbox.mark_handled(s, [row_id], now))
+                return
+            except Exception:
+                if self._stopping.is_set() and delay > 2.0:
+                    log.error("inbox row %d: handled mark not recorded; it will be handled "
+                              "again after its claim runs out", row_id)
+                    return
+                log.warning("inbox row %d: handled mark failed; trying again", row_id,
+                            exc_info=True)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)

@@ -1,0 +1,43 @@
+"""The inbox on SQLite and PostgreSQL: an update delivered twice is kept once, a reused
+update_id is not mistaken for it, claims keep two workers apart and run out when one dies."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from bot.delivery import inbox
+
+T = datetime(2026, 11, 29, 7, 0, tzinfo=UTC)
+
+
+def press(update_id: int, query: str) -> dict:
+    return {"update_id": update_id, "callback_query": {"id": query, "data": "p:1"}}
+
+
+def test_a_redelivered_update_is_kept_once_a_reused_id_is_not_lost(db):
+    db.call(lambda s: inbox.store(s, [press(1, "q1"), press(2, "q2")], T))
+    db.call(lambda s: inbox.store(s, [press(2, "q2"), press(3, "q3")], T))  # redelivery
+    db.call(lambda s: inbox.store(s, [press(1, "other")], T))  # a new token reuses id 1
+    claimed = db.call(lambda s: inbox.claim(s, "a", T, 10))
+    assert [p["callback_query"]["id"] for _, p, _ in claimed] == ["q1", "q2", "q3", "other"]
+
+
+def test_claims_keep_workers_apart_until_they_run_out(db):
+    db.call(lambda s: inbox.store(s, [press(i, f"q{i}") for i in range(1, 5)], T))
+    first = db.call(lambda s: inbox.claim(s, "a", T, 3))
+    second = db.call(lambda s: inbox.claim(s, "b", T, 3))
+    assert len(first) == 3 and len(second) == 1  # nothing taken twice
+    db.call(lambda s: inbox.mark_handled(s, [first[0][0]], T))
+    later = T + timedelta(seconds=inbox.CLAIM_SECONDS + 1)  # "a" died holding two
+    again = db.call(lambda s: inbox.claim(s, "b", later, 10))
+    assert sorted(r[0] for r in again) == sorted(r[0] for r in [*first[1:], *second])
+    assert db.read(inbox.open_count) == 3
+
+
+def test_handled_updates_are_forgotten_after_a_day(db):
+    db.call(lambda s: inbox.store(s, [press(1, "q1"), press(2, "q2")], T))
+    (row, *_), = db.call(lambda s: inbox.claim(s, "a", T, 1))
+    db.call(lambda s: inbox.mark_handled(s, [row], T))
+    assert db.call(lambda s: inbox.prune(s, T + timedelta(hours=23))) == 0
+    assert db.call(lambda s: inbox.prune(s, T + timedelta(days=1, minutes=1))) == 1
+    assert db.read(inbox.open_count) == 1  # the unhandled one stays
