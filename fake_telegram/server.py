@@ -1896,7 +1896,20 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "-i", "--interactive", action="store_true", help="read user actions from stdin"
     )
-    return parser.parse_args(argv)
+    return parser.parse_args(_glued(sys.argv[1:] if argv is None else argv))
+
+
+def _glued(argv: list[str]) -> list[str]:
+    """`--groups -1002:ReguB` as `--groups=-1002:ReguB`: argparse takes a value that starts
+    with '-' (every group id does) for an option unless it is glued to its flag."""
+    out: list[str] = []
+    items = iter(argv)
+    for item in items:
+        if item in ("--groups", "--users"):
+            out.append(f"{item}={next(items, '')}")
+        else:
+            out.append(item)
+    return out
 
 
 def _print(line: str) -> None:

@@ -23,6 +23,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.audit.keys import keyring_path
+from bot.audit.models import Checkpoint
 from bot.commands.common import add_config_arg, load
 from bot.platform.config import AuditConfig
 from bot.platform.db import Database
@@ -171,15 +172,31 @@ def _key_files(audit: AuditConfig) -> dict[str, Path]:
     return {KEY_FILE: Path(audit.key_file), KEYRING_FILE: keyring_path(audit.key_file)}
 
 
-def _copy_keys(audit: AuditConfig, out: Path) -> list[str]:
+def _copy_keys(audit: AuditConfig, out: Path, *, signed: bool) -> list[str]:
+    """The key and its public history. Missing while the log holds signed checkpoints, they
+    are not "not yet made" but not found (a relative key_file read from another folder): a
+    backup without them restores a log that no longer verifies, so it is refused."""
     names = []
     for name, path in _key_files(audit).items():
         if path.is_file():
             _copy_private(path, out / name)
             names.append(name)
+        elif signed:
+            raise BackupError(
+                f"audit.key_file: {path.resolve()} not found, but the database holds signed "
+                "checkpoints; run the backup from the bot's working folder or give key_file "
+                "as an absolute path")
         else:
             print(f"note: {path} does not exist yet (no checkpoint signed); not in the backup")
     return names
+
+
+def _has_checkpoints(url: str) -> bool:
+    db = Database(url)
+    try:
+        return db.read(lambda s: s.exec(select(Checkpoint.id).limit(1)).first()) is not None
+    finally:
+        db.dispose()
 
 
 def _verified_manifest(src: Path) -> dict:
@@ -209,7 +226,8 @@ def _backup(args: argparse.Namespace) -> int:
     settings = load(args)
     out = _empty_dir(Path(args.out))
     url = settings.database.url
-    names = [_dump_database(url, out), *_copy_keys(settings.audit, out)]
+    keys = _copy_keys(settings.audit, out, signed=_has_checkpoints(url))  # refused: nothing made
+    names = [_dump_database(url, out), *keys]
     _copy_private(Path(args.config), out / CONFIG_FILE)
     names.append(CONFIG_FILE)
     db = Database(url)

@@ -268,8 +268,9 @@ def belum_view(session: Session, scope: Scope, unit: Unit, now: datetime) -> Vie
     report = None
     if apel is not None and apel.state != "missed":
         report = build_report(session, apel, at=now, reached_at=min(now, apel.deadline_at))
-    text = render("rekap_belum", unit=unit, apel=apel, report=report, now=now,
-                  max_list=MAX_LIST * 4)
+    # Every name: /belum is whom to call now. A long list leaves as several messages (the
+    # outbox splits it at line ends), never cut short.
+    text = render("rekap_belum", unit=unit, apel=apel, report=report, now=now, max_list=None)
     keyboard = [[_button("refresh", callback("belum", unit.id)),
                  _button("rekap_today", callback("unit", unit.id, None))]]
     return View(text, keyboard)

@@ -153,3 +153,16 @@ def test_the_database_password_never_reaches_the_command_line():
     uri, env = _libpq("postgresql+psycopg://apel:s3cr%40t@db:5432/apel?sslmode=require")
     assert uri == "postgresql://apel@db:5432/apel?sslmode=require"
     assert env["PGPASSWORD"] == "s3cr@t"
+
+
+def test_a_signed_log_without_its_key_found_is_not_backed_up(backed_up, db, tmp_path, capsys):
+    """key_file read from another folder (a relative path): the key is not found although the
+    log holds signed checkpoints. Such a backup would restore a log that no longer verifies."""
+    lost = tmp_path / "elsewhere" / "audit.key"
+    (tmp_path / "elsewhere").mkdir()
+    config = write_config(tmp_path / "elsewhere" / "config.toml", db.url, lost)
+    out = tmp_path / "backup-without-key"
+    assert main(["backup", "--config", config, "--out", str(out)]) != 0
+    said = capsys.readouterr().err
+    assert "audit.key_file" in said and "signed checkpoints" in said
+    assert not (out / "MANIFEST.json").exists()
