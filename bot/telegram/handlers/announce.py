@@ -40,7 +40,16 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
-from bot.announcements import announce as service
+from bot.announcements import (
+    confirmations,
+    listing,
+    posts,
+    read_report,
+    readers_xlsx,
+    sending,
+    targets,
+    withdrawal,
+)
 from bot.delivery import outbox
 from bot.org.access import actor_for
 from bot.platform.texts import render
@@ -123,7 +132,7 @@ async def umumkan(update: Update, context: ContextTypes.DEFAULT_TYPE) -> object:
     user_id = real_user_id(update)
     if user_id is None:
         return END
-    options = await rt.run(lambda s: service.target_options(s, actor_for(s, rt.settings,
+    options = await rt.run(lambda s: targets.target_options(s, actor_for(s, rt.settings,
                                                                          user_id)))
     key = reply_key(update)
     if not options:
@@ -138,7 +147,7 @@ async def umumkan(update: Update, context: ContextTypes.DEFAULT_TYPE) -> object:
 
 
 async def _ask_target(rt: Runtime, update: Update, draft: Draft, user_id: int) -> object:
-    options = await rt.run(lambda s: service.target_options(s, actor_for(s, rt.settings,
+    options = await rt.run(lambda s: targets.target_options(s, actor_for(s, rt.settings,
                                                                          user_id)))
     if not options:
         await rt.reply(update.effective_chat.id, "announce_refused",
@@ -163,7 +172,7 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> object:
         draft: Draft | None = context.user_data.get(DRAFT)
         if draft is None or draft.stage not in (TEXT, MEDIA):
             return await _expired(rt, update, draft)
-        limit = service.MAX_CAPTION_CHARS if draft.media_kind else service.MAX_TEXT_CHARS
+        limit = posts.MAX_CAPTION_CHARS if draft.media_kind else posts.MAX_TEXT_CHARS
         length = len(message.text or "")
         if length > limit:
             await rt.reply(update.effective_chat.id, "announce_too_long",
@@ -202,10 +211,10 @@ async def on_media(update: Update, context: ContextTypes.DEFAULT_TYPE) -> object
         text_html, length = draft.text_html, draft.text_len
         if text_html is None and message.caption:
             text_html, length = message.caption_html, len(message.caption)
-        if text_html is not None and length > service.MAX_CAPTION_CHARS:
+        if text_html is not None and length > posts.MAX_CAPTION_CHARS:
             await rt.reply(update.effective_chat.id, "announce_too_long",
                            key=reply_key(update), length=length,
-                           limit=service.MAX_CAPTION_CHARS, with_media=True)
+                           limit=posts.MAX_CAPTION_CHARS, with_media=True)
             return None
         draft.media_kind, draft.media_file_id = kind, file_id
         draft.text_html, draft.text_len = text_html, length
@@ -278,11 +287,11 @@ async def _preview(rt: Runtime, update: Update, draft: Draft, user_id: int,
     now = rt.clock.now()
 
     def work(session):  # noqa: ANN001, ANN202
-        option = service.target_for(session, actor_for(session, rt.settings, user_id), scope)
+        option = targets.target_for(session, actor_for(session, rt.settings, user_id), scope)
         if option is None:
             return None
-        reach = service.reach_of(session, option.unit_ids)
-        method, payload = service.post_message(draft.text_html, draft.media_kind,
+        reach = targets.reach_of(session, option.unit_ids)
+        method, payload = posts.post_message(draft.text_html, draft.media_kind,
                                                draft.media_file_id, None)
         outbox.enqueue(session, key=f"an-preview:{update_key(update)}", chat_id=chat_id,
                        method=method, payload=payload, now=now, priority=outbox.PRIORITY_REPLY)
@@ -309,7 +318,7 @@ async def _send_announcement(rt: Runtime, update: Update, context: ContextTypes.
     now = rt.clock.now()
 
     def work(session):  # noqa: ANN001, ANN202
-        outcome = service.send(
+        outcome = sending.send(
             session, rt.settings, sender_user_id=user_id, draft_key=f"{user_id}:{draft.token}",
             text_html=draft.text_html, media_kind=draft.media_kind,
             media_file_id=draft.media_file_id, scope=draft.scope, now=now)
@@ -381,7 +390,7 @@ async def stale_compose_button(update: Update, context: ContextTypes.DEFAULT_TYP
 
 async def on_read(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     rt = runtime(context)
-    announcement_id = service.parse_ack_callback(update.callback_query.data)
+    announcement_id = posts.parse_ack_callback(update.callback_query.data)
     user_id = real_user_id(update)
     if announcement_id is None or user_id is None:
         await toast(update, render("toast_invalid"))
@@ -389,7 +398,7 @@ async def on_read(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     chat_id = update.effective_chat.id if update.effective_chat else user_id
     now = rt.clock.now()
     try:
-        outcome = await rt.run_batched(lambda s: service.acknowledge(
+        outcome = await rt.run_batched(lambda s: confirmations.acknowledge(
             s, announcement_id=announcement_id, telegram_user_id=user_id, chat_id=chat_id,
             now=now))
     except SQLAlchemyError:
@@ -413,12 +422,12 @@ def _number(context: ContextTypes.DEFAULT_TYPE) -> tuple[bool, int | None]:
     return (match is not None, int(match.group(1)) if match else None)
 
 
-def _report_text(report: service.ReadReport) -> str:
+def _report_text(report: read_report.ReadReport) -> str:
     """The report in the most detail that fits one message; a report that does not fit even
     per unit (an admin's, nationwide) goes in several (the outbox splits it)."""
     units = report.units
     zone = units[0].unit.timezone if units else "Asia/Jakarta"
-    excerpt = service.excerpt(report.announcement.text_html)
+    excerpt = posts.excerpt(report.announcement.text_html)
     for detail in ("names", "groups", "units"):
         text = render("announce_report", report=report, zone=zone, excerpt=excerpt,
                       detail=detail)
@@ -427,7 +436,7 @@ def _report_text(report: service.ReadReport) -> str:
     return text
 
 
-def _report_keyboard(report: service.ReadReport) -> list[list[dict]]:
+def _report_keyboard(report: read_report.ReadReport) -> list[list[dict]]:
     ann_id = report.announcement.id
     row = [outbox.button(render("announce_button_xlsx"), f"ar:x:{ann_id}")]
     if report.may_withdraw:
@@ -445,7 +454,7 @@ async def dibaca(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not valid:
         await rt.reply(chat_id, "announce_dibaca_error", key=key, result="usage", number="")
         return
-    found = await rt.run(lambda s: service.follow_up(
+    found = await rt.run(lambda s: read_report.follow_up(
         s, rt.settings, telegram_user_id=user_id, announcement_id=number))
     if found.report is None:
         await rt.reply(chat_id, "announce_dibaca_error", key=key, result=found.result.value,
@@ -461,7 +470,7 @@ async def pengumuman(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     if user_id is None:
         return
     chat_id, key = update.effective_chat.id, reply_key(update)
-    items = await rt.run(lambda s: service.recent(s, rt.settings, telegram_user_id=user_id))
+    items = await rt.run(lambda s: listing.recent(s, rt.settings, telegram_user_id=user_id))
     if items is None:
         await rt.reply(chat_id, "announce_list_refused", key=key)
         return
@@ -483,7 +492,7 @@ async def tarik(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def _confirm_withdraw(rt: Runtime, update: Update, user_id: int, number: int) -> None:
     chat_id, key = update.effective_chat.id, reply_key(update)
-    check = await rt.run(lambda s: service.withdraw_check(
+    check = await rt.run(lambda s: withdrawal.withdraw_check(
         s, rt.settings, announcement_id=number, telegram_user_id=user_id))
     if check.result is not None:
         await rt.reply(chat_id, "announce_withdraw_reply", key=key, result=check.result.value,
@@ -516,7 +525,7 @@ async def on_report_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -
         now = rt.clock.now()
 
         def work(session):  # noqa: ANN001, ANN202
-            outcome = service.withdraw(session, rt.settings, announcement_id=number,
+            outcome = withdrawal.withdraw(session, rt.settings, announcement_id=number,
                                        telegram_user_id=user_id, now=now)
             _close_buttons(session, update, now)
             return outcome
@@ -530,14 +539,14 @@ async def on_report_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -
 
 
 async def _send_xlsx(rt: Runtime, update: Update, user_id: int, number: int) -> None:
-    found = await rt.run(lambda s: service.follow_up(
+    found = await rt.run(lambda s: read_report.follow_up(
         s, rt.settings, telegram_user_id=user_id, announcement_id=number))
     if found.report is None:
         await toast(update, render("announce_toast", what="not_allowed"))
         return
     await toast(update, render("announce_toast", what="xlsx"))
     report = found.report
-    content = await asyncio.to_thread(service.workbook, report)
+    content = await asyncio.to_thread(readers_xlsx.workbook, report)
     caption = render("announce_xlsx_caption", report=report)
     chat_id, now = update.effective_chat.id, rt.clock.now()
     payload = outbox.document_payload(f"konfirmasi-pengumuman-{number}.xlsx", content, caption)
