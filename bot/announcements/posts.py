@@ -6,11 +6,11 @@ from __future__ import annotations
 import html
 import re
 
+from bot.announcements.buttons import READ
 from bot.announcements.models import Announcement
 from bot.delivery import outbox
 from bot.platform.texts import render
 
-ACK_PREFIX = "a:"
 # Below briefings (their pledge window is minutes long) and below the deadline nudges, above
 # only the tally edits: a 2,000-group fan-out takes ~72 s at 28 msg/s, and nothing tied to an
 # apel deadline should queue behind it. Replies (0) and reports (2) always go first.
@@ -21,22 +21,9 @@ MAX_CAPTION_CHARS = 800  # Telegram: 1024 per caption
 MEDIA_KINDS = ("photo", "document")
 
 
-def ack_callback(announcement_id: int) -> str:
-    return f"{ACK_PREFIX}{announcement_id}"
-
-
-def parse_ack_callback(data: str | None) -> int | None:
-    """`a:<announcement id>` -> id; anything else (forged, truncated, foreign) -> None."""
-    if not data or not data.startswith(ACK_PREFIX):
-        return None
-    digits = data[len(ACK_PREFIX):]
-    if not digits.isdigit() or len(digits) > 12:
-        return None
-    return int(digits)
-
-
 def read_keyboard(announcement_id: int) -> list[list[dict]]:
-    return [[outbox.button(render("announce_button_read"), ack_callback(announcement_id))]]
+    data = READ.encode("read", announcement=announcement_id)
+    return [[outbox.button(render("announce_button_read"), data)]]
 
 
 def post_text(text_html: str, tally: tuple[int, int] | None = None) -> str:

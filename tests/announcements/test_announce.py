@@ -18,8 +18,10 @@ from bot.announcements import (
     sending,
     tally,
     targets,
+    views,
     withdrawal,
 )
+from bot.announcements.buttons import parse_ack_callback
 from bot.announcements.confirmations import AckResult, acknowledge
 from bot.announcements.models import (
     Acknowledgement,
@@ -27,7 +29,7 @@ from bot.announcements.models import (
     AnnouncementExpected,
     AnnouncementPost,
 )
-from bot.announcements.posts import PRIORITY_ANNOUNCEMENT, excerpt, parse_ack_callback
+from bot.announcements.posts import PRIORITY_ANNOUNCEMENT, excerpt
 from bot.announcements.reminders import send_reminders
 from bot.audit.models import AuditEntry
 from bot.delivery import outbox
@@ -369,7 +371,7 @@ def test_long_dibaca_report_is_split_at_line_ends():
     report = read_report.ReadReport(ann, reads, "Satgas")
     keyboard = [[outbox.button("XLSX", "ar:x:7")]]
     parts = outbox.fitted("sendMessage", outbox.html_message(
-        announce_handlers._report_text(report), keyboard))
+        views.report_text(report), keyboard))
     assert len(parts) > 1
     assert [p.get("reply_markup") for p in parts] == [None] * (len(parts) - 1) + [
         {"inline_keyboard": keyboard}]  # the buttons under the last part
