@@ -48,7 +48,7 @@ def _parse_ymd(text: str) -> date | None:
         return None
 
 
-def day(name: str) -> Field:
+def calendar_day(name: str) -> Field:
     """A calendar date as YYYYMMDD."""
     return Field(name, r"[0-9]{8}", _parse_ymd, lambda d: d.strftime("%Y%m%d"))
 

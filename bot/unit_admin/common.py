@@ -1,12 +1,12 @@
 """What the unit-administration services share: replies, who may act on whom, dates as people
-type them, finding a person by name or NIP, and callback data checks."""
+type them, finding a person by name or NIP."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 
 from sqlmodel import Session, col, select
 
@@ -190,34 +190,3 @@ def regu_name(session: Session, regu_id: int | None) -> str | None:
 # --- dates: the grammar is report_periods' (one parser for reports and unit commands) ---------
 
 MAX_LEAVE_DAYS = 180
-
-
-def ymd(day: date) -> str:
-    return day.strftime("%Y%m%d")
-
-
-def parse_ymd(text: str) -> date | None:
-    if len(text) != 8 or not text.isdigit():
-        return None
-    try:
-        return date(int(text[:4]), int(text[4:6]), int(text[6:]))
-    except ValueError:
-        return None
-
-
-def parse_id(text: str) -> int | None:
-    return int(text) if text.isdigit() and 0 < len(text) <= 12 else None
-
-
-def callback_parts(data: str | None, prefix: str, shapes: dict[str, int]) -> list[str] | None:
-    """Split `<prefix>:<action>:...` and check the action is known and has its part count.
-
-    `shapes` maps each action to the number of parts after it; anything else -> None."""
-    parts = (data or "").split(":")
-    if len(parts) < 2 or parts[0] != prefix or parts[1] not in shapes:
-        return None
-    if len(parts) - 2 != shapes[parts[1]]:
-        return None
-    if any(not p or len(p) > 20 for p in parts[2:]):
-        return None
-    return parts[1:]

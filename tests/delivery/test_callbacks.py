@@ -7,10 +7,10 @@ from datetime import date
 import pytest
 
 from bot.delivery import callbacks
-from bot.delivery.callbacks import Buttons, CallbackDataError, choice, day, number, token
+from bot.delivery.callbacks import Buttons, CallbackDataError, calendar_day, choice, number, token
 
 DEMO = Buttons("zz", {
-    "pick": ("p", number("item"), day("on"), choice("slot", ("0", "1", "2"))),
+    "pick": ("p", number("item"), calendar_day("on"), choice("slot", ("0", "1", "2"))),
     "only": (number("item"),),
     "hex": (token("token", r"[0-9a-f]{8}"), "go"),
 })
@@ -52,3 +52,12 @@ def test_a_prefix_is_registered_once():
         del callbacks.REGISTRY["zq"]
     with pytest.raises(CallbackDataError, match="lowercase"):
         callbacks.register("Q:", only=(number("item"),))
+
+
+def test_every_feature_registers_its_buttons_and_keeps_their_bytes():
+    from bot.apel.buttons import PLEDGE
+    from bot.telegram import app
+
+    app.handler_modules()  # imports every handler, and through them every feature's buttons
+    assert {"p", "a", "an", "ar", "r", "c", "t", "k", "m"} <= set(callbacks.REGISTRY)
+    assert PLEDGE.encode("pledge", apel=5) == "p:5" and PLEDGE.pattern == "^p:"
