@@ -26,10 +26,10 @@ from bot.unit_admin.common import (
     ADMIN,
     KALAPAS,
     KPLP,
+    Jurisdiction,
     Origin,
     PressOutcome,
     Reply,
-    Scope,
     button,
     close_buttons,
     local_today,
@@ -74,7 +74,7 @@ def reason_label(code: str) -> str:
     return render("koreksi_reason", code=code)
 
 
-def correct_scope(session: Session, actor: Actor) -> Scope | None:
+def correct_scope(session: Session, actor: Actor) -> Jurisdiction | None:
     return scope_for(session, actor, CORRECTORS)
 
 
@@ -82,7 +82,8 @@ _reply = result_reply("koreksi_reply")
 _toast = unit_toast
 
 
-def _correctable(session: Session, scope: Scope, apel: Apel | None, now: datetime) -> str | None:
+def _correctable(session: Session, scope: Jurisdiction, apel: Apel | None,
+                 now: datetime) -> str | None:
     if apel is None:
         return "not_found"
     if not scope.allows_unit(apel.unit_id):

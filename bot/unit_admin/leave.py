@@ -29,10 +29,10 @@ from bot.unit_admin.common import (
     MAX_BUTTONS,
     MAX_LEAVE_DAYS,
     DateWords,
+    Jurisdiction,
     Origin,
     PressOutcome,
     Reply,
-    Scope,
     button,
     close_buttons,
     deliver,
@@ -70,7 +70,7 @@ MANAGERS = (ADMIN, KPLP, KARUPAM)
 BACKDATE_DAYS = 7  # officers may record leave that began up to a week ago (a late sick note)
 
 
-def manage_scope(session: Session, actor: Actor) -> Scope | None:
+def manage_scope(session: Session, actor: Actor) -> Jurisdiction | None:
     """Admins: everyone; the KPLP: the unit; a Karupam: their regu."""
     return scope_for(session, actor, MANAGERS)
 
@@ -137,7 +137,7 @@ def _self_refused() -> Reply:
     return Reply("own_record_refused", {"what": "cuti"})
 
 
-def _officer(session: Session, settings: Settings, actor: Actor, scope: Scope, text: str,
+def _officer(session: Session, settings: Settings, actor: Actor, scope: Jurisdiction, text: str,
              now: datetime) -> Reply:
     query, words, rest = split_dates(text)
     if words is None or not query:
@@ -162,7 +162,7 @@ def _officer(session: Session, settings: Settings, actor: Actor, scope: Scope, t
     return _proceed(session, actor, scope, people[0], start, end, code, note, now)
 
 
-def _proceed(session: Session, actor: Actor, scope: Scope, employee: Employee, start: date,
+def _proceed(session: Session, actor: Actor, scope: Jurisdiction, employee: Employee, start: date,
              end: date, code: str | None, note: str, now: datetime) -> Reply:
     problem = _check_dates(session, employee, start, end, now, backdate=BACKDATE_DAYS)
     if problem:
@@ -197,7 +197,7 @@ def _overlapping(session: Session, employee_id: int, start: date, end: date) -> 
         Leave.end >= Leave.start).order_by(col(Leave.start))).first()
 
 
-def record(session: Session, *, actor: Actor, scope: Scope, employee: Employee, start: date,
+def record(session: Session, *, actor: Actor, scope: Jurisdiction, employee: Employee, start: date,
            end: date, reason: str, now: datetime, request_id: int | None = None,
            tell_person: bool = True) -> Reply:
     """Write the leave (the scope is checked here again, whoever calls). Nobody records their
@@ -304,7 +304,7 @@ def _names_self(session: Session, actor: Actor, query: str) -> bool:
     """`saya`, or a name or NIP that finds the asker and nobody else in the unit."""
     if query.lower() == "saya":
         return True
-    found = find_people(session, Scope(frozenset({actor.employee.unit_id})), query)
+    found = find_people(session, Jurisdiction(frozenset({actor.employee.unit_id})), query)
     return [p.id for p in found] == [actor.employee.id]
 
 
@@ -379,7 +379,7 @@ def decide(session: Session, settings: Settings, *, actor: Actor, request_id: in
         return PressOutcome(_toast("already_decided"))
     reply = None
     if approve:
-        reply = record(session, actor=actor, scope=Scope(frozenset({employee.unit_id})),
+        reply = record(session, actor=actor, scope=Jurisdiction(frozenset({employee.unit_id})),
                        employee=employee, start=req.start, end=req.end, reason=req.reason,
                        now=now, request_id=req.id, tell_person=False)
         if reply.template != "cuti_saved":

@@ -30,10 +30,10 @@ from bot.unit_admin.common import (
     KARUPAM,
     KPLP,
     MAX_BUTTONS,
+    Jurisdiction,
     Origin,
     PressOutcome,
     Reply,
-    Scope,
     button,
     close_buttons,
     find_people,
@@ -157,7 +157,8 @@ def command(session: Session, settings: Settings, *, actor: Actor, text: str,
             return _reply("invalid_date")
         return swap_regu(session, settings, actor=actor, regu=regus[0], day=dates[0],
                          slot=slot, now=now)
-    scope = person_scope if not unit_code else Scope(frozenset(unit_ids), person_scope.regu_id)
+    scope = (person_scope if not unit_code
+             else Jurisdiction(frozenset(unit_ids), person_scope.regu_id))
     people = find_people(session, scope, target)
     if not people:
         return _reply("not_found", query=target)
@@ -329,7 +330,7 @@ def revoke(session: Session, settings: Settings, *, actor: Actor, swap_id: int,
         "unit": unit, "day": row.duty_date, "plans": plans}))
 
 
-def upcoming(session: Session, settings: Settings, *, actor: Actor, scope: Scope,
+def upcoming(session: Session, settings: Settings, *, actor: Actor, scope: Jurisdiction,
              now: datetime) -> Reply:
     """The swaps in force from today on, in the actor's units, with undo buttons."""
     units = {u.id: u for u in session.exec(select(Unit).where(Unit.active))
