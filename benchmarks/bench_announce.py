@@ -24,7 +24,7 @@ from sqlalchemy import insert
 from sqlmodel import select
 from telegram import Bot
 
-from bot.announcements import announce
+from bot.announcements import periodic, read_report, readers_xlsx, sending, tally
 from bot.announcements.models import Acknowledgement
 from bot.models import Employee, OutboxMessage, Regu, Unit
 from bot.org.units import sync_config
@@ -98,7 +98,7 @@ async def bench(groups: int, db_kind: str) -> dict:
         db.upgrade()
         seed(db, settings, clock.now())
         t = time.monotonic()
-        outcome = db.call(lambda s: announce.send(
+        outcome = db.call(lambda s: sending.send(
             s, settings, sender_user_id=ADMIN, draft_key="bench:1",
             text_html="<b>Surat edaran</b> netralitas pegawai menjelang Pilkada.",
             media_kind=None, media_file_id=None, scope="all", now=clock.now()))
@@ -140,17 +140,17 @@ async def bench(groups: int, db_kind: str) -> dict:
 
         db.call(confirm_all)
         t = time.monotonic()
-        edits = db.call(lambda s: announce.refresh_tallies(
+        edits = db.call(lambda s: tally.refresh_tallies(
             s, clock.now() + timedelta(seconds=10), 5))
         tally_s = time.monotonic() - t
         t = time.monotonic()
-        idle = db.call(lambda s: announce.refresh(s, settings, clock.now()
+        idle = db.call(lambda s: periodic.refresh(s, settings, clock.now()
                                                   + timedelta(seconds=20)))
         idle_s = time.monotonic() - t
         t = time.monotonic()
-        report = db.call(lambda s: announce.follow_up(
+        report = db.call(lambda s: read_report.follow_up(
             s, settings, telegram_user_id=ADMIN, announcement_id=ann.id)).report
-        xlsx = announce.workbook(report)
+        xlsx = readers_xlsx.workbook(report)
         report_s = time.monotonic() - t
         pending = db.call(lambda s: len(s.exec(select(OutboxMessage.id).where(
             OutboxMessage.state == "pending", OutboxMessage.method == "sendMessage")).all()))

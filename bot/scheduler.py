@@ -19,7 +19,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlmodel import Session, col, select
 
-from bot.announcements import announce as announce_service
+from bot.announcements import periodic as announcement_upkeep
 from bot.apel import apel as apel_service
 from bot.apel import counts as apel_counts
 from bot.audit import checkpoint_delivery as checkpoints
@@ -177,9 +177,9 @@ class ApelScheduler:
         return queued
 
     def refresh_announcements(self) -> int:
-        """Announcement tallies and the one-time reminders (bot/announcements/announce.py)."""
+        """Announcement tallies and the one-time reminders (bot/announcements/periodic.py)."""
         try:
-            queued = self.db.call(lambda s: announce_service.refresh(
+            queued = self.db.call(lambda s: announcement_upkeep.refresh(
                 s, self.settings, self.clock.now()))
         except Exception as err:
             self._report("refreshing announcements", err)

@@ -13,6 +13,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from bot.apel import counts as apel_counts
+from bot.apel.buttons import parse_pledge_callback as parse_pledge_callback  # handlers
+from bot.apel.buttons import pledge_callback
 from bot.apel.classification import leave_covers
 from bot.audit.log import Event, format_at, record_event, record_events
 from bot.calendar.duty import ApelPlan, LeaveSpan, Person, expected_people, standing
@@ -40,28 +42,13 @@ from bot.unit_admin.models import Correction
 
 log = logging.getLogger(__name__)
 
-PLEDGE_PREFIX = "p:"
 # Late pledges still move the tally for a day after the apel.
 _TALLY_HORIZON = timedelta(days=1)
-
-
-def pledge_callback(apel_id: int) -> str:
-    return f"{PLEDGE_PREFIX}{apel_id}"
 
 
 def private_briefing_key(apel_id: int, employee_id: int) -> str:
     """The outbox key of the briefing sent to the private chat of someone moved in (/tukar)."""
     return f"briefing-dm:{apel_id}:{employee_id}"
-
-
-def parse_pledge_callback(data: str | None) -> int | None:
-    """`p:<apel id>` -> apel id; anything else (forged, truncated, foreign) -> None."""
-    if not data or not data.startswith(PLEDGE_PREFIX):
-        return None
-    digits = data[len(PLEDGE_PREFIX):]
-    if not digits.isdigit() or len(digits) > 12:
-        return None
-    return int(digits)
 
 
 # --- opening -----------------------------------------------------------------------------------

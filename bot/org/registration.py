@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 
 from bot.audit.log import record_event
 from bot.delivery import outbox
+from bot.delivery.callbacks import number, register
 from bot.models import Employee, RegistrationRequest, Regu, Unit
 from bot.org.access import approvers_for, may_approve
 from bot.platform.config import Settings
@@ -28,18 +29,15 @@ def _request_key(request_id: int) -> str:
     return f"reg-ask:{request_id}:"
 
 
-def registration_callback(decision: str, request_id: int) -> str:
-    return f"r:{decision}:{request_id}"
+# The approver's buttons: r:a:<request id> (approve), r:x:<request id> (refuse).
+_REQUEST = number("request")
+BUTTONS = register("r", approve=(APPROVE, _REQUEST), refuse=(REFUSE, _REQUEST))
 
 
 def parse_registration_callback(data: str | None) -> tuple[bool, int] | None:
     """`r:a:<id>` / `r:x:<id>` -> (approve?, request id); anything else -> None."""
-    parts = (data or "").split(":")
-    if len(parts) != 3 or parts[0] != "r" or parts[1] not in (APPROVE, REFUSE):
-        return None
-    if not parts[2].isdigit() or len(parts[2]) > 12:
-        return None
-    return parts[1] == APPROVE, int(parts[2])
+    pressed = BUTTONS.decode(data)
+    return (pressed.shape == "approve", pressed["request"]) if pressed else None
 
 
 class Claim(enum.Enum):
@@ -114,9 +112,9 @@ def claim(session: Session, settings: Settings, *, telegram_user_id: int, telegr
     text = render("registration_request", employee=employee, unit=unit, regu=regu,
                   telegram_name=telegram_name, telegram_user_id=telegram_user_id)
     keyboard = [[outbox.button(render("button_approve"),
-                               registration_callback(APPROVE, request.id)),
+                               BUTTONS.encode("approve", request=request.id)),
                  outbox.button(render("button_refuse"),
-                               registration_callback(REFUSE, request.id))]]
+                               BUTTONS.encode("refuse", request=request.id))]]
     for approver in approvers_for(session, settings, employee):
         outbox.send_message(session, key=f"{_request_key(request.id)}{approver}",
                             chat_id=approver,

@@ -1,12 +1,12 @@
 """What the unit-administration services share: replies, who may act on whom, dates as people
-type them, finding a person by name or NIP, and callback data checks."""
+type them, finding a person by name or NIP."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 
 from sqlmodel import Session, col, select
 
@@ -103,7 +103,7 @@ def button(label_template: str, data: str, **context: object) -> dict:
 
 
 @dataclass(frozen=True)
-class Scope:
+class Jurisdiction:
     """The people an actor may act on: every unit (unit_ids None), some units, or one regu."""
 
     unit_ids: frozenset[int] | None
@@ -129,39 +129,39 @@ class Scope:
         return self.regu_id is None
 
 
-def scope_for(session: Session, actor: Actor, roles: Iterable[str]) -> Scope | None:
+def scope_for(session: Session, actor: Actor, roles: Iterable[str]) -> Jurisdiction | None:
     """The scope of a role among `roles` the actor holds; None: not allowed.
 
     admin: every unit; kplp: their unit; karupam: their regu; kalapas: the units they head
     (access.kalapas_units: on the roster, or the unit's configured Kalapas chat)."""
     wanted = set(roles)
     if ADMIN in wanted and actor.is_admin:
-        return Scope(None)
+        return Jurisdiction(None)
     emp = actor.employee
     if emp is not None and emp.role in wanted and emp.role in (KARUPAM, KPLP):
         if emp.role == KPLP:
-            return Scope(frozenset({emp.unit_id}))
+            return Jurisdiction(frozenset({emp.unit_id}))
         if emp.regu_id:
-            return Scope(frozenset({emp.unit_id}), emp.regu_id)
+            return Jurisdiction(frozenset({emp.unit_id}), emp.regu_id)
     if KALAPAS in wanted:
         heads = kalapas_units(actor)
         if heads:
-            return Scope(frozenset(heads))
+            return Jurisdiction(frozenset(heads))
     return None
 
 
-def reader_scope(session: Session, actor: Actor) -> Scope | None:
+def reader_scope(session: Session, actor: Actor) -> Jurisdiction | None:
     """Units whose lists this person may read: access.visible_units (Kalapas, Satgas, Kanwil
     officers, admins), plus their own unit for a Karupam or KPLP."""
     if actor.is_admin:
-        return Scope(None)
+        return Jurisdiction(None)
     ids = {u.id for u in visible_units(session, actor)}
     if actor.employee is not None and actor.employee.role in (KARUPAM, KPLP):
         ids.add(actor.employee.unit_id)
-    return Scope(frozenset(ids)) if ids else None
+    return Jurisdiction(frozenset(ids)) if ids else None
 
 
-def units_in(session: Session, scope: Scope) -> list[Unit]:
+def units_in(session: Session, scope: Jurisdiction) -> list[Unit]:
     query = select(Unit).where(Unit.active).order_by(col(Unit.name))
     if scope.unit_ids is not None:
         query = query.where(col(Unit.id).in_(scope.unit_ids))
@@ -173,7 +173,7 @@ def units_in(session: Session, scope: Scope) -> list[Unit]:
 NIP_RE = re.compile(r"^\d{18}$")
 
 
-def find_people(session: Session, scope: Scope, query: str, limit: int = MAX_BUTTONS
+def find_people(session: Session, scope: Jurisdiction, query: str, limit: int = MAX_BUTTONS
                 ) -> list[Employee]:
     """Active employees in scope whose NIP or name contains `query` (people.search)."""
     return people.search(session, query, unit_ids=scope.unit_ids, regu_id=scope.regu_id,
@@ -190,34 +190,3 @@ def regu_name(session: Session, regu_id: int | None) -> str | None:
 # --- dates: the grammar is report_periods' (one parser for reports and unit commands) ---------
 
 MAX_LEAVE_DAYS = 180
-
-
-def ymd(day: date) -> str:
-    return day.strftime("%Y%m%d")
-
-
-def parse_ymd(text: str) -> date | None:
-    if len(text) != 8 or not text.isdigit():
-        return None
-    try:
-        return date(int(text[:4]), int(text[4:6]), int(text[6:]))
-    except ValueError:
-        return None
-
-
-def parse_id(text: str) -> int | None:
-    return int(text) if text.isdigit() and 0 < len(text) <= 12 else None
-
-
-def callback_parts(data: str | None, prefix: str, shapes: dict[str, int]) -> list[str] | None:
-    """Split `<prefix>:<action>:...` and check the action is known and has its part count.
-
-    `shapes` maps each action to the number of parts after it; anything else -> None."""
-    parts = (data or "").split(":")
-    if len(parts) < 2 or parts[0] != prefix or parts[1] not in shapes:
-        return None
-    if len(parts) - 2 != shapes[parts[1]]:
-        return None
-    if any(not p or len(p) > 20 for p in parts[2:]):
-        return None
-    return parts[1:]

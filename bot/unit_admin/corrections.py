@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 from bot.apel import counts as apel_counts
 from bot.audit.log import record_event
 from bot.delivery import outbox
+from bot.delivery.callbacks import choice, number, register
 from bot.models import Apel, ApelExpected, Employee, Unit
 from bot.org.access import Actor
 from bot.platform.config import SLOTS, Settings
@@ -25,15 +26,13 @@ from bot.unit_admin.common import (
     ADMIN,
     KALAPAS,
     KPLP,
+    Jurisdiction,
     Origin,
     PressOutcome,
     Reply,
-    Scope,
     button,
-    callback_parts,
     close_buttons,
     local_today,
-    parse_id,
     result_reply,
     scope_for,
     split_dates,
@@ -43,12 +42,16 @@ from bot.unit_admin.models import Correction
 
 log = logging.getLogger(__name__)
 
-PREFIX = "k"
-# k:a:<apel>                  the apel: list who is missing
-# k:e:<apel>:<employee>       the person: choose a reason
-# k:r:<apel>:<employee>:<r>   record the correction
-SHAPES = {"a": 1, "e": 2, "r": 3}
 REASONS = ("sampai", "tugas", "dinas", "sakit", "teknis")
+BUTTONS = register(
+    "k",
+    # k:a:<apel>  the apel: list who is missing
+    apel=("a", number("apel")),
+    # k:e:<apel>:<employee>  the person: choose a reason
+    person=("e", number("apel"), number("employee")),
+    # k:r:<apel>:<employee>:<r>  record the correction
+    reason=("r", number("apel"), number("employee"), choice("reason", REASONS)),
+)
 CORRECTORS = (ADMIN, KPLP, KALAPAS)
 WINDOW_DAYS = 30  # how far back an apel may be corrected
 LIST_APEL = 8
@@ -71,7 +74,7 @@ def reason_label(code: str) -> str:
     return render("koreksi_reason", code=code)
 
 
-def correct_scope(session: Session, actor: Actor) -> Scope | None:
+def correct_scope(session: Session, actor: Actor) -> Jurisdiction | None:
     return scope_for(session, actor, CORRECTORS)
 
 
@@ -79,7 +82,8 @@ _reply = result_reply("koreksi_reply")
 _toast = unit_toast
 
 
-def _correctable(session: Session, scope: Scope, apel: Apel | None, now: datetime) -> str | None:
+def _correctable(session: Session, scope: Jurisdiction, apel: Apel | None,
+                 now: datetime) -> str | None:
     if apel is None:
         return "not_found"
     if not scope.allows_unit(apel.unit_id):
@@ -151,8 +155,8 @@ def command(session: Session, settings: Settings, *, actor: Actor, text: str,
         .order_by(col(Apel.scheduled_at).desc()).limit(LIST_APEL)))
     rows = [{"apel": a, "unit": units[a.unit_id], "missing": len(_missing(session, a))}
             for a in apels]
-    keyboard = [[button("button_apel", f"k:a:{r['apel'].id}", **r)] for r in rows
-                if r["missing"]]
+    keyboard = [[button("button_apel", BUTTONS.encode("apel", apel=r["apel"].id), **r)]
+                for r in rows if r["missing"]]
     return Reply("koreksi_list", {"rows": rows}, keyboard or None)
 
 
@@ -187,7 +191,8 @@ def missing_list(session: Session, *, actor: Actor, apel_id: int,
         return PressOutcome(_toast(problem), _reply(problem))
     missing = _missing(session, apel)
     unit = session.get(Unit, apel.unit_id)
-    keyboard = [[button("button_person", f"k:e:{apel.id}:{e.id}", person=e)]
+    keyboard = [[button("button_person", BUTTONS.encode("person", apel=apel.id, employee=e.id),
+                        person=e)]
                 for e in missing[:MAX_PEOPLE] if not _is_self(actor, e.id)]
     return PressOutcome(_toast("ok"), Reply("koreksi_missing", {
         "apel": apel, "unit": unit, "missing": missing, "shown": MAX_PEOPLE}, keyboard or None))
@@ -201,7 +206,8 @@ def choose_reason(session: Session, *, actor: Actor, apel_id: int, employee_id: 
     employee, refusal = _person_to_correct(session, actor, apel, employee_id)
     if refusal:
         return refusal
-    keyboard = [[button("koreksi_reason", f"k:r:{apel.id}:{employee.id}:{r}", code=r)]
+    keyboard = [[button("koreksi_reason", BUTTONS.encode(
+        "reason", apel=apel.id, employee=employee.id, reason=r), code=r)]
                 for r in REASONS]
     return PressOutcome(_toast("ok"), Reply("koreksi_choose_reason", {
         "apel": apel, "employee": employee, "unit": session.get(Unit, apel.unit_id)}, keyboard))
@@ -254,18 +260,14 @@ def record(session: Session, *, actor: Actor, apel_id: int, employee_id: int, co
 def press(session: Session, settings: Settings, *, actor: Actor, data: str | None,
           now: datetime, origin: Origin | None = None) -> PressOutcome:
     """Every `k:` button, checked, with the presser's rights checked again."""
-    parts = callback_parts(data, PREFIX, SHAPES)
-    if parts is None:
+    pressed = BUTTONS.decode(data)
+    if pressed is None:
         return PressOutcome(render("toast_invalid"))
-    action, args = parts[0], parts[1:]
-    ids = [parse_id(a) for a in args[:2]]
-    if any(i is None for i in ids):
-        return PressOutcome(render("toast_invalid"))
-    if action == "a":
-        return missing_list(session, actor=actor, apel_id=ids[0], now=now)
-    if action == "e":
-        return choose_reason(session, actor=actor, apel_id=ids[0], employee_id=ids[1], now=now)
-    if args[2] not in REASONS:
-        return PressOutcome(render("toast_invalid"))
-    return record(session, actor=actor, apel_id=ids[0], employee_id=ids[1], code=args[2],
-                  now=now, origin=origin)
+    if pressed.shape == "apel":
+        return missing_list(session, actor=actor, apel_id=pressed["apel"], now=now)
+    if pressed.shape == "person":
+        return choose_reason(session, actor=actor, apel_id=pressed["apel"],
+                             employee_id=pressed["employee"], now=now)
+    return record(session, actor=actor, apel_id=pressed["apel"],
+                  employee_id=pressed["employee"], code=pressed["reason"], now=now,
+                  origin=origin)

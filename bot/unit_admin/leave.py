@@ -17,6 +17,7 @@ from bot.apel import counts as apel_counts
 from bot.audit.facts import leave_facts
 from bot.audit.log import record_event
 from bot.delivery import outbox
+from bot.delivery.callbacks import calendar_day, choice, number, register
 from bot.models import Apel, ApelExpected, Employee, Leave, Regu, Unit
 from bot.org.access import Actor, leave_deciders, may_decide_leave
 from bot.platform.config import Settings
@@ -28,44 +29,48 @@ from bot.unit_admin.common import (
     MAX_BUTTONS,
     MAX_LEAVE_DAYS,
     DateWords,
+    Jurisdiction,
     Origin,
     PressOutcome,
     Reply,
-    Scope,
     button,
-    callback_parts,
     close_buttons,
     deliver,
     find_people,
     local_today,
     notify,
-    parse_id,
-    parse_ymd,
     reader_scope,
     result_reply,
     scope_for,
     split_dates,
     unit_toast,
-    ymd,
 )
 from bot.unit_admin.models import LeaveEnding, LeaveRequest
 
 log = logging.getLogger(__name__)
 
-PREFIX = "c"
-# c:d:<employee>:<start>:<end>:<reason|->  an officer's leave being put together
-# c:q:<start>:<end>:<reason>               a guard's own request, with its reason
-# c:a:<request> / c:n:<request>            approve / refuse a request
-# c:x:<leave> / c:y:<leave>                end a leave early: ask, then confirm
-SHAPES = {"d": 4, "q": 3, "a": 1, "n": 1, "x": 1, "y": 1}
 REASONS = ("c", "s", "d", "k", "l")  # cuti, sakit, dinas luar, diklat, lainnya
+BUTTONS = register(
+    "c",
+    # c:d:<employee>:<start>:<end>:<reason|->  an officer's leave being put together
+    officer=("d", number("employee"), calendar_day("start"), calendar_day("end"),
+             choice("reason", (*REASONS, "-"))),
+    # c:q:<start>:<end>:<reason>  a guard's own request, with its reason
+    own=("q", calendar_day("start"), calendar_day("end"), choice("reason", REASONS)),
+    # approve / refuse a request
+    approve=("a", number("request")),
+    refuse=("n", number("request")),
+    # end a leave early: ask, then confirm
+    ask_end=("x", number("leave")),
+    end=("y", number("leave")),
+)
 _REASON_WORDS = {"cuti": "c", "sakit": "s", "dinas": "d", "dinas luar": "d", "dl": "d",
                  "diklat": "k", "pelatihan": "k", "lainnya": "l", "lain": "l", "izin": "l"}
 MANAGERS = (ADMIN, KPLP, KARUPAM)
 BACKDATE_DAYS = 7  # officers may record leave that began up to a week ago (a late sick note)
 
 
-def manage_scope(session: Session, actor: Actor) -> Scope | None:
+def manage_scope(session: Session, actor: Actor) -> Jurisdiction | None:
     """Admins: everyone; the KPLP: the unit; a Karupam: their regu."""
     return scope_for(session, actor, MANAGERS)
 
@@ -132,7 +137,7 @@ def _self_refused() -> Reply:
     return Reply("own_record_refused", {"what": "cuti"})
 
 
-def _officer(session: Session, settings: Settings, actor: Actor, scope: Scope, text: str,
+def _officer(session: Session, settings: Settings, actor: Actor, scope: Jurisdiction, text: str,
              now: datetime) -> Reply:
     query, words, rest = split_dates(text)
     if words is None or not query:
@@ -148,22 +153,24 @@ def _officer(session: Session, settings: Settings, actor: Actor, scope: Scope, t
     if len(people) > 1:
         if len(people) > MAX_BUTTONS or note:
             return _reply("ambiguous", people=people[:MAX_BUTTONS], query=query)
-        keyboard = [[button("button_person", f"c:d:{p.id}:{ymd(start)}:{ymd(end)}:{code or '-'}",
-                            person=p)] for p in people]
+        keyboard = [[button("button_person", BUTTONS.encode(
+            "officer", employee=p.id, start=start, end=end, reason=code or "-"), person=p)]
+            for p in people]
         return Reply("cuti_choose_person", {"people": people, "query": query}, keyboard)
     if _is_self(actor, people[0]):  # one's own leave is asked for; the superior decides
         return _ask_own(session, settings, actor, words, rest, now)
     return _proceed(session, actor, scope, people[0], start, end, code, note, now)
 
 
-def _proceed(session: Session, actor: Actor, scope: Scope, employee: Employee, start: date,
+def _proceed(session: Session, actor: Actor, scope: Jurisdiction, employee: Employee, start: date,
              end: date, code: str | None, note: str, now: datetime) -> Reply:
     problem = _check_dates(session, employee, start, end, now, backdate=BACKDATE_DAYS)
     if problem:
         return _reply(problem)
     if code is None:
-        keyboard = [[button("leave_reason", f"c:d:{employee.id}:{ymd(start)}:{ymd(end)}:{r}",
-                            code=r)] for r in REASONS]
+        keyboard = [[button("leave_reason", BUTTONS.encode(
+            "officer", employee=employee.id, start=start, end=end, reason=r), code=r)]
+            for r in REASONS]
         return Reply("cuti_choose_reason",
                      {"employee": employee, "start": start, "end": end}, keyboard)
     return record(session, actor=actor, scope=scope, employee=employee, start=start, end=end,
@@ -190,7 +197,7 @@ def _overlapping(session: Session, employee_id: int, start: date, end: date) -> 
         Leave.end >= Leave.start).order_by(col(Leave.start))).first()
 
 
-def record(session: Session, *, actor: Actor, scope: Scope, employee: Employee, start: date,
+def record(session: Session, *, actor: Actor, scope: Jurisdiction, employee: Employee, start: date,
            end: date, reason: str, now: datetime, request_id: int | None = None,
            tell_person: bool = True) -> Reply:
     """Write the leave (the scope is checked here again, whoever calls). Nobody records their
@@ -264,7 +271,7 @@ def overview(session: Session, *, actor: Actor, now: datetime) -> Reply:
               .join(Employee, col(Employee.id) == LeaveRequest.employee_id)
               .where(LeaveRequest.state == "pending").order_by(col(LeaveRequest.id)))
         pending = [(r, e) for r, e in session.exec(manage.filter(pq))]
-    keyboard = [[button("button_end_leave", f"c:x:{lv.id}", employee=emp)]
+    keyboard = [[button("button_end_leave", BUTTONS.encode("ask_end", leave=lv.id), employee=emp)]
                 for lv, emp in rows if manage is not None and manage.allows(emp)][:MAX_BUTTONS]
     return Reply("cuti_today", {
         "rows": [{"leave": lv, "employee": emp, "regu": regu.get(emp.regu_id),
@@ -297,7 +304,7 @@ def _names_self(session: Session, actor: Actor, query: str) -> bool:
     """`saya`, or a name or NIP that finds the asker and nobody else in the unit."""
     if query.lower() == "saya":
         return True
-    found = find_people(session, Scope(frozenset({actor.employee.unit_id})), query)
+    found = find_people(session, Jurisdiction(frozenset({actor.employee.unit_id})), query)
     return [p.id for p in found] == [actor.employee.id]
 
 
@@ -314,7 +321,8 @@ def _ask_own(session: Session, settings: Settings, actor: Actor, words: DateWord
         return _reply(problem)
     code, note = parse_reason(rest)
     if code is None:
-        keyboard = [[button("leave_reason", f"c:q:{ymd(start)}:{ymd(end)}:{r}", code=r)]
+        keyboard = [[button("leave_reason", BUTTONS.encode(
+            "own", start=start, end=end, reason=r), code=r)]
                     for r in REASONS]
         return Reply("cuti_choose_reason", {"employee": employee, "start": start, "end": end,
                                             "own": True}, keyboard)
@@ -346,8 +354,8 @@ def request(session: Session, settings: Settings, *, actor: Actor, start: date, 
     session.flush()
     unit = _unit(session, employee)
     regu = session.get(Regu, employee.regu_id) if employee.regu_id else None
-    keyboard = [[button("button_approve", f"c:a:{req.id}"),
-                 button("button_refuse", f"c:n:{req.id}")]]
+    keyboard = [[button("button_approve", BUTTONS.encode("approve", request=req.id)),
+                 button("button_refuse", BUTTONS.encode("refuse", request=req.id))]]
     reply = Reply("cuti_request", {"employee": employee, "request": req, "unit": unit,
                                    "regu": regu}, keyboard)
     names = []
@@ -371,7 +379,7 @@ def decide(session: Session, settings: Settings, *, actor: Actor, request_id: in
         return PressOutcome(_toast("already_decided"))
     reply = None
     if approve:
-        reply = record(session, actor=actor, scope=Scope(frozenset({employee.unit_id})),
+        reply = record(session, actor=actor, scope=Jurisdiction(frozenset({employee.unit_id})),
                        employee=employee, start=req.start, end=req.end, reason=req.reason,
                        now=now, request_id=req.id, tell_person=False)
         if reply.template != "cuti_saved":
@@ -412,8 +420,8 @@ def _end_search(session: Session, actor: Actor, query: str, now: datetime) -> Re
         .order_by(col(Leave.start)).limit(MAX_BUTTONS)))
     if not leaves:
         return _reply("no_current_leave", query=query)
-    keyboard = [[button("button_end_leave", f"c:x:{lv.id}", employee=names[lv.employee_id],
-                        leave=lv)] for lv in leaves]
+    keyboard = [[button("button_end_leave", BUTTONS.encode("ask_end", leave=lv.id),
+                        employee=names[lv.employee_id], leave=lv)] for lv in leaves]
     return Reply("cuti_choose_end", {"rows": [(lv, names[lv.employee_id]) for lv in leaves]},
                  keyboard)
 
@@ -464,7 +472,7 @@ def ask_end(session: Session, *, actor: Actor, leave_id: int, now: datetime) -> 
     if isinstance(found, PressOutcome):
         return found
     leave, employee, new_end = found
-    keyboard = [[button("button_confirm_end", f"c:y:{leave.id}")]]
+    keyboard = [[button("button_confirm_end", BUTTONS.encode("end", leave=leave.id))]]
     return PressOutcome(_toast("ok"), Reply("cuti_confirm_end", {
         "employee": employee, "leave": leave, "new_end": new_end}, keyboard))
 
@@ -507,24 +515,18 @@ def end_early(session: Session, *, actor: Actor, leave_id: int, now: datetime,
 def press(session: Session, settings: Settings, *, actor: Actor, data: str | None,
           now: datetime, origin: Origin | None = None) -> PressOutcome:
     """Every `c:` button. The data is checked, and the presser's rights checked again."""
-    parts = callback_parts(data, PREFIX, SHAPES)
-    if parts is None:
+    pressed = BUTTONS.decode(data)
+    if pressed is None:
         return PressOutcome(render("toast_invalid"))
-    action, args = parts[0], parts[1:]
-    if action in ("a", "n", "x", "y"):
-        ident = parse_id(args[0])
-        if ident is None:
-            return PressOutcome(render("toast_invalid"))
-        if action in ("a", "n"):
-            return decide(session, settings, actor=actor, request_id=ident,
-                          approve=action == "a", now=now, origin=origin)
-        if action == "x":
-            return ask_end(session, actor=actor, leave_id=ident, now=now)
-        return end_early(session, actor=actor, leave_id=ident, now=now, origin=origin)
-    if action == "q":
-        start, end, code = parse_ymd(args[0]), parse_ymd(args[1]), args[2]
-        if start is None or end is None or code not in REASONS:
-            return PressOutcome(render("toast_invalid"))
+    if pressed.shape in ("approve", "refuse"):
+        return decide(session, settings, actor=actor, request_id=pressed["request"],
+                      approve=pressed.shape == "approve", now=now, origin=origin)
+    if pressed.shape == "ask_end":
+        return ask_end(session, actor=actor, leave_id=pressed["leave"], now=now)
+    if pressed.shape == "end":
+        return end_early(session, actor=actor, leave_id=pressed["leave"], now=now, origin=origin)
+    start, end, code = pressed["start"], pressed["end"], pressed["reason"]
+    if pressed.shape == "own":
         if actor.employee is None:
             return PressOutcome(_toast("not_registered"))
         problem = _check_dates(session, actor.employee, start, end, now, backdate=0)
@@ -533,13 +535,9 @@ def press(session: Session, settings: Settings, *, actor: Actor, data: str | Non
         reply = request(session, settings, actor=actor, start=start, end=end,
                         reason=reason_text(code), now=now)
         return PressOutcome(_toast("ok"), reply)
-    # "d": an officer's leave, one choice at a time
-    employee_id, start, end, code = parse_id(args[0]), parse_ymd(args[1]), parse_ymd(args[2]), \
-        args[3]
-    if employee_id is None or start is None or end is None or code not in (*REASONS, "-"):
-        return PressOutcome(render("toast_invalid"))
+    # "officer": an officer's leave, one choice at a time
     scope = manage_scope(session, actor)
-    employee = session.get(Employee, employee_id)
+    employee = session.get(Employee, pressed["employee"])
     if scope is None or employee is None or not scope.allows(employee):
         return PressOutcome(_toast("not_allowed"))
     if _is_self(actor, employee):

@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 
 from bot.audit.log import record_event
 from bot.delivery import outbox
+from bot.delivery.callbacks import register
 from bot.models import Employee, OutboxMessage, PledgePeriod, Regu, Unit
 from bot.org.access import Actor, visible_units
 from bot.org.units import period_row
@@ -26,16 +27,14 @@ from bot.unit_admin.common import (
     PressOutcome,
     Reply,
     button,
-    callback_parts,
     result_reply,
 )
 from bot.unit_admin.models import PaktaSignature
 
 log = logging.getLogger(__name__)
 
-PREFIX = "m"
-SHOW = "m:t"  # "show me the pact"
-SHAPES = {"t": 0}
+BUTTONS = register("m", show=("t",))  # m:t, "show me the pact"
+SHOW = BUTTONS.encode("show")
 STATUS_NAMES = 60  # names listed per unit; the rest are counted
 STATUS_UNITS = 10  # units listed in detail; more get counts only
 SIGN_WORDS = ("baca", "tanda", "tandatangan", "tandatangani", "saya", "teks")
@@ -166,7 +165,7 @@ def status(session: Session, settings: Settings, *, actor: Actor, units: list[Un
 def press(session: Session, settings: Settings, *, actor: Actor, data: str | None,
           now: datetime, origin: Origin | None = None) -> PressOutcome:
     """Every `m:` button (`origin` unused: the pact's message keeps its button)."""
-    if callback_parts(data, PREFIX, SHAPES) is None:
+    if BUTTONS.decode(data) is None:
         return PressOutcome(render("toast_invalid"))
     if actor.employee is None:
         return PressOutcome(render("toast_unit", result="not_registered"))

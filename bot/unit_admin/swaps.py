@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 from bot.audit.log import record_event
 from bot.calendar.duty import ApelPlan, Move, day_plan, off_duty_regu, regu_on_duty, standing
 from bot.delivery import outbox
+from bot.delivery.callbacks import calendar_day, choice, number, register
 from bot.models import Apel, Employee, Regu, Unit
 from bot.org.access import Actor
 from bot.org.people import find_regus
@@ -29,33 +30,32 @@ from bot.unit_admin.common import (
     KARUPAM,
     KPLP,
     MAX_BUTTONS,
+    Jurisdiction,
     Origin,
     PressOutcome,
     Reply,
-    Scope,
     button,
-    callback_parts,
     close_buttons,
     find_people,
     local_today,
     notify,
-    parse_id,
-    parse_ymd,
     reader_scope,
     result_reply,
     scope_for,
     split_dates,
     unit_toast,
-    ymd,
 )
 from bot.unit_admin.models import DutySwap
 
 log = logging.getLogger(__name__)
 
-PREFIX = "t"
-# t:p:<employee>:<yyyymmdd>:<slot index>  the person, once several matched
-# t:u:<swap>                              undo a swap (and its pair)
-SHAPES = {"p": 3, "u": 1}
+BUTTONS = register(
+    "t",
+    # t:p:<employee>:<yyyymmdd>:<slot index>  the person, once several matched
+    person=("p", number("employee"), calendar_day("day"), choice("slot", ("0", "1", "2"))),
+    # t:u:<swap>  undo a swap (and its pair)
+    undo=("u", number("swap")),
+)
 REGU_SWAPPERS = (ADMIN, KPLP)
 PERSON_SWAPPERS = (ADMIN, KPLP, KARUPAM)
 MAX_DAYS_AHEAD = 366
@@ -157,7 +157,8 @@ def command(session: Session, settings: Settings, *, actor: Actor, text: str,
             return _reply("invalid_date")
         return swap_regu(session, settings, actor=actor, regu=regus[0], day=dates[0],
                          slot=slot, now=now)
-    scope = person_scope if not unit_code else Scope(frozenset(unit_ids), person_scope.regu_id)
+    scope = (person_scope if not unit_code
+             else Jurisdiction(frozenset(unit_ids), person_scope.regu_id))
     people = find_people(session, scope, target)
     if not people:
         return _reply("not_found", query=target)
@@ -169,7 +170,8 @@ def command(session: Session, settings: Settings, *, actor: Actor, text: str,
         if len(people) > MAX_BUTTONS:
             return _reply("ambiguous", people=people[:MAX_BUTTONS], query=target)
         keyboard = [[button("button_person",
-                            f"t:p:{p.id}:{ymd(dates[0])}:{SLOTS.index(slot)}", person=p)]
+                            BUTTONS.encode("person", employee=p.id, day=dates[0],
+                                           slot=str(SLOTS.index(slot))), person=p)]
                     for p in people]
         return Reply("cuti_choose_person", {"people": people, "query": target}, keyboard)
     return swap_person(session, settings, actor=actor, employee=people[0], day=dates[0],
@@ -237,7 +239,7 @@ def swap_regu(session: Session, settings: Settings, *, actor: Actor, regu: Regu,
                                 now=now, priority=outbox.PRIORITY_REPLY)
     log.info("swap %s: %s stands %s %s on %s", ids, regu.name, unit.code, slot, day)
     return Reply("tukar_saved", {"kind": "regu", "plans": plans, **context},
-                 [[button("button_undo", f"t:u:{first.id}")]])
+                 [[button("button_undo", BUTTONS.encode("undo", swap=first.id))]])
 
 
 def _own_slot(session: Session, settings: Settings, employee: Employee,
@@ -288,7 +290,7 @@ def swap_person(session: Session, settings: Settings, *, actor: Actor, employee:
     if employee.telegram_user_id != actor.telegram_user_id:
         notify(session, employee, f"swap-note:{row.id}", "tukar_person_notice", now, **context)
     return Reply("tukar_saved", {"kind": "person", "plans": plans, **context},
-                 [[button("button_undo", f"t:u:{row.id}")]])
+                 [[button("button_undo", BUTTONS.encode("undo", swap=row.id))]])
 
 
 def _may_change(session: Session, actor: Actor, row: DutySwap) -> bool:
@@ -328,7 +330,7 @@ def revoke(session: Session, settings: Settings, *, actor: Actor, swap_id: int,
         "unit": unit, "day": row.duty_date, "plans": plans}))
 
 
-def upcoming(session: Session, settings: Settings, *, actor: Actor, scope: Scope,
+def upcoming(session: Session, settings: Settings, *, actor: Actor, scope: Jurisdiction,
              now: datetime) -> Reply:
     """The swaps in force from today on, in the actor's units, with undo buttons."""
     units = {u.id: u for u in session.exec(select(Unit).where(Unit.active))
@@ -346,7 +348,7 @@ def upcoming(session: Session, settings: Settings, *, actor: Actor, scope: Scope
                       "regu": session.get(Regu, r.regu_id) if r.regu_id else None,
                       "employee": session.get(Employee, r.employee_id) if r.employee_id
                       else None})
-    keyboard = [[button("button_undo_swap", f"t:u:{item['swap'].id}", **item)]
+    keyboard = [[button("button_undo_swap", BUTTONS.encode("undo", swap=item["swap"].id), **item)]
                 for item in shown if _may_change(session, actor, item["swap"])]
     regu_rights = scope_for(session, actor, REGU_SWAPPERS) is not None
     return Reply("tukar_list", {"rows": shown, "regu_rights": regu_rights}, keyboard or None)
@@ -355,18 +357,14 @@ def upcoming(session: Session, settings: Settings, *, actor: Actor, scope: Scope
 def press(session: Session, settings: Settings, *, actor: Actor, data: str | None,
           now: datetime, origin: Origin | None = None) -> PressOutcome:
     """Every `t:` button, checked, with the presser's rights checked again."""
-    parts = callback_parts(data, PREFIX, SHAPES)
-    if parts is None:
+    pressed = BUTTONS.decode(data)
+    if pressed is None:
         return PressOutcome(render("toast_invalid"))
-    if parts[0] == "u":
-        swap_id = parse_id(parts[1])
-        if swap_id is None:
-            return PressOutcome(render("toast_invalid"))
-        return revoke(session, settings, actor=actor, swap_id=swap_id, now=now, origin=origin)
-    employee_id, day, slot_ix = parse_id(parts[1]), parse_ymd(parts[2]), parts[3]
-    if employee_id is None or day is None or slot_ix not in ("0", "1", "2"):
-        return PressOutcome(render("toast_invalid"))
-    employee = session.get(Employee, employee_id)
+    if pressed.shape == "undo":
+        return revoke(session, settings, actor=actor, swap_id=pressed["swap"], now=now,
+                      origin=origin)
+    day, slot_ix = pressed["day"], pressed["slot"]
+    employee = session.get(Employee, pressed["employee"])
     scope = scope_for(session, actor, PERSON_SWAPPERS)
     if employee is None or scope is None or not scope.allows(employee):
         return PressOutcome(_toast("not_allowed"))

@@ -11,13 +11,26 @@ import pytest
 from openpyxl import load_workbook
 from sqlmodel import select
 
-from bot.announcements import announce as svc
+from bot.announcements import (
+    listing,
+    read_report,
+    readers_xlsx,
+    sending,
+    tally,
+    targets,
+    views,
+    withdrawal,
+)
+from bot.announcements.buttons import parse_ack_callback
+from bot.announcements.confirmations import AckResult, acknowledge
 from bot.announcements.models import (
     Acknowledgement,
     Announcement,
     AnnouncementExpected,
     AnnouncementPost,
 )
+from bot.announcements.posts import PRIORITY_ANNOUNCEMENT, excerpt
+from bot.announcements.reminders import send_reminders
 from bot.audit.models import AuditEntry
 from bot.delivery import outbox
 from bot.delivery.html_parts import visible_length
@@ -63,7 +76,7 @@ def world(db, kw):
 
 def _send(db, settings, scope="kanwil", key="k1", sender=SATGAS, media=("photo", "AgAC-1"),
           now=NOW, text="<b>Surat edaran</b> netralitas"):
-    return db.call(lambda s: svc.send(
+    return db.call(lambda s: sending.send(
         s, settings, sender_user_id=sender, draft_key=f"{sender}:{key}", text_html=text,
         media_kind=media[0] if media else None, media_file_id=media[1] if media else None,
         scope=scope, now=now))
@@ -80,28 +93,28 @@ def _mark_all_sent(db, now=NOW):
 def test_target_options_follow_the_grant(world, kw):
     def options(user_id):
         return world.call(lambda s: [(o.scope, o.label, len(o.unit_ids)) for o in
-                                     svc.target_options(s, actor_for(s, kw, user_id))])
+                                     targets.target_options(s, actor_for(s, kw, user_id))])
 
     assert options(SATGAS) == [("unit", "Lapas Kelas IIA Palu", 1),
                                ("kanwil", "Kanwil Sulawesi Tengah", 3)]
     assert options(SATGAS_UNIT) == [("unit", "Rutan Kelas IIA Palu", 1)]  # its unit only
     assert options(ADMIN) == [("all", "", 4)]  # not on the roster: no "this unit"
     assert options(BUDI) == [] and options(KALAPAS_PALU) == [] and options(STRANGER) == []
-    reach = world.call(lambda s: svc.reach_of(s, svc.target_for(
+    reach = world.call(lambda s: targets.reach_of(s, targets.target_for(
         s, actor_for(s, kw, SATGAS), "kanwil").unit_ids))
     assert (reach.units, reach.groups, reach.people) == (3, 13, 12)
 
 
 def test_send_fans_out_once_per_group_with_the_file_id(world, kw):
     outcome = _send(world, kw)
-    assert outcome.result is svc.SendResult.SENT
+    assert outcome.result is sending.SendResult.SENT
     ann = outcome.announcement
     assert (ann.group_count, ann.expected_count) == (13, 12)
     assert ann.remind_at == NOW + timedelta(minutes=120)
     rows = world.call(lambda s: s.exec(select(OutboxMessage).order_by(OutboxMessage.id)).all())
     assert len(rows) == 13 and {r.method for r in rows} == {"sendPhoto"}
-    assert {r.priority for r in rows} == {svc.PRIORITY_ANNOUNCEMENT}
-    assert outbox.PRIORITY_BRIEFING < svc.PRIORITY_ANNOUNCEMENT < outbox.PRIORITY_TALLY
+    assert {r.priority for r in rows} == {PRIORITY_ANNOUNCEMENT}
+    assert outbox.PRIORITY_BRIEFING < PRIORITY_ANNOUNCEMENT < outbox.PRIORITY_TALLY
     payload = rows[0].payload
     assert payload["photo"] == "AgAC-1" and "<b>Surat edaran</b>" in payload["caption"]
     assert payload["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == f"a:{ann.id}"
@@ -112,7 +125,7 @@ def test_send_fans_out_once_per_group_with_the_file_id(world, kw):
     assert by_chat[PALU_A] == 2 and by_chat[PALU_ADMIN] == 2 and by_chat[LPKA_ADMIN] == 2
     # The same draft again (double tap, redelivered update): nothing new.
     again = _send(world, kw)
-    assert again.result is svc.SendResult.ALREADY and again.announcement.id == ann.id
+    assert again.result is sending.SendResult.ALREADY and again.announcement.id == ann.id
     assert world.call(lambda s: len(s.exec(select(OutboxMessage)).all())) == 13
     kinds = world.call(lambda s: s.exec(select(AuditEntry.kind)).all())
     assert kinds.count("announcement.sent") == 1
@@ -120,10 +133,10 @@ def test_send_fans_out_once_per_group_with_the_file_id(world, kw):
 
 def test_send_refuses_what_the_sender_cannot_reach(world, kw):
     assert _send(world, kw, scope="kanwil", sender=SATGAS_UNIT).result is \
-        svc.SendResult.NOT_ALLOWED
-    assert _send(world, kw, scope="all", sender=BUDI).result is svc.SendResult.NOT_ALLOWED
+        sending.SendResult.NOT_ALLOWED
+    assert _send(world, kw, scope="all", sender=BUDI).result is sending.SendResult.NOT_ALLOWED
     text_only = _send(world, kw, scope="unit", sender=SATGAS_UNIT, media=None)
-    assert text_only.result is svc.SendResult.SENT
+    assert text_only.result is sending.SendResult.SENT
     assert text_only.announcement.group_count == 3  # Rutan Palu: three regu, no admin group
     rows = world.call(lambda s: s.exec(select(OutboxMessage)).all())
     assert {r.method for r in rows} == {"sendMessage"}
@@ -133,20 +146,20 @@ def test_acknowledgements(world, kw):
     ann = _send(world, kw).announcement
 
     def press(user, chat=PALU_A, at=NOW + timedelta(minutes=5)):
-        return world.call(lambda s: svc.acknowledge(
+        return world.call(lambda s: acknowledge(
             s, announcement_id=ann.id, telegram_user_id=user, chat_id=chat, now=at))
 
     first = press(BUDI)
-    assert first.result is svc.AckResult.RECORDED and first.name == "Budi Santoso"
+    assert first.result is AckResult.RECORDED and first.name == "Budi Santoso"
     assert first.timezone == "Asia/Makassar"
     again = press(BUDI, at=NOW + timedelta(minutes=9))
-    assert again.result is svc.AckResult.ALREADY and again.at == NOW + timedelta(minutes=5)
-    assert press(AGUS).result is svc.AckResult.NOT_TARGET
-    assert press(STRANGER).result is svc.AckResult.NOT_REGISTERED
-    assert press(RAHMAT).result is svc.AckResult.RECORDED
-    assert world.call(lambda s: svc.acknowledge(
+    assert again.result is AckResult.ALREADY and again.at == NOW + timedelta(minutes=5)
+    assert press(AGUS).result is AckResult.NOT_TARGET
+    assert press(STRANGER).result is AckResult.NOT_REGISTERED
+    assert press(RAHMAT).result is AckResult.RECORDED
+    assert world.call(lambda s: acknowledge(
         s, announcement_id=ann.id + 50, telegram_user_id=BUDI, chat_id=PALU_A,
-        now=NOW)).result is svc.AckResult.UNKNOWN
+        now=NOW)).result is AckResult.UNKNOWN
     acks = world.call(lambda s: s.exec(select(Acknowledgement)).all())
     assert sorted(a.telegram_user_id for a in acks) == [BUDI, RAHMAT]
     kinds = world.call(lambda s: s.exec(select(AuditEntry.kind)).all())
@@ -155,25 +168,25 @@ def test_acknowledgements(world, kw):
 
 def test_tallies_wait_for_delivery_and_respect_the_interval(world, kw):
     ann = _send(world, kw, media=None).announcement
-    world.call(lambda s: svc.acknowledge(s, announcement_id=ann.id, telegram_user_id=BUDI,
+    world.call(lambda s: acknowledge(s, announcement_id=ann.id, telegram_user_id=BUDI,
                                          chat_id=PALU_A, now=NOW))
     # Nothing delivered yet: no edit, and the watermark stays so a later pass edits.
-    assert world.call(lambda s: svc.refresh_tallies(s, NOW, 5)) == 0
+    assert world.call(lambda s: tally.refresh_tallies(s, NOW, 5)) == 0
     _mark_all_sent(world)
-    assert world.call(lambda s: svc.refresh_tallies(s, NOW, 5)) == 1
+    assert world.call(lambda s: tally.refresh_tallies(s, NOW, 5)) == 1
     edits = world.call(lambda s: s.exec(select(OutboxMessage).where(
         OutboxMessage.method == "editMessageText")).all())
     assert len(edits) == 1 and edits[0].chat_id == PALU_A
     assert "1 dari 2 pegawai" in edits[0].payload["text"]
     assert edits[0].payload["reply_markup"]["inline_keyboard"]  # the button stays
     assert edits[0].priority == outbox.PRIORITY_TALLY
-    world.call(lambda s: svc.acknowledge(s, announcement_id=ann.id, telegram_user_id=KALAPAS_PALU,
+    world.call(lambda s: acknowledge(s, announcement_id=ann.id, telegram_user_id=KALAPAS_PALU,
                                          chat_id=PALU_ADMIN, now=NOW))
-    world.call(lambda s: svc.acknowledge(s, announcement_id=ann.id, telegram_user_id=ANDI,
+    world.call(lambda s: acknowledge(s, announcement_id=ann.id, telegram_user_id=ANDI,
                                          chat_id=PALU_A, now=NOW))
     # Regu A was edited a moment ago; the admin group and Regu B were not.
-    assert world.call(lambda s: svc.refresh_tallies(s, NOW + timedelta(seconds=1), 5)) == 2
-    assert world.call(lambda s: svc.refresh_tallies(s, NOW + timedelta(seconds=9), 5)) == 0
+    assert world.call(lambda s: tally.refresh_tallies(s, NOW + timedelta(seconds=1), 5)) == 2
+    assert world.call(lambda s: tally.refresh_tallies(s, NOW + timedelta(seconds=9), 5)) == 0
     assert world.call(lambda s: s.get(Announcement, ann.id).tally_ack_id) > 0
 
 
@@ -181,11 +194,11 @@ def test_reminder_goes_once_to_groups_with_people_missing(world, kw):
     ann = _send(world, kw, media=None).announcement
     _mark_all_sent(world)
     for user, chat in ((BUDI, PALU_A), (MAYA, LPKA_ADMIN), (RAHMAT, -1003000000001)):
-        world.call(lambda s, u=user, c=chat: svc.acknowledge(
+        world.call(lambda s, u=user, c=chat: acknowledge(
             s, announcement_id=ann.id, telegram_user_id=u, chat_id=c, now=NOW))
-    assert world.call(lambda s: svc.send_reminders(s, NOW + timedelta(minutes=119))) == 0
+    assert world.call(lambda s: send_reminders(s, NOW + timedelta(minutes=119))) == 0
     later = NOW + timedelta(minutes=121)
-    assert world.call(lambda s: svc.send_reminders(s, later)) > 0
+    assert world.call(lambda s: send_reminders(s, later)) > 0
     reminders = world.call(lambda s: s.exec(select(OutboxMessage).where(
         OutboxMessage.key.startswith(f"ann:{ann.id}:remind:"))).all())  # type: ignore
     texts = {r.chat_id: r.payload["text"] for r in reminders}
@@ -200,17 +213,17 @@ def test_reminder_goes_once_to_groups_with_people_missing(world, kw):
     assert -1003000000001 not in texts  # Rahmat, the only one in Rutan Regu 1, confirmed
     assert -1001000000003 not in texts  # nobody in Palu Regu C
     assert all(r.payload["reply_parameters"]["message_id"] > 100 for r in reminders)
-    assert world.call(lambda s: svc.send_reminders(s, later + timedelta(hours=5))) == 0
+    assert world.call(lambda s: send_reminders(s, later + timedelta(hours=5))) == 0
 
 
 def test_follow_up_visibility_and_missing_names(world, kw):
     ann = _send(world, kw).announcement
     for user in (BUDI, MAYA, KALAPAS_PALU):
-        world.call(lambda s, u=user: svc.acknowledge(
+        world.call(lambda s, u=user: acknowledge(
             s, announcement_id=ann.id, telegram_user_id=u, chat_id=PALU_A, now=NOW))
 
     def report(user, number=ann.id):
-        return world.call(lambda s: svc.follow_up(s, kw, telegram_user_id=user,
+        return world.call(lambda s: read_report.follow_up(s, kw, telegram_user_id=user,
                                                   announcement_id=number))
 
     full = report(SATGAS).report
@@ -227,11 +240,11 @@ def test_follow_up_visibility_and_missing_names(world, kw):
     assert (palu.expected, palu.confirmed) == (5, 2) and not palu.may_withdraw
     assert report(ADMIN).report.expected == 12
     assert report(KALAPAS_RUTAN, None).report.units[0].unit.name == "Rutan Kelas IIA Palu"
-    assert report(BUDI).result is svc.FollowUpResult.NOT_ALLOWED
-    assert report(BUDI, None).result is svc.FollowUpResult.NONE
-    assert report(SATGAS, ann.id + 9).result is svc.FollowUpResult.UNKNOWN
+    assert report(BUDI).result is read_report.FollowUpResult.NOT_ALLOWED
+    assert report(BUDI, None).result is read_report.FollowUpResult.NONE
+    assert report(SATGAS, ann.id + 9).result is read_report.FollowUpResult.UNKNOWN
     # The spreadsheet: one row per expected person; a name that looks like a formula is text.
-    book = load_workbook(io.BytesIO(svc.workbook(full)))
+    book = load_workbook(io.BytesIO(readers_xlsx.workbook(full)))
     rows = list(book.active.iter_rows(values_only=True))
     assert rows[0][:3] == ("Unit", "Grup", "Nama") and len(rows) == 13
     names = {r[2] for r in rows[1:]}
@@ -246,15 +259,15 @@ def test_recent_lists_rates_for_what_each_person_may_see(world, kw):
     first = _send(world, kw, key="a").announcement
     second = _send(world, kw, key="b", sender=SATGAS_UNIT, scope="unit", media=None,
                    now=NOW + timedelta(hours=1)).announcement
-    world.call(lambda s: svc.acknowledge(s, announcement_id=first.id, telegram_user_id=BUDI,
+    world.call(lambda s: acknowledge(s, announcement_id=first.id, telegram_user_id=BUDI,
                                          chat_id=PALU_A, now=NOW))
-    mine = world.call(lambda s: svc.recent(s, kw, telegram_user_id=SATGAS))
+    mine = world.call(lambda s: listing.recent(s, kw, telegram_user_id=SATGAS))
     assert [(i.announcement.id, i.confirmed, i.expected) for i in mine] == [(first.id, 1, 12)]
-    everyone = world.call(lambda s: svc.recent(s, kw, telegram_user_id=ADMIN))
+    everyone = world.call(lambda s: listing.recent(s, kw, telegram_user_id=ADMIN))
     assert [i.announcement.id for i in everyone] == [second.id, first.id]
-    rutan = world.call(lambda s: svc.recent(s, kw, telegram_user_id=KALAPAS_RUTAN))
+    rutan = world.call(lambda s: listing.recent(s, kw, telegram_user_id=KALAPAS_RUTAN))
     assert [(i.announcement.id, i.expected) for i in rutan] == [(second.id, 3), (first.id, 3)]
-    assert world.call(lambda s: svc.recent(s, kw, telegram_user_id=BUDI)) is None
+    assert world.call(lambda s: listing.recent(s, kw, telegram_user_id=BUDI)) is None
 
 
 def test_withdraw_cancels_pending_and_takes_down_the_rest(world, kw):
@@ -264,12 +277,12 @@ def test_withdraw_cancels_pending_and_takes_down_the_rest(world, kw):
     world.call(lambda s: [outbox.mark_sent(s, r.id, 10 + i, NOW) for i, r in enumerate(rows[:5])])
     world.call(lambda s: [outbox.mark_sent(s, r.id, 10 + i, NOW - timedelta(hours=50))
                           for i, r in enumerate(rows[:2])])
-    assert world.call(lambda s: svc.withdraw(s, kw, announcement_id=ann.id,
+    assert world.call(lambda s: withdrawal.withdraw(s, kw, announcement_id=ann.id,
                                              telegram_user_id=BUDI, now=NOW)).result is \
-        svc.WithdrawResult.NOT_ALLOWED
-    out = world.call(lambda s: svc.withdraw(s, kw, announcement_id=ann.id,
+        withdrawal.WithdrawResult.NOT_ALLOWED
+    out = world.call(lambda s: withdrawal.withdraw(s, kw, announcement_id=ann.id,
                                             telegram_user_id=SATGAS, now=NOW))
-    assert out.result is svc.WithdrawResult.WITHDRAWN
+    assert out.result is withdrawal.WithdrawResult.WITHDRAWN
     assert (out.cancelled, out.removed) == (8, 5)
     after = world.call(lambda s: s.exec(select(OutboxMessage).order_by(OutboxMessage.id)).all())
     assert [r.state for r in after[:13]] == ["sent"] * 5 + ["failed"] * 8
@@ -279,16 +292,16 @@ def test_withdraw_cancels_pending_and_takes_down_the_rest(world, kw):
     assert "ditarik" in down[rows[0].chat_id].payload["text"]
     assert down[rows[0].chat_id].payload["reply_markup"] == {"inline_keyboard": []}
     assert down[rows[4].chat_id].payload == {"ref_outbox_id": rows[4].id}
-    assert {r.priority for r in down.values()} == {svc.PRIORITY_WITHDRAW}
+    assert {r.priority for r in down.values()} == {withdrawal.PRIORITY_WITHDRAW}
     # The record stays; presses are refused politely; a second withdrawal changes nothing.
     assert world.call(lambda s: s.get(Announcement, ann.id).withdrawn_at) == NOW
-    assert world.call(lambda s: svc.acknowledge(
+    assert world.call(lambda s: acknowledge(
         s, announcement_id=ann.id, telegram_user_id=BUDI, chat_id=PALU_A,
-        now=NOW)).result is svc.AckResult.WITHDRAWN
-    assert world.call(lambda s: svc.withdraw(s, kw, announcement_id=ann.id,
+        now=NOW)).result is AckResult.WITHDRAWN
+    assert world.call(lambda s: withdrawal.withdraw(s, kw, announcement_id=ann.id,
                                              telegram_user_id=ADMIN, now=NOW)).result is \
-        svc.WithdrawResult.ALREADY
-    assert world.call(lambda s: svc.send_reminders(s, NOW + timedelta(days=1))) == 0
+        withdrawal.WithdrawResult.ALREADY
+    assert world.call(lambda s: send_reminders(s, NOW + timedelta(days=1))) == 0
     assert world.call(lambda s: len(s.exec(select(AnnouncementExpected)).all())) == 12
     kinds = world.call(lambda s: s.exec(select(AuditEntry.kind)).all())
     assert kinds.count("announcement.withdrawn") == 1
@@ -303,20 +316,20 @@ def test_an_employee_added_later_is_not_expected_but_may_confirm(world, kw):
                        updated_at=NOW))
 
     world.call(add)
-    assert world.call(lambda s: svc.acknowledge(
+    assert world.call(lambda s: acknowledge(
         s, announcement_id=ann.id, telegram_user_id=7777, chat_id=PALU_A,
-        now=NOW)).result is svc.AckResult.RECORDED
-    report = world.call(lambda s: svc.follow_up(s, kw, telegram_user_id=SATGAS,
+        now=NOW)).result is AckResult.RECORDED
+    report = world.call(lambda s: read_report.follow_up(s, kw, telegram_user_id=SATGAS,
                                                 announcement_id=ann.id)).report
     assert (report.expected, report.confirmed) == (12, 0)
 
 
 def test_parse_ack_callback_and_excerpt():
-    assert svc.parse_ack_callback("a:12") == 12
+    assert parse_ack_callback("a:12") == 12
     for bad in (None, "", "a:", "a:x", "a:-1", "p:12", "a:1234567890123", "an:12"):
-        assert svc.parse_ack_callback(bad) is None
-    assert svc.excerpt("<b>Surat</b> &amp; edaran\n<i>baru</i>") == "Surat & edaran baru"
-    assert svc.excerpt("x" * 200, 10) == "x" * 9 + "…"
+        assert parse_ack_callback(bad) is None
+    assert excerpt("<b>Surat</b> &amp; edaran\n<i>baru</i>") == "Surat & edaran baru"
+    assert excerpt("x" * 200, 10) == "x" * 9 + "…"
     assert safe_text("Bu\x01di") == "Budi" and safe_text("=1+1") == "=1+1"
     assert formula_like("+62 811") and formula_like("@a") and formula_like("-1")
     assert not formula_like("Budi")
@@ -329,9 +342,9 @@ def test_workbook_takes_control_characters_and_formulas():
                 kanwil="Kanwil", created_at=NOW)
     people = [Employee(id=1, unit_id=1, nip="1", name="Bu\x01di\x1f", role="anggota"),
               Employee(id=2, unit_id=1, nip="2", name="@Sari", role="anggota")]
-    report = svc.ReadReport(announcement=Announcement(id=1), units=[], sender_name="",
+    report = read_report.ReadReport(announcement=Announcement(id=1), units=[], sender_name="",
                             rows=[(unit, "Regu A", people[0], NOW), (unit, "-x", people[1], None)])
-    sheet = load_workbook(io.BytesIO(svc.workbook(report))).active
+    sheet = load_workbook(io.BytesIO(readers_xlsx.workbook(report))).active
     rows = list(sheet.iter_rows(values_only=True))
     assert [r[:3] for r in rows[1:]] == [("Lapas Palu", "Regu A", "Budi"),
                                          ("Lapas Palu", "-x", "@Sari")]  # as typed
@@ -352,13 +365,13 @@ def test_long_dibaca_report_is_split_at_line_ends():
     for i in range(120):
         unit = Unit(id=i, code=f"u{i}", name=f"Lapas Kelas IIA Nomor {i:03d} <Sulawesi>",
                     timezone="Asia/Makassar", kanwil="K", created_at=now)
-        groups = [svc.GroupRead(i, r, f"Regu {r}", True, expected=5, confirmed=2)
+        groups = [read_report.GroupRead(i, r, f"Regu {r}", True, expected=5, confirmed=2)
                   for r in range(3)]
-        reads.append(svc.UnitRead(unit, groups))
-    report = svc.ReadReport(ann, reads, "Satgas")
+        reads.append(read_report.UnitRead(unit, groups))
+    report = read_report.ReadReport(ann, reads, "Satgas")
     keyboard = [[outbox.button("XLSX", "ar:x:7")]]
     parts = outbox.fitted("sendMessage", outbox.html_message(
-        announce_handlers._report_text(report), keyboard))
+        views.report_text(report), keyboard))
     assert len(parts) > 1
     assert [p.get("reply_markup") for p in parts] == [None] * (len(parts) - 1) + [
         {"inline_keyboard": keyboard}]  # the buttons under the last part

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 
 from sqlmodel import Session, select
 
-from bot.announcements import announce
+from bot.announcements import confirmations, sending, withdrawal
 from bot.apel import apel as apel_service
 from bot.audit.chain import append
 from bot.audit.facts import employee_facts
@@ -115,15 +115,15 @@ def _after(s: Session, settings: Settings, apel_id: int, now: datetime) -> None:
     sari = s.exec(select(Employee).where(Employee.nip == nip(3))).one()
     corrections.record(s, actor=kplp, apel_id=apel_id, employee_id=sari.id, code="sakit",
                        now=now)
-    sent = announce.send(s, settings, sender_user_id=KPLP, draft_key="k1",
+    sent = sending.send(s, settings, sender_user_id=KPLP, draft_key="k1",
                          text_html="<b>Edaran</b>", media_kind=None, media_file_id=None,
                          scope="unit", now=now)
-    announce.acknowledge(s, announcement_id=sent.announcement.id, telegram_user_id=BUDI,
+    confirmations.acknowledge(s, announcement_id=sent.announcement.id, telegram_user_id=BUDI,
                          chat_id=BUDI, now=now)
-    second = announce.send(s, settings, sender_user_id=KPLP, draft_key="k2",
+    second = sending.send(s, settings, sender_user_id=KPLP, draft_key="k2",
                            text_html="Salah kirim", media_kind=None, media_file_id=None,
                            scope="unit", now=now)
-    announce.withdraw(s, settings, announcement_id=second.announcement.id,
+    withdrawal.withdraw(s, settings, announcement_id=second.announcement.id,
                       telegram_user_id=KPLP, now=now)
 
 

@@ -22,7 +22,7 @@ from bot.platform.config import RotationOverride
 from bot.platform.texts import render
 from bot.scheduler import ApelScheduler
 from bot.unit_admin import corrections, leave, pakta, swaps
-from bot.unit_admin.common import DateWords, Origin, Scope, find_people, split_dates
+from bot.unit_admin.common import DateWords, Jurisdiction, Origin, find_people, split_dates
 from bot.unit_admin.models import (
     Correction,
     DutySwap,
@@ -116,13 +116,13 @@ def test_people_found_by_nip_part_or_name_part_in_scope(world, settings):
     def names(scope, query):
         return call(world, lambda s: [e.name for e in find_people(s, scope, query)])
 
-    everyone = Scope(None)
+    everyone = Jurisdiction(None)
     assert names(everyone, nip(2)) == ["Budi Santoso"]  # the whole NIP
     assert names(everyone, nip(2)[-4:]) == ["Budi Santoso"]  # any part of it
     assert names(everyone, "  dewi ") == ["Citra Dewi", "Dewi Lestari"]
     assert names(everyone, "%") == [] and names(everyone, "") == []
     regu_a = call(world, lambda s: find_people(s, everyone, "Agus")[0].regu_id)
-    assert names(Scope(None, regu_a), "dewi") == []
+    assert names(Jurisdiction(None, regu_a), "dewi") == []
 
 
 # --- leave ---------------------------------------------------------------------------------------

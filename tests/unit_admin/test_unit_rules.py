@@ -73,18 +73,18 @@ def test_kalapas_known_by_chat_and_satgas_per_kanwil_see_the_same_everywhere(wor
 
         seen, reports, reader, pakta_reply = world.call(views)
         assert seen == reports == [unit.id]
-        assert reader == unit_common.Scope(frozenset({unit.id}))
+        assert reader == unit_common.Jurisdiction(frozenset({unit.id}))
         assert pakta_reply == "pakta_status"
     # The Kalapas named only in config.toml may correct their unit; the Satgas may not.
     kalapas_scope = world.call(lambda s: corrections.correct_scope(
         s, actor_for(s, settings, KALAPAS_CILACAP)))
-    assert kalapas_scope == unit_common.Scope(frozenset({cilacap.id}))
+    assert kalapas_scope == unit_common.Jurisdiction(frozenset({cilacap.id}))
     assert world.call(lambda s: corrections.correct_scope(
         s, actor_for(s, settings, SATGAS_KANWIL))) is None
     # Role semantics otherwise as before: a guard sees nothing, the KPLP reads their unit.
     assert world.call(lambda s: visible_units(s, actor_for(s, settings, BUDI))) == []
     assert world.call(lambda s: unit_common.reader_scope(
-        s, actor_for(s, settings, KPLP))) == unit_common.Scope(frozenset({palu.id}))
+        s, actor_for(s, settings, KPLP))) == unit_common.Jurisdiction(frozenset({palu.id}))
 
 
 # --- /jadwal for somebody whose unit is inactive -------------------------------------------------

@@ -21,10 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
-import secrets
 import warnings
-from dataclasses import dataclass
 
 from sqlalchemy.exc import SQLAlchemyError
 from telegram import Update
@@ -40,7 +37,21 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
-from bot.announcements import announce as service
+from bot.announcements import (
+    compose,
+    confirmations,
+    listing,
+    posts,
+    read_report,
+    readers_xlsx,
+    sending,
+    targets,
+    views,
+    withdrawal,
+)
+from bot.announcements.arguments import announcement_number
+from bot.announcements.buttons import COMPOSE, FOLLOW_UP, READ, parse_ack_callback
+from bot.announcements.compose import MEDIA, PREVIEW, TARGET, TEXT, Draft, Next
 from bot.delivery import outbox
 from bot.org.access import actor_for
 from bot.platform.texts import render
@@ -56,25 +67,9 @@ MENU = [("umumkan", "announce_menu_umumkan", ("satgas", "admin")),
         ("pengumuman", "announce_menu_pengumuman", ("kalapas", "satgas", "admin")),
         ("tarik", "announce_menu_tarik", ("satgas", "admin"))]
 
-TEXT, MEDIA, TARGET, PREVIEW = "text", "media", "target", "preview"
 END = ConversationHandler.END
 DRAFT = "announce_draft"
 LOCKS = "announce_locks"
-
-_COMPOSE = re.compile(r"^an:([0-9a-f]{8}):(none|cancel|send|t:(?:unit|kanwil|all))$")
-_REPORT = re.compile(r"^ar:(x|w|wy|wn):(\d{1,12})$")
-_NUMBER = re.compile(r"^#?(\d{1,12})$")
-
-
-@dataclass
-class Draft:
-    token: str
-    stage: str = TEXT
-    text_html: str | None = None
-    text_len: int = 0
-    media_kind: str | None = None
-    media_file_id: str | None = None
-    scope: str | None = None
 
 
 def _lock(context: ContextTypes.DEFAULT_TYPE, user_id: int) -> asyncio.Lock:
@@ -85,12 +80,8 @@ def _lock(context: ContextTypes.DEFAULT_TYPE, user_id: int) -> asyncio.Lock:
     return lock
 
 
-def _compose_button(label: str, token: str, action: str) -> dict:
-    return outbox.button(render(label), f"an:{token}:{action}")
-
-
 async def _send(rt: Runtime, chat_id: int, text: str, *, key: str,
-                keyboard: list[list[dict]] | None = None) -> None:
+                keyboard: views.Keyboard | None = None) -> None:
     """A reply through the outbox (ahead of every fan-out), optionally with buttons."""
     now = rt.clock.now()
     await rt.run(lambda s: outbox.send_message(s, key=key, chat_id=chat_id, text=text, now=now,
@@ -115,7 +106,15 @@ async def _close(rt: Runtime, update: Update) -> None:
     rt.wake_sender()
 
 
+async def _toast_announce(update: Update, what: str) -> None:
+    await toast(update, render("announce_toast", what=what))
+
+
 # --- compose -----------------------------------------------------------------------------------
+
+
+async def _target_options(rt: Runtime, user_id: int) -> list[targets.TargetOption]:
+    return await rt.run(lambda s: targets.target_options(s, actor_for(s, rt.settings, user_id)))
 
 
 async def umumkan(update: Update, context: ContextTypes.DEFAULT_TYPE) -> object:
@@ -123,34 +122,48 @@ async def umumkan(update: Update, context: ContextTypes.DEFAULT_TYPE) -> object:
     user_id = real_user_id(update)
     if user_id is None:
         return END
-    options = await rt.run(lambda s: service.target_options(s, actor_for(s, rt.settings,
-                                                                         user_id)))
     key = reply_key(update)
-    if not options:
+    if not await _target_options(rt, user_id):
         await rt.reply(update.effective_chat.id, "announce_refused", key=key)
         return END
-    draft = Draft(token=secrets.token_hex(4))
+    draft = compose.new_draft()
     async with _lock(context, user_id):
         context.user_data[DRAFT] = draft
     await _send(rt, update.effective_chat.id, render("announce_ask_text"), key=key,
-                keyboard=[[_compose_button("announce_button_cancel", draft.token, "cancel")]])
+                keyboard=views.cancel_keyboard(draft.token))
     return TEXT
 
 
 async def _ask_target(rt: Runtime, update: Update, draft: Draft, user_id: int) -> object:
-    options = await rt.run(lambda s: service.target_options(s, actor_for(s, rt.settings,
-                                                                         user_id)))
+    options = await _target_options(rt, user_id)
     if not options:
-        await rt.reply(update.effective_chat.id, "announce_refused",
-                       key=reply_key(update))
+        await rt.reply(update.effective_chat.id, "announce_refused", key=reply_key(update))
         return END
-    keyboard = [[outbox.button(render("announce_button_target", option=o),
-                               f"an:{draft.token}:t:{o.scope}")] for o in options]
-    keyboard.append([_compose_button("announce_button_cancel", draft.token, "cancel")])
-    draft.stage = TARGET
+    draft.targets_shown()
     await _send(rt, update.effective_chat.id, render("announce_ask_target"),
-                key=reply_key(update), keyboard=keyboard)
+                key=reply_key(update), keyboard=views.target_keyboard(draft.token, options))
     return TARGET
+
+
+async def _after_message(rt: Runtime, update: Update, draft: Draft | None, user_id: int,
+                         step: compose.Step) -> object:
+    """Render what the draft asks for next after a text or a media message."""
+    chat_id, key = update.effective_chat.id, reply_key(update)
+    if step.next is Next.EXPIRED:
+        return await _expired(rt, update, draft)
+    if step.next is Next.TOO_LONG:
+        await rt.reply(chat_id, "announce_too_long", key=key, length=step.length,
+                       limit=step.limit, with_media=step.with_media)
+        return None
+    if step.next is Next.ASK_TARGET:
+        return await _ask_target(rt, update, draft, user_id)
+    if step.next is Next.ASK_MEDIA:
+        await _send(rt, chat_id, render("announce_ask_media", replaced=step.replaced), key=key,
+                    keyboard=views.media_keyboard(draft.token))
+        return MEDIA
+    await _send(rt, chat_id, render("announce_ask_caption", kind=draft.media_kind), key=key,
+                keyboard=views.cancel_keyboard(draft.token))
+    return TEXT
 
 
 async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> object:
@@ -161,26 +174,8 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> object:
         return None
     async with _lock(context, user_id):
         draft: Draft | None = context.user_data.get(DRAFT)
-        if draft is None or draft.stage not in (TEXT, MEDIA):
-            return await _expired(rt, update, draft)
-        limit = service.MAX_CAPTION_CHARS if draft.media_kind else service.MAX_TEXT_CHARS
-        length = len(message.text or "")
-        if length > limit:
-            await rt.reply(update.effective_chat.id, "announce_too_long",
-                           key=reply_key(update), length=length, limit=limit,
-                           with_media=bool(draft.media_kind))
-            return None
-        replaced = draft.text_html is not None
-        draft.text_html, draft.text_len = message.text_html, length
-        if draft.media_kind is not None:
-            return await _ask_target(rt, update, draft, user_id)
-        draft.stage = MEDIA
-        await _send(rt, update.effective_chat.id, render("announce_ask_media", replaced=replaced),
-                    key=reply_key(update),
-                    keyboard=[[_compose_button("announce_button_no_media", draft.token, "none"),
-                               _compose_button("announce_button_cancel", draft.token,
-                                               "cancel")]])
-        return MEDIA
+        step = compose.typed_text(draft, message.text_html, len(message.text or ""))
+        return await _after_message(rt, update, draft, user_id, step)
 
 
 async def on_media(update: Update, context: ContextTypes.DEFAULT_TYPE) -> object:
@@ -195,28 +190,11 @@ async def on_media(update: Update, context: ContextTypes.DEFAULT_TYPE) -> object
         kind, file_id = "document", message.document.file_id
     else:
         return await on_other(update, context)
+    caption_html = message.caption_html if message.caption else None
     async with _lock(context, user_id):
         draft: Draft | None = context.user_data.get(DRAFT)
-        if draft is None or draft.stage not in (TEXT, MEDIA):
-            return await _expired(rt, update, draft)
-        text_html, length = draft.text_html, draft.text_len
-        if text_html is None and message.caption:
-            text_html, length = message.caption_html, len(message.caption)
-        if text_html is not None and length > service.MAX_CAPTION_CHARS:
-            await rt.reply(update.effective_chat.id, "announce_too_long",
-                           key=reply_key(update), length=length,
-                           limit=service.MAX_CAPTION_CHARS, with_media=True)
-            return None
-        draft.media_kind, draft.media_file_id = kind, file_id
-        draft.text_html, draft.text_len = text_html, length
-        if text_html is not None:
-            return await _ask_target(rt, update, draft, user_id)
-        draft.stage = TEXT
-        await _send(rt, update.effective_chat.id, render("announce_ask_caption", kind=kind),
-                    key=reply_key(update),
-                    keyboard=[[_compose_button("announce_button_cancel", draft.token,
-                                               "cancel")]])
-        return TEXT
+        step = compose.sent_media(draft, kind, file_id, caption_html, len(message.caption or ""))
+        return await _after_message(rt, update, draft, user_id, step)
 
 
 async def on_other(update: Update, context: ContextTypes.DEFAULT_TYPE) -> object:
@@ -231,7 +209,7 @@ async def on_other(update: Update, context: ContextTypes.DEFAULT_TYPE) -> object
 async def _expired(rt: Runtime, update: Update, draft: Draft | None) -> object:
     """A step that no longer matches the draft: say so; end only if there is no draft."""
     if update.callback_query is not None:
-        await toast(update, render("announce_toast", what="expired"))
+        await _toast_announce(update, "expired")
     else:
         await rt.reply(update.effective_chat.id, "announce_hint",
                        key=reply_key(update), stage=draft.stage if draft else "")
@@ -241,34 +219,27 @@ async def _expired(rt: Runtime, update: Update, draft: Draft | None) -> object:
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> object:
     rt = runtime(context)
     user_id = real_user_id(update)
-    match = _COMPOSE.match(update.callback_query.data or "")
-    if user_id is None or match is None or not is_private(update):
-        await toast(update, render("announce_toast", what="invalid"))
+    button = COMPOSE.decode(update.callback_query.data)
+    if user_id is None or button is None or not is_private(update):
+        await _toast_announce(update, "invalid")
         return None
-    token, action = match.group(1), match.group(2)
     async with _lock(context, user_id):
         draft: Draft | None = context.user_data.get(DRAFT)
-        if draft is None or draft.token != token:
+        step = compose.pressed(draft, button)
+        if step.next is Next.EXPIRED:
             return await _expired(rt, update, draft)
-        if action == "cancel":
+        if step.next is Next.CANCEL:
             context.user_data.pop(DRAFT, None)
-            await toast(update, render("announce_toast", what="cancelled"))
+            await _toast_announce(update, "cancelled")
             await _close(rt, update)
-            await rt.reply(update.effective_chat.id, "announce_cancelled",
-                           key=reply_key(update))
+            await rt.reply(update.effective_chat.id, "announce_cancelled", key=reply_key(update))
             return END
-        if action == "none":
-            if draft.stage != MEDIA or draft.text_html is None:
-                return await _expired(rt, update, draft)
-            await toast(update, render("announce_toast", what="no_media"))
+        if step.next is Next.SKIP_MEDIA:
+            await _toast_announce(update, "no_media")
             await _close(rt, update)
             return await _ask_target(rt, update, draft, user_id)
-        if action.startswith("t:"):
-            if draft.stage != TARGET:
-                return await _expired(rt, update, draft)
-            return await _preview(rt, update, draft, user_id, action[2:])
-        if draft.stage != PREVIEW or draft.scope is None:
-            return await _expired(rt, update, draft)
+        if step.next is Next.PREVIEW:
+            return await _preview(rt, update, draft, user_id, step.scope)
         return await _send_announcement(rt, update, context, draft, user_id)
 
 
@@ -278,29 +249,27 @@ async def _preview(rt: Runtime, update: Update, draft: Draft, user_id: int,
     now = rt.clock.now()
 
     def work(session):  # noqa: ANN001, ANN202
-        option = service.target_for(session, actor_for(session, rt.settings, user_id), scope)
+        option = targets.target_for(session, actor_for(session, rt.settings, user_id), scope)
         if option is None:
             return None
-        reach = service.reach_of(session, option.unit_ids)
-        method, payload = service.post_message(draft.text_html, draft.media_kind,
-                                               draft.media_file_id, None)
+        reach = targets.reach_of(session, option.unit_ids)
+        method, payload = posts.post_message(draft.text_html, draft.media_kind,
+                                             draft.media_file_id, None)
         outbox.enqueue(session, key=f"an-preview:{update_key(update)}", chat_id=chat_id,
                        method=method, payload=payload, now=now, priority=outbox.PRIORITY_REPLY)
-        keyboard = [[_compose_button("announce_button_send", draft.token, "send"),
-                     _compose_button("announce_button_cancel", draft.token, "cancel")]]
         outbox.send_message(session, key=f"an-summary:{update_key(update)}", chat_id=chat_id,
                             text=render("announce_preview", option=option, reach=reach),
-                            now=now, keyboard=keyboard, priority=outbox.PRIORITY_REPLY)
+                            now=now, keyboard=views.preview_keyboard(draft.token),
+                            priority=outbox.PRIORITY_REPLY)
         _close_buttons(session, update, now)
         return option
 
-    option = await rt.run(work)
-    if option is None:
-        await toast(update, render("announce_toast", what="not_allowed"))
+    if await rt.run(work) is None:
+        await _toast_announce(update, "not_allowed")
         return None
-    draft.stage, draft.scope = PREVIEW, scope
+    draft.previewed(scope)
     rt.wake_sender()
-    await toast(update, render("announce_toast", what="target"))
+    await _toast_announce(update, "target")
     return PREVIEW
 
 
@@ -309,7 +278,7 @@ async def _send_announcement(rt: Runtime, update: Update, context: ContextTypes.
     now = rt.clock.now()
 
     def work(session):  # noqa: ANN001, ANN202
-        outcome = service.send(
+        outcome = sending.send(
             session, rt.settings, sender_user_id=user_id, draft_key=f"{user_id}:{draft.token}",
             text_html=draft.text_html, media_kind=draft.media_kind,
             media_file_id=draft.media_file_id, scope=draft.scope, now=now)
@@ -324,7 +293,7 @@ async def _send_announcement(rt: Runtime, update: Update, context: ContextTypes.
         return None  # the draft stays: "Kirim" may be pressed again
     context.user_data.pop(DRAFT, None)
     rt.wake_sender()
-    await toast(update, render("announce_toast", what="sent"))
+    await _toast_announce(update, "sent")
     await rt.reply(update.effective_chat.id, "announce_sent", key=reply_key(update),
                    result=outcome.result.value, announcement=outcome.announcement,
                    remind_after=rt.settings.announcements.remind_after_minutes)
@@ -338,8 +307,7 @@ async def on_cancel_command(update: Update, context: ContextTypes.DEFAULT_TYPE) 
         return None
     async with _lock(context, user_id):
         context.user_data.pop(DRAFT, None)
-    await rt.reply(update.effective_chat.id, "announce_cancelled",
-                   key=reply_key(update))
+    await rt.reply(update.effective_chat.id, "announce_cancelled", key=reply_key(update))
     return END
 
 
@@ -354,26 +322,21 @@ async def on_timeout(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     if draft is None:
         return
     await rt.reply(user.id, "announce_timeout", key=f"an-timeout:{user.id}:{draft.token}",
-                   minutes=_minutes(rt.settings.announcements.compose_timeout_minutes))
-
-
-def _minutes(value: float) -> str:
-    return f"{value:g}".replace(".", ",")
+                   minutes=views.minutes(rt.settings.announcements.compose_timeout_minutes))
 
 
 async def on_waiting(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """An update while this user's previous one is still being handled."""
     rt = runtime(context)
     if update.callback_query is not None:
-        await toast(update, render("announce_toast", what="wait"))
+        await _toast_announce(update, "wait")
     elif update.effective_chat is not None:
-        await rt.reply(update.effective_chat.id, "announce_wait",
-                       key=reply_key(update))
+        await rt.reply(update.effective_chat.id, "announce_wait", key=reply_key(update))
 
 
 async def stale_compose_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A compose button with no conversation behind it (finished, timed out, restarted)."""
-    await toast(update, render("announce_toast", what="expired"))
+    await _toast_announce(update, "expired")
 
 
 # --- confirmations -----------------------------------------------------------------------------
@@ -381,7 +344,7 @@ async def stale_compose_button(update: Update, context: ContextTypes.DEFAULT_TYP
 
 async def on_read(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     rt = runtime(context)
-    announcement_id = service.parse_ack_callback(update.callback_query.data)
+    announcement_id = parse_ack_callback(update.callback_query.data)
     user_id = real_user_id(update)
     if announcement_id is None or user_id is None:
         await toast(update, render("toast_invalid"))
@@ -389,7 +352,7 @@ async def on_read(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     chat_id = update.effective_chat.id if update.effective_chat else user_id
     now = rt.clock.now()
     try:
-        outcome = await rt.run_batched(lambda s: service.acknowledge(
+        outcome = await rt.run_batched(lambda s: confirmations.acknowledge(
             s, announcement_id=announcement_id, telegram_user_id=user_id, chat_id=chat_id,
             now=now))
     except SQLAlchemyError:
@@ -404,35 +367,9 @@ async def on_read(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 # --- follow-up ---------------------------------------------------------------------------------
 
 
-def _number(context: ContextTypes.DEFAULT_TYPE) -> tuple[bool, int | None]:
-    """(valid, number) from the command's arguments: none, or one announcement number."""
-    args = context.args or []
-    if not args:
-        return True, None
-    match = _NUMBER.match(args[0]) if len(args) == 1 else None
-    return (match is not None, int(match.group(1)) if match else None)
-
-
-def _report_text(report: service.ReadReport) -> str:
-    """The report in the most detail that fits one message; a report that does not fit even
-    per unit (an admin's, nationwide) goes in several (the outbox splits it)."""
-    units = report.units
-    zone = units[0].unit.timezone if units else "Asia/Jakarta"
-    excerpt = service.excerpt(report.announcement.text_html)
-    for detail in ("names", "groups", "units"):
-        text = render("announce_report", report=report, zone=zone, excerpt=excerpt,
-                      detail=detail)
-        if outbox.fits_one_message(text):
-            break
-    return text
-
-
-def _report_keyboard(report: service.ReadReport) -> list[list[dict]]:
-    ann_id = report.announcement.id
-    row = [outbox.button(render("announce_button_xlsx"), f"ar:x:{ann_id}")]
-    if report.may_withdraw:
-        row.append(outbox.button(render("announce_button_withdraw"), f"ar:w:{ann_id}"))
-    return [row]
+async def _follow_up(rt: Runtime, user_id: int, number: int | None) -> read_report.FollowUp:
+    return await rt.run(lambda s: read_report.follow_up(
+        s, rt.settings, telegram_user_id=user_id, announcement_id=number))
 
 
 async def dibaca(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -441,18 +378,17 @@ async def dibaca(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if user_id is None:
         return
     chat_id, key = update.effective_chat.id, reply_key(update)
-    valid, number = _number(context)
+    valid, number = announcement_number(context.args or [])
     if not valid:
         await rt.reply(chat_id, "announce_dibaca_error", key=key, result="usage", number="")
         return
-    found = await rt.run(lambda s: service.follow_up(
-        s, rt.settings, telegram_user_id=user_id, announcement_id=number))
+    found = await _follow_up(rt, user_id, number)
     if found.report is None:
         await rt.reply(chat_id, "announce_dibaca_error", key=key, result=found.result.value,
                        number=number or "")
         return
-    await _send(rt, chat_id, _report_text(found.report), key=key,
-                keyboard=_report_keyboard(found.report))
+    await _send(rt, chat_id, views.report_text(found.report), key=key,
+                keyboard=views.report_keyboard(found.report))
 
 
 async def pengumuman(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -461,7 +397,7 @@ async def pengumuman(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     if user_id is None:
         return
     chat_id, key = update.effective_chat.id, reply_key(update)
-    items = await rt.run(lambda s: service.recent(s, rt.settings, telegram_user_id=user_id))
+    items = await rt.run(lambda s: listing.recent(s, rt.settings, telegram_user_id=user_id))
     if items is None:
         await rt.reply(chat_id, "announce_list_refused", key=key)
         return
@@ -473,7 +409,7 @@ async def tarik(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     user_id = real_user_id(update)
     if user_id is None:
         return
-    valid, number = _number(context)
+    valid, number = announcement_number(context.args or [])
     if not valid or number is None:
         await rt.reply(update.effective_chat.id, "announce_withdraw_reply",
                        key=reply_key(update), result="usage", announcement=None)
@@ -483,61 +419,61 @@ async def tarik(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def _confirm_withdraw(rt: Runtime, update: Update, user_id: int, number: int) -> None:
     chat_id, key = update.effective_chat.id, reply_key(update)
-    check = await rt.run(lambda s: service.withdraw_check(
+    check = await rt.run(lambda s: withdrawal.withdraw_check(
         s, rt.settings, announcement_id=number, telegram_user_id=user_id))
     if check.result is not None:
         await rt.reply(chat_id, "announce_withdraw_reply", key=key, result=check.result.value,
                        announcement=check.announcement)
         return
-    keyboard = [[outbox.button(render("announce_button_withdraw_yes"), f"ar:wy:{number}"),
-                 outbox.button(render("announce_button_withdraw_no"), f"ar:wn:{number}")]]
     await _send(rt, chat_id, render("announce_withdraw_confirm",
                                     announcement=check.announcement), key=key,
-                keyboard=keyboard)
+                keyboard=views.withdraw_keyboard(number))
 
 
 async def on_report_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     rt = runtime(context)
     user_id = real_user_id(update)
-    match = _REPORT.match(update.callback_query.data or "")
-    if user_id is None or match is None or not is_private(update):
-        await toast(update, render("announce_toast", what="invalid"))
+    button = FOLLOW_UP.decode(update.callback_query.data)
+    if user_id is None or button is None or not is_private(update):
+        await _toast_announce(update, "invalid")
         return
-    action, number = match.group(1), int(match.group(2))
-    if action == "x":
+    number = button["announcement"]
+    if button.shape == "xlsx":
         await _send_xlsx(rt, update, user_id, number)
-    elif action == "w":
+    elif button.shape == "withdraw":
         await toast(update, "")
         await _confirm_withdraw(rt, update, user_id, number)
-    elif action == "wn":
-        await toast(update, render("announce_toast", what="kept"))
+    elif button.shape == "withdraw_no":
+        await _toast_announce(update, "kept")
         await _close(rt, update)
     else:
-        now = rt.clock.now()
+        await _withdraw(rt, update, user_id, number)
 
-        def work(session):  # noqa: ANN001, ANN202
-            outcome = service.withdraw(session, rt.settings, announcement_id=number,
-                                       telegram_user_id=user_id, now=now)
-            _close_buttons(session, update, now)
-            return outcome
 
-        outcome = await rt.run(work)
-        rt.wake_sender()
-        await toast(update, render("announce_toast", what=f"w_{outcome.result.value}"))
-        await rt.reply(update.effective_chat.id, "announce_withdraw_reply",
-                       key=reply_key(update), result=outcome.result.value,
-                       announcement=outcome.announcement)
+async def _withdraw(rt: Runtime, update: Update, user_id: int, number: int) -> None:
+    now = rt.clock.now()
+
+    def work(session):  # noqa: ANN001, ANN202
+        outcome = withdrawal.withdraw(session, rt.settings, announcement_id=number,
+                                      telegram_user_id=user_id, now=now)
+        _close_buttons(session, update, now)
+        return outcome
+
+    outcome = await rt.run(work)
+    rt.wake_sender()
+    await _toast_announce(update, f"w_{outcome.result.value}")
+    await rt.reply(update.effective_chat.id, "announce_withdraw_reply", key=reply_key(update),
+                   result=outcome.result.value, announcement=outcome.announcement)
 
 
 async def _send_xlsx(rt: Runtime, update: Update, user_id: int, number: int) -> None:
-    found = await rt.run(lambda s: service.follow_up(
-        s, rt.settings, telegram_user_id=user_id, announcement_id=number))
+    found = await _follow_up(rt, user_id, number)
     if found.report is None:
-        await toast(update, render("announce_toast", what="not_allowed"))
+        await _toast_announce(update, "not_allowed")
         return
-    await toast(update, render("announce_toast", what="xlsx"))
+    await _toast_announce(update, "xlsx")
     report = found.report
-    content = await asyncio.to_thread(service.workbook, report)
+    content = await asyncio.to_thread(readers_xlsx.workbook, report)
     caption = render("announce_xlsx_caption", report=report)
     chat_id, now = update.effective_chat.id, rt.clock.now()
     payload = outbox.document_payload(f"konfirmasi-pengumuman-{number}.xlsx", content, caption)
@@ -559,7 +495,7 @@ async def private_only(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
 def conversation(timeout_seconds: float) -> ConversationHandler:
     private = filters.ChatType.PRIVATE
-    compose_button = CallbackQueryHandler(on_button, pattern=r"^an:")
+    compose_button = CallbackQueryHandler(on_button, pattern=COMPOSE.pattern)
     text = MessageHandler(private & filters.TEXT & ~filters.COMMAND, on_text)
     media = MessageHandler(private & (filters.PHOTO | filters.Document.ALL), on_media)
     with warnings.catch_warnings():
@@ -575,7 +511,7 @@ def conversation(timeout_seconds: float) -> ConversationHandler:
                 PREVIEW: [compose_button],
                 ConversationHandler.TIMEOUT: [TypeHandler(Update, on_timeout)],
                 ConversationHandler.WAITING: [
-                    CallbackQueryHandler(on_waiting, pattern=r"^an:"),
+                    CallbackQueryHandler(on_waiting, pattern=COMPOSE.pattern),
                     MessageHandler(private & ~filters.COMMAND, on_waiting)],
             },
             fallbacks=[
@@ -599,6 +535,6 @@ def register(app: Application) -> None:
     app.add_handler(CommandHandler("dibaca", dibaca, filters=private))
     app.add_handler(CommandHandler("pengumuman", pengumuman, filters=private))
     app.add_handler(CommandHandler("tarik", tarik, filters=private))
-    app.add_handler(CallbackQueryHandler(on_read, pattern=r"^a:"))
-    app.add_handler(CallbackQueryHandler(on_report_button, pattern=r"^ar:"))
-    app.add_handler(CallbackQueryHandler(stale_compose_button, pattern=r"^an:"))
+    app.add_handler(CallbackQueryHandler(on_read, pattern=READ.pattern))
+    app.add_handler(CallbackQueryHandler(on_report_button, pattern=FOLLOW_UP.pattern))
+    app.add_handler(CallbackQueryHandler(stale_compose_button, pattern=COMPOSE.pattern))

@@ -17,4 +17,4 @@ press = press_handler(corrections.press)
 
 def register(app: Application) -> None:
     app.add_handler(CommandHandler("koreksi", koreksi))
-    app.add_handler(CallbackQueryHandler(press, pattern=r"^k:"))
+    app.add_handler(CallbackQueryHandler(press, pattern=corrections.BUTTONS.pattern))

@@ -22,4 +22,4 @@ press = press_handler(leave.press)
 
 def register(app: Application) -> None:
     app.add_handler(CommandHandler("cuti", cuti))
-    app.add_handler(CallbackQueryHandler(press, pattern=r"^c:"))
+    app.add_handler(CallbackQueryHandler(press, pattern=leave.BUTTONS.pattern))

@@ -43,4 +43,4 @@ def register(app: Application) -> None:
     app.add_handler(MessageHandler(
         filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND & filters.Regex(NIP_TEXT),
         nip_typed))
-    app.add_handler(CallbackQueryHandler(press, pattern=r"^m:"))
+    app.add_handler(CallbackQueryHandler(press, pattern=pakta.BUTTONS.pattern))

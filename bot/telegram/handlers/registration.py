@@ -71,4 +71,4 @@ async def decide(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 def register(app: Application) -> None:
     app.add_handler(CommandHandler("daftar", daftar))
-    app.add_handler(CallbackQueryHandler(decide, pattern=r"^r:"))
+    app.add_handler(CallbackQueryHandler(decide, pattern=registration.BUTTONS.pattern))

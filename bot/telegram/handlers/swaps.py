@@ -22,4 +22,4 @@ press = press_handler(swaps.press)
 def register(app: Application) -> None:
     app.add_handler(CommandHandler("tukar", tukar))
     app.add_handler(CommandHandler("jadwal", jadwal))
-    app.add_handler(CallbackQueryHandler(press, pattern=r"^t:"))
+    app.add_handler(CallbackQueryHandler(press, pattern=swaps.BUTTONS.pattern))
