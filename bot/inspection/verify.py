@@ -29,7 +29,14 @@ from bot.audit.store import (
     read_head,
     read_snapshot,
 )
-from bot.inspection.reconcile import FOLD_KINDS, Ledger, reconcile, unbound_note
+from bot.inspection.reconcile import (
+    FOLD_KINDS,
+    Ledger,
+    baseline_note,
+    reconcile,
+    unbound_note,
+    unstated_note,
+)
 from bot.inspection.recount import compare, shown_figures
 from bot.platform.db import Database
 
@@ -225,7 +232,10 @@ def verify_database(db: Database, *, keys: list[VerifierKey], origin: str | None
         checkpoints = load_checkpoints(conn)
         wanted = wanted_sizes(checkpoints, [text for _, text in outside])
         ledger = Ledger(recount=recount)
-        scan = scan_rows(iter_entries(conn), wanted, keep_leaves=bool(outside),
+        # Every leaf is at hand, so a note held outside is consistent with the log exactly when
+        # the root of the log's first N leaves is its root (computed in the same pass): the
+        # RFC 9162 proof is for those without the leaves, i.e. a bundle's inspector.
+        scan = scan_rows(iter_entries(conn), wanted, keep_leaves=False,
                          visit=ledger.visit, visit_kinds=FOLD_KINDS)
         head = read_head(conn)
         table_problems, rows = reconcile(ledger, conn)
@@ -250,5 +260,7 @@ def verify_database(db: Database, *, keys: list[VerifierKey], origin: str | None
                   rows_reconciled=rows,
                   keys=sorted({f"{k.name}+{k.key_id_hex}" for k in keys}), problems=problems,
                   unchecked=coverage_gaps(scan, checkpoints, len(outside))
-                  + unbound_note(ledger) + ([] if recount else [NOT_RECOUNTED]),
+                  + unbound_note(ledger) + unstated_note(ledger)
+                  + baseline_note(ledger)
+                  + ([] if recount else [NOT_RECOUNTED]),
                   figures=figures)
