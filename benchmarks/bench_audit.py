@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sqlite3
 import tempfile
 import time
@@ -156,7 +157,7 @@ def main() -> None:
         path = Path(tmp) / "audit.db"
         seconds, held = build(path, args.entries, key)
         print(f"build    {args.entries:>9,} entries + {(args.entries - 1) // CHECKPOINT_EVERY} "
-              f"checkpoints in {seconds:6.1f} s (bulk insert, not the API)")
+              f"checkpoints in {seconds:6.1f} s (bulk insert, not the API); {_load()}")
         db = Database(f"sqlite:///{path}")
 
         t0 = time.perf_counter()
@@ -166,7 +167,7 @@ def main() -> None:
         assert report.ok, report.text()
         print(f"verify   {report.entries:>9,} entries in {seconds:6.1f} s "
               f"({report.entries / seconds:,.0f} entries/s), {report.checkpoints} checkpoints, "
-              f"1 held outside, {report.rows_reconciled:,} table rows reconciled: OK")
+              f"1 held outside, {report.rows_reconciled:,} table rows reconciled: OK; {_load()}")
 
         if not args.no_bundle:
             bundle = Path(tmp) / "bundle.zip"
@@ -176,21 +177,21 @@ def main() -> None:
             seconds = time.perf_counter() - t0
             size_mb = bundle.stat().st_size / 1e6
             print(f"export   {report.entries:>9,} entries in {seconds:6.1f} s "
-                  f"(bundle {size_mb:,.0f} MB)")
+                  f"(bundle {size_mb:,.0f} MB); {_load()}")
             t0 = time.perf_counter()
             breport = verify_bundle(bundle, pinned_keys=[key.verifier],
                                     outside=[("held.txt", held)])
             seconds = time.perf_counter() - t0
             assert breport.ok, breport.text()
             print(f"bundle   {breport.entries:>9,} entries in {seconds:6.1f} s "
-                  f"({breport.entries / seconds:,.0f} entries/s): OK")
+                  f"({breport.entries / seconds:,.0f} entries/s): OK; {_load()}")
 
         with db.transaction() as s:
             t0 = time.perf_counter()
             cp = sign_checkpoint(s, at=datetime.now(UTC), key=key)
             seconds = time.perf_counter() - t0
         print(f"checkpoint at tree size {cp.tree_size:,} in {seconds * 1000:.1f} ms "
-              "(incremental from the previous checkpoint)")
+              f"(incremental from the previous checkpoint); {_load()}")
         _print_appends("sqlite", time_appends(db, args.appends), args.appends)
         db.dispose()
 
@@ -202,10 +203,15 @@ def main() -> None:
             _print_appends("postgresql", figures, args.appends)
 
 
+def _load() -> str:
+    """The machine's load beside each figure: on a shared 2-core VM it explains the spread."""
+    return "load {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+
+
 def _print_appends(name: str, figures: tuple[float, float], n: int) -> None:
     first, rest = figures
     print(f"append   {name:<10} {first * 1e6:5.0f} µs first in a transaction (locks the head), "
-          f"{rest * 1e6:5.0f} µs each further (mean of {n:,})")
+          f"{rest * 1e6:5.0f} µs each further (mean of {n:,}); {_load()}")
 
 
 if __name__ == "__main__":

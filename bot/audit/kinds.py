@@ -36,6 +36,10 @@ CORRECTION_RECORDED = "correction.recorded"
 # Written by the audit package itself.
 KEY_ROTATED = "key.rotated"
 CHECKPOINT_SIGNED = "checkpoint.signed"
+# `apel-bot audit baseline`: an operator vouches, on the record, for rows written before the
+# chain stated them (bot/inspection/baseline.py): the header, then the rows in chunks.
+BASELINE_RECORDED = "baseline.recorded"
+BASELINE_ROWS = "baseline.rows"
 
 KINDS: frozenset[str] = frozenset({
     PLEDGE_RECORDED,
@@ -46,5 +50,5 @@ KINDS: frozenset[str] = frozenset({
     ANNOUNCEMENT_SENT, ANNOUNCEMENT_ACKNOWLEDGED, ANNOUNCEMENT_WITHDRAWN,
     ROLE_GRANTED, ROLE_REVOKED,
     SWAP_RECORDED, SWAP_REVOKED, PAKTA_SIGNED, CORRECTION_RECORDED,
-    KEY_ROTATED, CHECKPOINT_SIGNED,
+    KEY_ROTATED, CHECKPOINT_SIGNED, BASELINE_RECORDED, BASELINE_ROWS,
 })

@@ -14,6 +14,10 @@ class Problem:
     # 0: found in the entries themselves; 1: found through checkpoints. Entry findings are
     # listed first: they are exact, while a checkpoint can only bound a range.
     layer: int = 0
+    # What kind of problem, and its particulars: the inspector's report words each kind in
+    # Indonesian (bot/messages/audit_report.html.j2); `message` is the English line.
+    code: str = ""
+    data: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def covers(self, seq: int) -> bool:
         if self.seq is None:

@@ -106,10 +106,11 @@ class _Runs:
         for code, runs in self.runs.items():
             for start, end in runs:
                 at_end = end == last_seq and start > 1
-                out.append(Problem(start, _run_message(code, start, end, at_end), end))
+                out.append(Problem(start, _run_message(code, start, end, at_end), end, code=code))
                 if code == "moved:-1" and at_end:
                     out.append(Problem(start - 1, "entry inserted after the fact (the entries "
-                                                  "after it were renumbered to make room)"))
+                                                  "after it were renumbered to make room)",
+                                       code="inserted"))
         return out
 
 
@@ -133,7 +134,8 @@ def _event(seq: int, kind: str, at: str, payload: Any, problems: list[Problem]) 
         except ValueError:
             payload = None
     if not isinstance(payload, dict):
-        problems.append(Problem(seq, f"{kind} payload is not a JSON object"))
+        problems.append(Problem(seq, f"{kind} payload is not a JSON object",
+                                code="payload_not_object", data={"kind": kind}))
         payload = {}
     return ChainEvent(seq, kind, at, payload)
 
@@ -142,9 +144,9 @@ def _gap(problems: list[Problem], expected: int, seq: int) -> None:
     if seq > expected:
         n = seq - expected
         problems.append(Problem(expected, f"{n} entr{'y' if n == 1 else 'ies'} missing (deleted)",
-                                seq - 1))
+                                seq - 1, code="entries_missing", data={"n": n}))
     else:
-        problems.append(Problem(seq, "entry out of order or duplicated"))
+        problems.append(Problem(seq, "entry out of order or duplicated", code="out_of_order"))
 
 
 Visit = Callable[[int, str, str, Any], None]  # (seq, kind, actor, payload text or object)
@@ -236,7 +238,8 @@ def scan_bundle(hashes: bytes, lines: Iterable[bytes], first_seq: int, last_seq:
             if not isinstance(seq, int) or not isinstance(at, str):
                 raise ValueError
         except (ValueError, KeyError, TypeError):
-            problems.append(Problem(expected, "entries line is not an audit entry"))
+            problems.append(Problem(expected, "entries line is not an audit entry",
+                                    code="bundle_line"))
             expected += 1
             continue
         seen += 1
@@ -244,7 +247,8 @@ def scan_bundle(hashes: bytes, lines: Iterable[bytes], first_seq: int, last_seq:
         if not linked:
             _gap(problems, expected, seq)
         if not 1 <= seq <= count:
-            problems.append(Problem(seq, "entry has no leaf hash in the bundle"))
+            problems.append(Problem(seq, "entry has no leaf hash in the bundle",
+                                    code="bundle_no_leaf"))
             continue
         if sha256(b"\x00" + line).digest() != hashes[32 * (seq - 1): 32 * seq]:
             runs.add("hash", seq)
@@ -260,7 +264,8 @@ def scan_bundle(hashes: bytes, lines: Iterable[bytes], first_seq: int, last_seq:
             visit(seq, kind, str(obj.get("actor")), obj.get("payload"))
         prev_at, expected, last = at, seq + 1, seq
     if expected <= last_seq:
-        problems.append(Problem(expected, "entries missing from the bundle (cut off)", last_seq))
+        problems.append(Problem(expected, "entries missing from the bundle (cut off)", last_seq,
+                                code="bundle_cut"))
     if seen:
         scan.content = (first_seq, last if last is not None else first_seq)
     scan.content_count = seen

@@ -7,7 +7,8 @@ the entries it read: a read-only snapshot transaction on its own connection does
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import itertools
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -57,14 +58,32 @@ def read_snapshot(db: Database) -> Iterator[Connection]:
                 yield conn
 
 
+_CURSORS = itertools.count(1)
+
+
+def stream(conn: Connection, sql: str, params: Sequence = ()) -> Iterator[tuple]:
+    """Plain tuples of a query, streamed straight from the driver's cursor in the connection's
+    transaction: a million rows through SQLAlchemy's result layer cost a second more.
+    `sql` uses `?` placeholders (and no `?` or `%` otherwise)."""
+    driver = conn.connection.driver_connection
+    if conn.dialect.name == "postgresql":  # a server-side cursor: rows arrive in batches
+        cursor = driver.cursor(name=f"apel_stream_{next(_CURSORS)}")
+        sql = sql.replace("?", "%s")
+    else:
+        cursor = driver.cursor()
+    try:
+        cursor.execute(sql, tuple(params))
+        while part := cursor.fetchmany(BATCH):
+            yield from part
+    finally:
+        cursor.close()
+
+
 def iter_entries(conn: Connection, first: int = 1, last: int | None = None) -> Iterator[tuple]:
     """(seq, at, kind, actor, payload, prev_hash, leaf_hash) in seq order, streamed."""
-    sql = ("SELECT seq, at, kind, actor, payload, prev_hash, leaf_hash FROM auditentry "
-           "WHERE seq >= :first AND seq <= :last ORDER BY seq")
-    params = {"first": first, "last": last if last is not None else 2**62}
-    result = conn.execution_options(yield_per=BATCH).execute(text(sql), params)
-    for part in result.partitions():
-        yield from part
+    return stream(conn, "SELECT seq, at, kind, actor, payload, prev_hash, leaf_hash "
+                  "FROM auditentry WHERE seq >= ? AND seq <= ? ORDER BY seq",
+                  (first, last if last is not None else 2**62))
 
 
 def iter_leaf_hashes(conn: Connection, last: int) -> Iterator[str]:

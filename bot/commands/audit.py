@@ -12,6 +12,7 @@ from bot.audit.checkpoint import sign_checkpoint
 from bot.audit.keys import VerifierKey, keyring_path, load_signing_key, read_keyring
 from bot.audit.rotation import rotate_key
 from bot.commands.common import add_config_arg, load, open_database
+from bot.inspection.baseline import run_baseline, summary
 from bot.inspection.bundle import export_bundle, verify_bundle
 from bot.inspection.inspector import write_report
 from bot.inspection.verify import verify_database
@@ -101,6 +102,19 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _baseline(args: argparse.Namespace) -> int:
+    settings = load(args)
+    db = open_database(settings, sync=False)
+    try:
+        result = run_baseline(db, actor=operator_actor(), at=SystemClock().now(),
+                              again=args.again)
+    finally:
+        db.dispose()
+    ok = result.written or not result.needed
+    print(summary(result), file=sys.stdout if ok else sys.stderr)
+    return 0 if ok else 1
+
+
 def _read_checkpoints(paths: list[str]) -> list[tuple[str, str]]:
     out = []
     for p in paths:
@@ -162,6 +176,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = sub.add_parser("checkpoint", help="sign a checkpoint now and print its note")
     add_config_arg(p)
     p.set_defaults(func=_checkpoint)
+
+    p = sub.add_parser("baseline", help="once after upgrading: vouch on the record for rows "
+                                        "written before the chain stated them")
+    add_config_arg(p)
+    p.add_argument("--again", action="store_true",
+                   help="record another baseline although one exists (it vouches for whatever "
+                        "is unstated now)")
+    p.set_defaults(func=_baseline)
 
     p = sub.add_parser("export", help="write an inspector bundle (zip) for a date range")
     add_config_arg(p)

@@ -155,7 +155,8 @@ def verify_bundle(path: str | Path, *, outside: Sequence[tuple[str, str]] = (),
     try:
         zf = zipfile.ZipFile(path)
     except (OSError, zipfile.BadZipFile) as err:
-        report.problems.append(Problem(None, f"cannot read the bundle: {err}"))
+        report.problems.append(Problem(None, f"cannot read the bundle: {err}",
+                                       code="bundle_unreadable"))
         return report
     with zf:
         try:
@@ -170,11 +171,12 @@ def verify_bundle(path: str | Path, *, outside: Sequence[tuple[str, str]] = (),
                 VerifierKey.parse(line) for line in zf.read("keys.txt").decode().splitlines()
                 if line.strip()]
         except (KeyError, ValueError, TypeError, KeyFileError) as err:
-            report.problems.append(Problem(None, f"malformed bundle: {err}"))
+            report.problems.append(Problem(None, f"malformed bundle: {err}",
+                                           code="bundle_malformed"))
             return report
         if len(hashes) % 32:
             report.problems.append(Problem(None, "leaf-hashes.bin is not a whole number of "
-                                                 "32-byte hashes"))
+                                                 "32-byte hashes", code="bundle_hashes_partial"))
             hashes = hashes[: len(hashes) - len(hashes) % 32]
         wanted = wanted_sizes(checkpoints, [text for _, text in outside])
         first, last = int(manifest["first_seq"]), int(manifest["last_seq"])
@@ -193,7 +195,9 @@ def verify_bundle(path: str | Path, *, outside: Sequence[tuple[str, str]] = (),
     report.problems += check_log(scan, checkpoints, keys, manifest.get("origin"), outside)
     if int(manifest["tree_size"]) != scan.count:
         report.problems.append(Problem(scan.count + 1, f"the manifest says {manifest['tree_size']}"
-                                       f" entries but leaf-hashes.bin holds {scan.count}"))
+                                       f" entries but leaf-hashes.bin holds {scan.count}",
+                                       code="bundle_manifest_size",
+                                       data={"said": manifest["tree_size"], "held": scan.count}))
     report.entries, report.last_seq = scan.count, scan.last_seq
     report.content_checked, report.checkpoints = scan.content_count, len(checkpoints)
     report.keys = sorted({f"{k.name}+{k.key_id_hex}" for k in keys})

@@ -86,13 +86,15 @@ def read_support(zf: zipfile.ZipFile, hashes: bytes, first: int, last: int,
             obj = json.loads(line)
             seq = obj["seq"]
         except (ValueError, KeyError, TypeError):
-            problems.append(Problem(None, "support.jsonl: a line is not an audit entry"))
+            problems.append(Problem(None, "support.jsonl: a line is not an audit entry",
+                                    code="support_line"))
             continue
         if not isinstance(seq, int) or not 1 <= seq <= len(hashes) // 32 or first <= seq <= last:
-            problems.append(Problem(None, f"support.jsonl: seq {seq!r} is not outside the range"))
+            problems.append(Problem(None, f"support.jsonl: seq {seq!r} is not outside the range",
+                                    code="support_range"))
         elif sha256(b"\x00" + line).digest() != hashes[32 * (seq - 1): 32 * seq]:
             problems.append(Problem(seq, "support.jsonl: the entry does not match its leaf hash "
-                                    "(edited)"))
+                                    "(edited)", code="support_hash"))
         else:
             out.append((seq, obj))
     return sorted(out, key=lambda item: item[0])
@@ -112,7 +114,8 @@ def read_shown(zf: zipfile.ZipFile, problems: list[Problem]) -> dict[int, Figure
         return {int(o["apel_id"]): Figures.from_dict(o["figures"])
                 for o in map(json.loads, zf.read("figures.jsonl").splitlines())}
     except (ValueError, KeyError, TypeError) as err:
-        problems.append(Problem(None, f"figures.jsonl is malformed: {err}"))
+        problems.append(Problem(None, f"figures.jsonl is malformed: {err}",
+                                code="figures_malformed"))
         return {}
 
 

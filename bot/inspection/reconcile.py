@@ -7,16 +7,17 @@ entries, in order, into the rows they imply: `pledge.recorded` implies a pledge 
 table is read once from the same snapshot and compared: a row without its entry, an entry
 without its row, or a field that differs is a Problem naming the table, the row and the seq.
 
-Entries state only some columns (those the reports and the rules depend on); a field an older
-entry did not state is not compared, and an entry that names no row id at all (written by an
-older version) is counted in `Ledger.unbound` and reported as not checked.
+Entries state only some columns (those the reports and the rules depend on). A field an older
+entry did not state is not compared and is counted in `Ledger.unstated`; an entry that names no
+row id at all (written by an older version) is counted in `Ledger.unbound`; both are reported
+as not checked. Pledges, a million rows, are matched by their exact text first (pledges.py).
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from operator import itemgetter
@@ -28,10 +29,12 @@ from bot.announcements.models import Acknowledgement, Announcement
 from bot.audit import kinds as k
 from bot.audit.facts import digest
 from bot.audit.report import Gap, Problem
+from bot.inspection import pledges as fast
 from bot.models import Employee, Leave, Pledge, RegistrationRequest, RoleGrant
 from bot.unit_admin.models import Correction, DutySwap, LeaveEnding, PaktaSignature
 
 LAYER = 2  # listed after the chain's own findings and the checkpoints'
+NO_ENTRY = "row_no_entry"  # the one problem a baseline may vouch for
 
 
 # ---- the tables ---------------------------------------------------------------------------
@@ -93,16 +96,20 @@ class Table:
     def pack(self, stated: dict[str, Any]) -> tuple:
         return tuple(stated.get(n, MISSING) for n in self.names)
 
-    def rows(self, conn: Connection) -> Iterator[tuple[Any, Any, tuple]]:
-        """(key, row id, field values in `names` order) of every row, streamed."""
+    def rows(self, conn: Connection, ids: set[Any] | None = None
+             ) -> Iterator[tuple[Any, Any, tuple]]:
+        """(key, row id, field values in `names` order) of every row (or of these few ids),
+        streamed."""
         t, dialect = self.model.__table__, conn.dialect.name
         columns = [t.c[c] for c in self.key] + [t.c.id] + [
             _at(t.c[col], dialect) if fn is AT_TEXT else t.c[col] for _, col, fn in self.fields]
         query = select(*(c.label(f"c{i}") for i, c in enumerate(columns)))
+        if ids is not None:
+            query = query.where(t.c.id.in_(sorted(ids)))
         start = len(self.key) + 1
         convert = [(start + i, f[2]) for i, f in enumerate(self.fields)
                    if f[2] is not None and f[2] is not AT_TEXT]
-        result = conn.execution_options(yield_per=10_000).execute(query)
+        result = conn.execute(query, execution_options={"yield_per": 10_000})  # not the conn's
         for part in result.partitions():
             for row in part:
                 values = list(row)
@@ -164,6 +171,15 @@ class Expect:
         return self.values[self.table.index(name)]
 
 
+@dataclass(frozen=True)
+class Baseline:
+    """A `baseline.recorded` entry: who vouched for how many rows of each table."""
+
+    seq: int
+    actor: str
+    counts: dict[str, int]
+
+
 @dataclass
 class Ledger:
     """The rows the chain implies, per table, keyed as the table's `key` columns."""
@@ -171,6 +187,13 @@ class Ledger:
     recount: bool = False  # also keep what the figures need (bot/inspection/recount.py)
     tables: dict[str, dict[Any, Expect]] = field(default_factory=lambda: defaultdict(dict))
     unbound: Counter = field(default_factory=Counter)  # kind -> entries naming no row
+    unstated: Counter = field(default_factory=Counter)  # (table, field) -> rows not compared
+    # pledge.recorded entries by their text (pledges.entry_text) -> seq, until rows claim them
+    pledge_texts: dict[str, int] = field(default_factory=dict)
+    # Rows the chain does not fully state (no entry, or fields it did not state), with their
+    # values: what `apel-bot audit baseline` vouches for. (table, key, values)
+    open_rows: list[tuple[Table, Any, tuple]] = field(default_factory=list)
+    baselines: list[Baseline] = field(default_factory=list)
     apels: dict[int, dict[str, Any]] = field(default_factory=dict)
     # (apel id, employee id) -> (late, on the frozen list)
     pledges: dict[tuple[int, int], tuple[bool, bool]] = field(default_factory=dict)
@@ -193,16 +216,24 @@ class Ledger:
 
     def visit(self, seq: int, kind: str, actor: str, payload: Any) -> None:
         """One entry of a kind in FOLDS (payload: its JSON text or the parsed object)."""
+        if kind == k.PLEDGE_RECORDED and type(payload) is str:
+            self.pledge_texts[payload + fast.SEP + actor] = seq  # matched by text (pledges.py)
+            if not self.recount:
+                return
+            kind = _RECOUNT_ONLY
         if isinstance(payload, str):
             try:
                 payload = json.loads(payload)
             except ValueError:
                 return  # the entry's hash check reports it
         if isinstance(payload, dict):
-            FOLDS[kind](self, seq, _tg(actor), payload)
+            if kind == k.BASELINE_RECORDED:
+                self.baselines.append(Baseline(seq, actor, _counts(payload.get("tables"))))
+                return
+            FOLDS[kind](self, seq, tg_of(actor), payload)
 
 
-def _tg(actor: str) -> int | None:
+def tg_of(actor: str) -> int | None:
     """The Telegram user id of an actor "tg:<id>"."""
     return int(actor[3:]) if actor.startswith("tg:") and actor[3:].isdigit() else None
 
@@ -223,17 +254,31 @@ def _bound(ledger: Ledger, kind: str, p: dict[str, Any], id_key: str) -> Any:
 
 # ---- folding entries into rows ----------------------------------------------------------
 
-def _pledge(ledger: Ledger, seq: int, tg: int | None, p: dict) -> None:
+def _pledge_figures(ledger: Ledger, seq: int, tg: int | None, p: dict) -> None:
     if ledger.recount and "apel_id" in p and "employee_id" in p:
         ledger.pledges[(p["apel_id"], p["employee_id"])] = (bool(p.get("late")),
                                                             bool(p.get("expected", True)))
+
+
+def fold_pledge_row(ledger: Ledger, seq: int, tg: int | None, p: dict) -> None:
+    """The row a pledge entry implies. Its entries are folded out of order (by text first,
+    pledges.py), and every statement about a pledge is whole, so the newest one wins."""
     key = _bound(ledger, k.PLEDGE_RECORDED, p, "pledge_id")
-    if key is not None:  # the most frequent entry by far: values packed directly
-        try:
-            values = (*_PLEDGE_GET(p), tg)
-        except KeyError:  # an older entry that states fewer fields
-            values = (*(p.get(n, MISSING) for n in _PLEDGE_STATED), tg)
-        ledger.tables["pledge"][key] = Expect(seq, values, TABLE["pledge"])
+    if key is None:
+        return
+    rows = ledger.tables["pledge"]
+    if key in rows and rows[key].seq > seq:
+        return
+    try:
+        values = (*_PLEDGE_GET(p), tg)
+    except KeyError:  # an older entry that states fewer fields
+        values = (*(p.get(n, MISSING) for n in _PLEDGE_STATED), tg)
+    rows[key] = Expect(seq, values, TABLE["pledge"])
+
+
+def _pledge(ledger: Ledger, seq: int, tg: int | None, p: dict) -> None:
+    _pledge_figures(ledger, seq, tg, p)
+    fold_pledge_row(ledger, seq, tg, p)
 
 
 def _correction(ledger: Ledger, seq: int, tg: int | None, p: dict) -> None:
@@ -360,6 +405,44 @@ def _acknowledged(ledger: Ledger, seq: int, tg: int | None, p: dict) -> None:
             p, "announcement_id", "employee_id")})
 
 
+def _counts(tables: Any) -> dict[str, int]:
+    if not isinstance(tables, dict):
+        return {}
+    return {str(name): n for name, n in tables.items() if isinstance(n, int)}
+
+
+def _baseline_rows(ledger: Ledger, seq: int, tg: int | None, p: dict) -> None:
+    """Rows an operator vouched for (bot/inspection/baseline.py): each stated whole, as the
+    table's own entries would state it, from this seq on."""
+    t = TABLE.get(p.get("table"))  # type: ignore[arg-type]
+    rows = p.get("rows")
+    if t is None or p.get("fields") != list(t.names) or not isinstance(rows, list):
+        ledger.unbound[k.BASELINE_ROWS] += 1
+        return
+    for row in rows:
+        if not isinstance(row, list) or len(row) != len(t.names) + 1:
+            ledger.unbound[k.BASELINE_ROWS] += 1
+            continue
+        key = tuple(row[0]) if isinstance(row[0], list) else row[0]
+        want = Expect(seq, tuple(row[1:]), t)
+        ledger.tables[t.name][key] = want
+        _vouched(ledger, t.name, key, want)
+
+
+def _vouched(ledger: Ledger, table: str, key: Any, want: Expect) -> None:
+    """What a vouched row means beyond its own table: the figures, the swaps it may yield to."""
+    if table == "pledge" and ledger.recount:
+        ledger.pledges[(want.get("apel_id"), want.get("employee_id"))] = (
+            bool(want.get("late")), bool(want.get("expected")))
+    elif table == "correction":
+        ledger.corrections.add((want.get("apel_id"), want.get("employee_id")))
+    elif table == "dutyswap" and want.get("revoked") is False:
+        person = want.get("employee_id")
+        scope = (("person", person, want.get("duty_date")) if person is not None
+                 else ("regu", want.get("unit_id"), want.get("duty_date")))
+        ledger._swaps[scope].append(key)
+
+
 def _apel(state: str) -> Callable[[Ledger, int, int | None, dict], None]:
     def fold(ledger: Ledger, seq: int, tg: int | None, p: dict) -> None:
         apel_id = p.get("apel_id")
@@ -393,8 +476,12 @@ FOLDS: dict[str, Callable[[Ledger, int, int | None, dict], None]] = {
     k.APEL_OPENED: _apel("open"),
     k.APEL_MISSED: _apel("missed"),
     k.APEL_CLOSED: _apel("closed"),
+    k.BASELINE_RECORDED: lambda *_: None,  # read in Ledger.visit (it needs the actor)
+    k.BASELINE_ROWS: _baseline_rows,
 }
 FOLD_KINDS = frozenset(FOLDS)
+_RECOUNT_ONLY = "pledge.recorded (figures only)"  # its row is matched by text (pledges.py)
+FOLDS[_RECOUNT_ONLY] = _pledge_figures
 
 
 def _show(v: Any) -> str:
@@ -405,31 +492,72 @@ def _row_label(table: Table, row_id: Any) -> str:
     return f"{table.name} row {row_id}"
 
 
-def _differences(table: Table, row_id: Any, values: tuple, want: Expect) -> Iterator[Problem]:
+def _differences(table: Table, row_id: Any, values: tuple, want: Expect,
+                 unstated: Counter) -> Iterator[Problem]:
     for name, have, said in zip(table.names, values, want.values, strict=True):
-        if said is not MISSING and have != said:
+        if said is MISSING:
+            unstated[(table.name, name)] += 1
+        elif have != said:
             yield Problem(want.seq, f"{_row_label(table, row_id)}: {name} is {_show(have)} but "
                           f"the chain says {_show(said)} (changed after it was recorded)",
-                          layer=LAYER)
+                          layer=LAYER, code="row_changed", data={
+                              "table": table.name, "row": row_id, "field": name,
+                              "have": _show(have), "said": _show(said)})
 
 
-def _check_table(table: Table, expected: dict[Any, Expect], conn: Connection,
-                 problems: list[Problem]) -> int:
-    rows = 0
+def _compare(table: Table, rows: Iterable[tuple[Any, Any, tuple]], expected: dict[Any, Expect],
+             ledger: Ledger, problems: list[Problem]) -> int:
+    """Each row against what the chain implies for it (popped from `expected`); whatever is
+    left in `expected` has no row. Returns the rows read."""
+    n = 0
     needs = None if table.needs_entry is None else table.index(table.needs_entry)
-    for key, row_id, values in table.rows(conn):
-        rows += 1
+    for key, row_id, values in rows:
+        n += 1
         want = expected.pop(key, None)
         if want is None:
             if needs is None or values[needs]:
                 problems.append(Problem(None, f"{_row_label(table, row_id)} has no entry in the "
                                         "chain (written outside the application, or its entry "
-                                        "was never made)", layer=LAYER))
+                                        "was never made)", layer=LAYER, code=NO_ENTRY,
+                                        data={"table": table.name, "row": row_id}))
+                ledger.open_rows.append((table, key, values))
         elif values != want.values:  # equal is the common case; else compare what was stated
-            problems.extend(_differences(table, row_id, values, want))
+            found = list(_differences(table, row_id, values, want, ledger.unstated))
+            problems.extend(found)
+            if not found:  # only fields the entry did not state
+                ledger.open_rows.append((table, key, values))
     for key, want in expected.items():
         problems.append(Problem(want.seq, f"{table.name} row {_show(key)} recorded here is "
-                                "missing from the table (deleted)", layer=LAYER))
+                                "missing from the table (deleted)", layer=LAYER,
+                                code="row_deleted", data={"table": table.name, "row": key}))
+    return n
+
+
+_FEW = 500  # fewer rows left than this: read by id
+
+
+def _fold_texts(ledger: Ledger, entries: Iterable[tuple[int, str]]) -> None:
+    for seq, text in sorted(entries):
+        payload, actor = fast.split(text)
+        try:
+            p = json.loads(payload)
+        except ValueError:
+            continue  # the entry's hash check reports it
+        if isinstance(p, dict):
+            fold_pledge_row(ledger, seq, tg_of(actor), p)
+
+
+def _check_pledges(ledger: Ledger, conn: Connection, problems: list[Problem]) -> int:
+    """Rows claim their entries by text; what is left on either side, field by field."""
+    table = TABLE["pledge"]
+    left, rows, refold = fast.claim(ledger, conn)
+    _fold_texts(ledger, refold + [(seq, text) for text, seq in ledger.pledge_texts.items()])
+    ledger.pledge_texts.clear()
+    expected = ledger.tables["pledge"]
+    if left or expected:
+        ids = left | set(expected) if len(left) + len(expected) < _FEW else None
+        rest = fast.unclaimed_rows(table.rows(conn, ids), left, ledger, problems, LAYER)
+        _compare(table, rest, expected, ledger, problems)
     return rows
 
 
@@ -438,7 +566,11 @@ def reconcile(ledger: Ledger, conn: Connection) -> tuple[list[Problem], int]:
     problems: list[Problem] = []
     rows = 0
     for table in TABLES:
-        rows += _check_table(table, dict(ledger.tables.get(table.name, {})), conn, problems)
+        if table.name == "pledge":
+            rows += _check_pledges(ledger, conn, problems)
+            continue
+        expected = dict(ledger.tables.get(table.name, {}))
+        rows += _compare(table, table.rows(conn), expected, ledger, problems)
     return problems, rows
 
 
@@ -449,3 +581,26 @@ def unbound_note(ledger: Ledger) -> list[Gap]:
     listed = ", ".join(f"{n} {kind}" for kind, n in counts.items())
     return [Gap("unbound", "entries that name no row (written by an older version) were not "
                 f"matched to table rows: {listed}", {"counts": counts})]
+
+
+def baseline_note(ledger: Ledger) -> list[Gap]:
+    """Rows vouched for by an operator: checked for changes since, not for what came before."""
+    notes = []
+    for b in ledger.baselines:
+        listed = ", ".join(f"{name} {n}" for name, n in sorted(b.counts.items()))
+        notes.append(Gap("baseline", f"{sum(b.counts.values())} rows ({listed}) are vouched for "
+                         f"by the baseline {b.actor} recorded at seq {b.seq}, not by entries of "
+                         "their own: any change since is checked, what they were before is not",
+                         {"seq": b.seq, "actor": b.actor, "counts": b.counts}))
+    return notes
+
+
+def unstated_note(ledger: Ledger) -> list[Gap]:
+    """Fields older entries did not state: compared with nothing, said so."""
+    if not ledger.unstated:
+        return []
+    counts = {f"{table}.{name}": n for (table, name), n in sorted(ledger.unstated.items())}
+    listed = ", ".join(f"{name} ({n} row{'s' if n != 1 else ''})" for name, n in counts.items())
+    return [Gap("unstated", "fields that older entries did not state could not be compared "
+                f"with the rows: {listed} (`apel-bot audit baseline` vouches for them once)",
+                {"counts": counts})]

@@ -140,7 +140,8 @@ def compare(ledger: Ledger, shown: dict[int, Figures] | None) -> tuple[list[Apel
             problems.append(_differs(row))
     for apel_id in sorted(set(shown or {}) - set(chain)):
         problems.append(Problem(None, f"apel {apel_id}: the reports show figures for a closed "
-                                "apel the chain has no closed record of", layer=LAYER))
+                                "apel the chain has no closed record of", layer=LAYER,
+                                code="figures_unrecorded", data={"apel": apel_id}))
     return result, problems
 
 
@@ -150,4 +151,6 @@ def _differs(row: ApelFigures) -> Problem:
                       for name, value in row.chain.as_dict().items()
                       if getattr(row.shown, name) != value)
     return Problem(row.seq, f"apel {row.apel_id} ({row.date} {row.slot}, unit {row.unit_id}): "
-                   f"the reports show {diffs}", layer=LAYER)
+                   f"the reports show {diffs}", layer=LAYER,
+                   code="figures_differ",
+                   data={"apel": row.apel_id, "date": row.date, "slot": row.slot})

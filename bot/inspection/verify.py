@@ -29,14 +29,22 @@ from bot.audit.store import (
     read_head,
     read_snapshot,
 )
-from bot.inspection.reconcile import FOLD_KINDS, Ledger, reconcile, unbound_note
+from bot.inspection.reconcile import (
+    FOLD_KINDS,
+    Ledger,
+    baseline_note,
+    reconcile,
+    unbound_note,
+    unstated_note,
+)
 from bot.inspection.recount import compare, shown_figures
 from bot.platform.db import Database
 
 
-def _cp(seq: int | None, message: str, seq_end: int | None = None) -> Problem:
+def _cp(seq: int | None, message: str, seq_end: int | None = None, *, code: str,
+        data: dict | None = None) -> Problem:
     """A problem found through checkpoints (listed after those found in the entries)."""
-    return Problem(seq, message, seq_end, layer=1)
+    return Problem(seq, message, seq_end, layer=1, code=code, data=data or {})
 
 
 def claimed_size(note: str) -> int | None:
@@ -98,25 +106,31 @@ def _check_table(scan: Scan, checkpoints: Sequence[StoredCheckpoint], keys: list
             body, key = open_note(cp.note, keys)
         except NoteError as err:
             problems.append(_cp(cp.tree_size + 1,
-                                    f"{label} (tree size {cp.tree_size}): {err}"))
+                                    f"{label} (tree size {cp.tree_size}): {err}",
+                                code="cp_note", data={"label": label, "error": str(err)}))
             continue
         size, root = body.size, body.root.hex()
         recorded.add((size, root))
         if origin is not None and body.origin != origin:
             problems.append(_cp(size + 1,
-                                    f"{label} is for log {body.origin!r}, not {origin!r}"))
+                                    f"{label} is for log {body.origin!r}, not {origin!r}",
+                                code="cp_origin", data={"label": label, "origin": body.origin}))
         if (cp.tree_size, cp.root_hash, cp.key_id) != (size, root, key.key_id_hex):
             problems.append(_cp(size + 1, f"{label}: table columns differ from its signed "
-                                              "note (edited)"))
+                                              "note (edited)",
+                                code="cp_columns", data={"label": label}))
         if size < largest:
             problems.append(_cp(size + 1, f"{label} signed at {cp.created_at} has tree size "
                                               f"{size}, smaller than an earlier checkpoint's "
-                                              f"{largest}: the log shrank"))
+                                              f"{largest}: the log shrank",
+                                code="cp_shrank",
+                                data={"label": label, "size": size, "largest": largest}))
         largest = max(largest, size)
         if size > scan.last_seq:
             problems.append(_cp(scan.last_seq + 1, f"missing: {label} signed at "
                                     f"{cp.created_at} covers {size} entries but the log ends "
-                                    f"at seq {scan.last_seq} (entries deleted)", size))
+                                    f"at seq {scan.last_seq} (entries deleted)", size,
+                                code="cp_beyond", data={"label": label, "size": size}))
             continue
         if _root_at(scan, size) != body.root:
             mismatched.append((label, size, cp.created_at))
@@ -127,7 +141,8 @@ def _check_table(scan: Scan, checkpoints: Sequence[StoredCheckpoint], keys: list
             if not any(e.payload.get("root") == root and e.payload.get("key_id") == key.key_id_hex
                        for e in events):
                 problems.append(_cp(size + 1, f"{label} is not the checkpoint the chain "
-                                                  "recorded here (replaced or forged)"))
+                                                  "recorded here (replaced or forged)",
+                                    code="cp_not_recorded", data={"label": label}))
     # Once a root stops matching, every later checkpoint fails too: one line per break,
     # bounded by the last checkpoint that still matches and the first that does not.
     groups: dict[int, list[tuple[str, int, str]]] = {}
@@ -139,13 +154,16 @@ def _check_table(scan: Scan, checkpoints: Sequence[StoredCheckpoint], keys: list
                 f"{items[-1][1]}, fail the same way)" if len(items) > 1 else "")
         problems.append(_cp(lower + 1, f"the first {size} entries no longer hash to the root "
                             f"signed in {label} at {created}{more}: entries in this range were "
-                            "changed, added or removed after it was signed", size))
+                            "changed, added or removed after it was signed", size,
+                            code="cp_root",
+                            data={"label": label, "size": size, "later": len(items) - 1}))
     for size, events in signed_events.items():
         for ev in events:
             if (size, ev.payload.get("root")) not in recorded:
                 problems.append(_cp(ev.seq, f"the checkpoint of tree size {size} recorded "
                                                 "here is missing from the checkpoints (deleted "
-                                                "or replaced)"))
+                                                "or replaced)",
+                                    code="cp_deleted", data={"size": size}))
 
 
 def _check_key_history(scan: Scan, problems: list[Problem]) -> None:
@@ -155,14 +173,16 @@ def _check_key_history(scan: Scan, problems: list[Problem]) -> None:
             old = ev.payload.get("old_key_id")
             if current is not None and old != current:
                 problems.append(_cp(ev.seq, f"key.rotated retires key {old} but the key in "
-                                                f"use was {current}"))
+                                                f"use was {current}",
+                                    code="key_rotation", data={"old": old, "current": current}))
             current = ev.payload.get("new_key_id")
         else:
             kid = ev.payload.get("key_id")
             if current is not None and kid != current:
                 problems.append(_cp(ev.seq, f"checkpoint signed with key {kid} while key "
                                                 f"{current} was in use and no key.rotated entry "
-                                                "records a change"))
+                                                "records a change",
+                                    code="key_unrotated", data={"kid": kid, "current": current}))
             current = kid
 
 
@@ -173,17 +193,21 @@ def _check_outside(scan: Scan, outside: Sequence[tuple[str, str]], keys: list[Ve
         try:
             body, _ = open_note(text, keys)
         except NoteError as err:
-            problems.append(_cp(None, f"checkpoint held outside ({label}): {err}"))
+            problems.append(_cp(None, f"checkpoint held outside ({label}): {err}",
+                                code="outside_note", data={"label": label, "error": str(err)}))
             continue
         size = body.size
         if origin is not None and body.origin != origin:
             problems.append(_cp(None, f"checkpoint held outside ({label}) is for log "
-                                          f"{body.origin!r}, not {origin!r}"))
+                                          f"{body.origin!r}, not {origin!r}",
+                                code="outside_origin",
+                                data={"label": label, "origin": body.origin}))
             continue
         if size > scan.last_seq:
             problems.append(_cp(scan.last_seq + 1, f"missing: the checkpoint held outside "
                                     f"({label}) covers {size} entries but the log ends at seq "
-                                    f"{scan.last_seq} (entries deleted)", size))
+                                    f"{scan.last_seq} (entries deleted)", size,
+                                code="outside_beyond", data={"label": label, "size": size}))
             continue
         if scan.leaves is not None and 0 < size <= scan.count:
             proof = consistency_proof(size, scan.leaves)
@@ -195,11 +219,13 @@ def _check_outside(scan: Scan, outside: Sequence[tuple[str, str]], keys: list[Ve
             problems.append(_cp(lower + 1, f"the log is not consistent with the checkpoint "
                                     f"held outside ({label}, tree size {size}): entries in this "
                                     "range were changed, added or removed after it was signed",
-                                    size))
+                                    size,
+                                code="outside_inconsistent", data={"label": label, "size": size}))
         if (size, body.root.hex()) not in recorded:
             problems.append(_cp(size + 1, f"the checkpoint held outside ({label}, tree size "
                                               f"{size}) is missing from the log's checkpoints "
-                                              "(deleted or replaced)"))
+                                              "(deleted or replaced)",
+                                code="outside_missing", data={"label": label, "size": size}))
 
 
 def check_log(scan: Scan, checkpoints: Sequence[StoredCheckpoint], keys: list[VerifierKey],
@@ -225,7 +251,10 @@ def verify_database(db: Database, *, keys: list[VerifierKey], origin: str | None
         checkpoints = load_checkpoints(conn)
         wanted = wanted_sizes(checkpoints, [text for _, text in outside])
         ledger = Ledger(recount=recount)
-        scan = scan_rows(iter_entries(conn), wanted, keep_leaves=bool(outside),
+        # Every leaf is at hand, so a note held outside is consistent with the log exactly when
+        # the root of the log's first N leaves is its root (computed in the same pass): the
+        # RFC 9162 proof is for those without the leaves, i.e. a bundle's inspector.
+        scan = scan_rows(iter_entries(conn), wanted, keep_leaves=False,
                          visit=ledger.visit, visit_kinds=FOLD_KINDS)
         head = read_head(conn)
         table_problems, rows = reconcile(ledger, conn)
@@ -237,18 +266,22 @@ def verify_database(db: Database, *, keys: list[VerifierKey], origin: str | None
         if head_seq > scan.last_seq:
             problems.append(Problem(scan.last_seq + 1, f"missing: the chain head records "
                                     f"{head_seq} entries but the log ends at seq "
-                                    f"{scan.last_seq} (entries deleted)", head_seq))
+                                    f"{scan.last_seq} (entries deleted)", head_seq,
+                                    code="head_beyond"))
         elif head_seq < scan.last_seq:
             problems.append(Problem(head_seq + 1, "entries added without moving the chain head "
                                                   "(written outside the application)",
-                                    scan.last_seq))
+                                    scan.last_seq, code="head_behind"))
         elif head_leaf != scan.last_leaf:
             problems.append(Problem(scan.last_seq, "the chain head's hash differs from the last "
-                                                   "entry's (the tail was rewritten)"))
+                                                   "entry's (the tail was rewritten)",
+                                    code="head_hash"))
     return Report(source=db.safe_url, entries=scan.count, content_checked=scan.content_count,
                   last_seq=scan.last_seq, checkpoints=len(checkpoints), outside=len(outside),
                   rows_reconciled=rows,
                   keys=sorted({f"{k.name}+{k.key_id_hex}" for k in keys}), problems=problems,
                   unchecked=coverage_gaps(scan, checkpoints, len(outside))
-                  + unbound_note(ledger) + ([] if recount else [NOT_RECOUNTED]),
+                  + unbound_note(ledger) + unstated_note(ledger)
+                  + baseline_note(ledger)
+                  + ([] if recount else [NOT_RECOUNTED]),
                   figures=figures)

@@ -4,6 +4,7 @@ figures are checked, and the HTML page says what was and was not checked, escape
 from __future__ import annotations
 
 import json
+import re
 import zipfile
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -112,3 +113,39 @@ def test_the_report_command(bundle, tmp_path, capsys):
     assert code == 0 and out.is_file()
     assert "1 closed apel recounted" in capsys.readouterr().out
     assert main(["verify", "--bundle", str(path), "--key", key.text(), "--recount"]) == 0
+
+
+def test_the_report_words_each_problem_in_indonesian(bundle, tmp_path):
+    path, _, key = bundle
+    edited = _edit(path, "support.jsonl", lambda d: d.replace(b'"reason":"sakit"',
+                                                             b'"reason":"dinas"'))
+    edited = _edit(edited, "figures.jsonl", _more_on_time)
+    out = tmp_path / "laporan.html"
+    report = write_report(edited, out, outside=[], pinned_keys=[key], now=NOW)
+    html = out.read_text(encoding="utf-8")
+    assert {p.code for p in report.problems} == {"support_hash", "figures_differ"}
+    assert "entri pendukung (support.jsonl) tidak cocok dengan nilai hash-nya" in html
+    assert "berbeda dengan hasil hitung ulang dari rantai audit" in html
+    for p in report.problems:
+        assert p.message not in html  # the English stays in the CLI
+
+
+TEMPLATE = Path(__file__).resolve().parents[2] / "bot/messages/audit_report.html.j2"
+
+
+_CODE = re.compile(r'(?<!\w)code="([^"]+)"|runs\.add\("([^"]+)"|^NO_ENTRY = "([^"]+)"', re.M)
+
+
+def _codes_in_sources() -> set[str]:
+    """Every problem code the verification code can give (scan's run codes included)."""
+    root = TEMPLATE.parents[2]
+    files = [root / "bot/audit/scan.py", *(root / "bot/inspection").glob("*.py")]
+    return {"".join(m) for f in files for m in _CODE.findall(f.read_text(encoding="utf-8"))}
+
+
+def test_every_problem_kind_has_an_indonesian_sentence():
+    template = TEMPLATE.read_text(encoding="utf-8")
+    worded = set(re.findall(r'p\.code == "([^"]+)"', template))
+    codes = _codes_in_sources()
+    assert len(codes) > 40
+    assert codes - worded == set()
