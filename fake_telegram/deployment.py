@@ -62,11 +62,14 @@ def _apel_now(local_now: datetime) -> tuple[dict[str, str], list[str]]:
     return times, states[due:] + states[:due]
 
 
-def write_config(path: Path, units: list[dict], db_url: str, base_url: str) -> None:
+def write_config(path: Path, units: list[dict], db_url: str, base_url: str, *,
+                 telegram: dict | None = None, http: dict | None = None) -> None:
+    """config.toml for `units`; `telegram` and `http` add keys to those sections."""
     today = datetime.now(UTC).date()
     data = {
         "telegram": {"base_url": base_url,
-                     "base_file_url": base_url.replace("/bot", "/file/bot")},
+                     "base_file_url": base_url.replace("/bot", "/file/bot"), **(telegram or {})},
+        "http": http or {},
         "database": {"url": db_url},
         "audit": {"key_file": str(path.parent / "audit.key")},
         "period": {"name": "Benchmark", "start": (today - timedelta(days=2)).isoformat(),

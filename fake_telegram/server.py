@@ -42,6 +42,8 @@ from typing import Any
 
 from aiohttp import web
 
+from fake_telegram.webhook import Webhook, WebhookPusher
+
 log = logging.getLogger(__name__)
 
 BOT_ID = 999000
@@ -97,6 +99,7 @@ STRING_PARAMS = frozenset(
     {
         "text",
         "caption",
+        "secret_token",
         "parse_mode",
         "callback_query_id",
         "inline_message_id",
@@ -769,6 +772,7 @@ class FakeTelegram:
         self._drops: defaultdict[str, deque[_Drop]] = defaultdict(deque)
         self._limiter = _RateLimiter()
         self._runner: web.AppRunner | None = None
+        self.webhook = WebhookPusher(self._updates, self._update_event, lambda _u: None)
         self._host = "127.0.0.1"
         self._port: int | None = None
         self._closing = False
@@ -798,6 +802,7 @@ class FakeTelegram:
         self._closing = True
         self._closed.set()
         self._wake_pollers()
+        await self.webhook.stop()
         runner, self._runner = self._runner, None
         await runner.cleanup()
 
@@ -1271,6 +1276,7 @@ class FakeTelegram:
             "getMe": lambda params, files: BOT_ME,
             "logOut": lambda params, files: True,
             "close": lambda params, files: True,
+            "setWebhook": self._set_webhook,
             "deleteWebhook": self._delete_webhook,
             "getWebhookInfo": self._get_webhook_info,
             "getUpdates": self._get_updates,
@@ -1295,7 +1301,24 @@ class FakeTelegram:
             "getFile": self._get_file,
         }
 
+    def _set_webhook(self, params: dict[str, Any], files: dict[str, Upload]) -> bool:
+        url = params.get("url") or ""
+        if not url:  # Telegram: an empty URL removes the webhook
+            self.webhook.clear()
+            return True
+        if not url.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+            raise ApiError(400, "Bad Request: bad webhook: HTTPS url must be provided for webhook")
+        secret = params.get("secret_token")
+        if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", str(secret)):
+            raise ApiError(400, "Bad Request: secret token contains unallowed characters")
+        if params.get("drop_pending_updates"):
+            self._updates.clear()
+        self._replayed_updates.clear()
+        self.webhook.set(Webhook(url, secret, int(params.get("max_connections") or 40)))
+        return True
+
     def _delete_webhook(self, params: dict[str, Any], files: dict[str, Upload]) -> bool:
+        self.webhook.clear()
         if params.get("drop_pending_updates"):
             self._updates.clear()
             self._replayed_updates.clear()
@@ -1303,7 +1326,8 @@ class FakeTelegram:
 
     def _get_webhook_info(self, params: dict[str, Any], files: dict[str, Upload]) -> dict:
         pending = len(self._updates) + len(self._replayed_updates)
-        return {"url": "", "has_custom_certificate": False, "pending_update_count": pending}
+        url = self.webhook.hook.url if self.webhook.hook else ""
+        return {"url": url, "has_custom_certificate": False, "pending_update_count": pending}
 
     async def _get_updates(
         self, params: dict[str, Any], files: dict[str, Upload]
@@ -1311,6 +1335,9 @@ class FakeTelegram:
         offset = _int_param(params, "offset", 0) or 0
         limit = min(max(_int_param(params, "limit", 100) or 100, 1), 100)
         timeout = max(0.0, float(params.get("timeout") or 0))
+        if self.webhook.hook is not None:
+            raise ApiError(409, "Conflict: can't use getUpdates method while webhook is active; "
+                                "use deleteWebhook to delete the webhook first")
         self._confirm_updates(offset)
         self._poll_generation += 1
         generation = self._poll_generation

@@ -13,7 +13,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from bot.apel import counts as apel_counts
-from bot.apel.buttons import parse_pledge_callback as parse_pledge_callback  # handlers
 from bot.apel.buttons import pledge_callback
 from bot.apel.classification import leave_covers
 from bot.audit.log import Event, format_at, record_event, record_events

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime, time
@@ -69,12 +70,25 @@ class TelegramConfig(_Strict):
     operator_chat_id: ChatId | None = None
     admin_user_ids: list[ChatId] = Field(default_factory=list)
     tally_edit_seconds: float = Field(default=5.0, ge=1.0, le=60.0)
+    # "polling" (getUpdates) or "webhook": Telegram POSTs each update to webhook_url, which a
+    # reverse proxy forwards to [http] listen; the path of webhook_url is the route served.
+    mode: Literal["polling", "webhook"] = "polling"
+    webhook_url: str | None = None
+    # Telegram sends it in X-Telegram-Bot-Api-Secret-Token; anything without it is refused.
+    webhook_secret_env: str = "APEL_WEBHOOK_SECRET"  # noqa: S105 (the variable name)
+    webhook_secret: SecretStr | None = None
 
     def resolved_token(self) -> str | None:
         from_env = os.environ.get(self.token_env)
         if from_env:
             return from_env.strip()
         return self.token.get_secret_value() if self.token else None
+
+    def resolved_webhook_secret(self) -> str | None:
+        from_env = os.environ.get(self.webhook_secret_env)
+        if from_env:
+            return from_env.strip()
+        return self.webhook_secret.get_secret_value() if self.webhook_secret else None
 
 
 class HttpConfig(_Strict):
@@ -403,10 +417,26 @@ def _chat_problems(settings: Settings) -> Iterator[Problem]:
 Check = Callable[["Settings"], Iterable[Problem]]
 
 
+def _webhook_problems(settings: Settings) -> Iterator[Problem]:
+    """Webhook mode needs where Telegram posts, where this process listens, and the secret."""
+    tg = settings.telegram
+    if tg.mode != "webhook":
+        return
+    if not tg.webhook_url or not tg.webhook_url.startswith(("https://", "http://127.0.0.1")):
+        yield "telegram.webhook_url", (f"{tg.webhook_url!r}: webhook mode needs the public "
+                                       "https:// URL Telegram posts updates to")
+    if not settings.http.listen:
+        yield "http.listen", "webhook mode needs the HTTP server (host:port behind the proxy)"
+    secret = tg.resolved_webhook_secret()
+    if not secret or not re.fullmatch(r"[A-Za-z0-9_-]{16,256}", secret):
+        yield "telegram.webhook_secret", (f"set {tg.webhook_secret_env} (or webhook_secret) to "
+                                          "16-256 letters, digits, _ or -")
+
+
 def config_problems(settings: Settings, checks: Iterable[Check] = ()) -> list[Problem]:
     """Mistakes that span several keys, found before anything is written; `checks` adds those
     of the layers above (the audit key on disk: bot.audit.keys.key_file_problems)."""
-    return [*_window_problems(settings), *_chat_problems(settings),
+    return [*_window_problems(settings), *_chat_problems(settings), *_webhook_problems(settings),
             *(problem for check in checks for problem in check(settings))]
 
 

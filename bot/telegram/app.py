@@ -6,7 +6,7 @@ import asyncio
 import importlib
 import logging
 import pkgutil
-from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from telegram import BotCommand, Update
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
@@ -17,6 +17,7 @@ from bot.org.units import move_chat
 from bot.platform.clock import Clock
 from bot.platform.config import Settings
 from bot.platform.db import Database
+from bot.platform.leadership import Leadership
 from bot.platform.logging_setup import redact
 from bot.platform.texts import render
 from bot.scheduler import ApelScheduler
@@ -64,8 +65,7 @@ def menu_table(modules: list | None = None) -> list[menus.MenuCommand]:
 
 
 def build_application(settings: Settings, db: Database, clock: Clock, token: str, *,
-                      run_scheduler: bool = True, limits: Limits | None = None,
-                      lease_held: Callable[[], bool] = lambda: True) -> Application:
+                      run_scheduler: bool = True, limits: Limits | None = None) -> Application:
     builder: ApplicationBuilder = (
         Application.builder().token(token)
         .concurrent_updates(CONCURRENT_UPDATES)
@@ -77,7 +77,7 @@ def build_application(settings: Settings, db: Database, clock: Clock, token: str
         builder = builder.base_url(settings.telegram.base_url)
     if settings.telegram.base_file_url:
         builder = builder.base_file_url(settings.telegram.base_file_url)
-    rt = Runtime(settings=settings, db=db, clock=clock, limits=limits, lease_held=lease_held,
+    rt = Runtime(settings=settings, db=db, clock=clock, limits=limits,
                  run_scheduler=run_scheduler)
     app = builder.build()
     app.bot_data[KEY] = rt
@@ -93,14 +93,20 @@ def build_application(settings: Settings, db: Database, clock: Clock, token: str
     return app
 
 
-async def serve(app: Application, stop: asyncio.Event) -> None:
-    """Run until `stop` is set (a signal), then drain: updates being handled finish, sends in
-    flight finish, queued messages and unhandled updates stay in the database."""
+async def serve(app: Application, stop: asyncio.Event, leadership: Leadership) -> None:
+    """Run until `stop` is set (a signal, or leadership lost), then drain: updates being
+    handled finish, sends in flight finish, queued messages and unhandled updates stay in the
+    database. Every process receives and handles updates (webhook mode); only the leader
+    polls, rings the bells and sends."""
+    rt: Runtime = app.bot_data[KEY]
+    rt.leadership = leadership
     await app.initialize()
     try:
         await app.start()
-        await start_services(app)
-        await stop.wait()
+        await start_receiving(app)
+        if await leadership.wait(stop):
+            await start_leading(app)
+            await stop.wait()
     finally:
         await stop_services(app)
         if app.running:
@@ -109,17 +115,34 @@ async def serve(app: Application, stop: asyncio.Event) -> None:
 
 
 async def start_services(app: Application) -> None:
-    """Menu, outbox sender, scheduler (with a catch-up pass before the first tick), and the
-    inbox: updates polled into it and handled from it."""
+    """The whole bot in one process (tests, the demo): receiving and leading."""
+    await start_receiving(app)
+    await start_leading(app)
+
+
+async def start_receiving(app: Application) -> None:
+    """/healthz and /metrics, the webhook (webhook mode), and handling the inbox."""
     rt: Runtime = app.bot_data[KEY]
     settings, db, clock = rt.settings, rt.db, rt.clock
+    rt.pump = UpdatePump(app, db, clock, allowed_updates=ALLOWED_UPDATES)
     if settings.http.listen:
         rt.ops = OpsServer(Probes(
-            db, clock, clock.now(), rt.lease_held,
+            db, clock, clock.now(), lambda: rt.leadership.role if rt.leadership else "leader",
             last_tick_at=lambda: rt.scheduler.last_tick_at if rt.scheduler else None,
             telegram_last_success_at=lambda: rt.sender.last_success_at if rt.sender else None,
         ), settings.http.listen)
+        if settings.telegram.mode == "webhook":
+            rt.ops.add_webhook(urlsplit(settings.telegram.webhook_url).path or "/",
+                               settings.telegram.resolved_webhook_secret(), rt.pump.receive)
         await rt.ops.start()
+    rt.pump.start(poll=False)
+
+
+async def start_leading(app: Application) -> None:
+    """The leader's part: the command menu, the outbox sender, getUpdates or the webhook
+    registration, and the scheduler (with a catch-up pass before the first tick)."""
+    rt: Runtime = app.bot_data[KEY]
+    settings, db, clock = rt.settings, rt.db, rt.clock
     table = rt.menu_table
     await app.bot.set_my_commands([BotCommand(c["command"], c["description"])
                                    for c in menus.default_commands(table)])
@@ -127,15 +150,20 @@ async def start_services(app: Application) -> None:
         db, app.bot, clock, limits=rt.limits,
         operator_chat_id=settings.telegram.operator_chat_id,
         on_chat_migrated=lambda old, new: db.call(
-            lambda s: move_chat(s, old, new, clock.now())))
+            lambda s: move_chat(s, old, new, clock.now())),
+        may_send=rt.leadership.is_leader if rt.leadership else lambda: True)
     rt.background.append(asyncio.create_task(rt.sender.run(), name="outbox-sender"))
     rt.scheduler = ApelScheduler(db, settings, clock, on_queued=rt.wake_sender,
                                  on_error=lambda what, err: _alert(rt, what, err),
                                  menu_table=table)
+    if settings.telegram.mode == "webhook":
+        await app.bot.set_webhook(settings.telegram.webhook_url, allowed_updates=ALLOWED_UPDATES,
+                                  secret_token=settings.telegram.resolved_webhook_secret())
+    else:
+        await app.bot.delete_webhook()  # getUpdates is refused while a webhook is set
+        rt.pump.start_polling()
     # Each registered person's own menu (by role); role changes follow in the housekeeping job.
     await asyncio.to_thread(rt.scheduler.sync_menus, full=True)
-    rt.pump = UpdatePump(app, db, clock, allowed_updates=ALLOWED_UPDATES)
-    rt.pump.start(poll=True)
     if rt.run_scheduler:
         await asyncio.to_thread(rt.scheduler.reconcile)
         rt.scheduler.start()

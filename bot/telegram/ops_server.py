@@ -1,13 +1,12 @@
-"""The operator's HTTP endpoints in the bot's own process: GET /healthz and GET /metrics.
-
-aiohttp's server (already a dependency for the Bot API client): the webhook endpoint will be
-served from the same site.
-"""
+"""The bot's own HTTP server: GET /healthz and GET /metrics for the operator, and in webhook
+mode the POST route Telegram delivers updates to (behind a reverse proxy). aiohttp's server,
+already a dependency for the Bot API client."""
 
 from __future__ import annotations
 
+import hmac
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -25,6 +24,7 @@ log = logging.getLogger(__name__)
 # Beyond these the process is not doing its job, and a supervisor should know.
 SCHEDULER_STALE_S = 120.0  # the reconcile pass runs every 30 s
 OUTBOX_STUCK_S = 300.0  # a message that may go has waited this long
+WEBHOOK_MAX_BYTES = 1024 * 1024  # an update is a few kB; anything larger is not Telegram
 
 
 @dataclass
@@ -34,7 +34,7 @@ class Probes:
     db: Database
     clock: Clock
     started_at: datetime
-    lease_held: Callable[[], bool]
+    role: Callable[[], str]  # "leader", "standby" (another process leads), "lost"
     last_tick_at: Callable[[], datetime | None]
     telegram_last_success_at: Callable[[], datetime | None]
 
@@ -47,18 +47,19 @@ def health(probes: Probes, outbox: OutboxState | None) -> tuple[bool, dict]:
     problems = []
     if outbox is None:
         problems.append("database unreachable")
-    if not probes.lease_held():
-        problems.append("lease not held")
-    if tick_age > SCHEDULER_STALE_S:
+    role = probes.role()
+    if role == "lost":
+        problems.append("leadership lost")
+    if role == "leader" and tick_age > SCHEDULER_STALE_S:
         problems.append("scheduler silent")
-    if outbox is not None and (outbox.oldest_due_age_s or 0) > OUTBOX_STUCK_S:
+    if role == "leader" and outbox is not None and (outbox.oldest_due_age_s or 0) > OUTBOX_STUCK_S:
         problems.append("outbox not draining")
     sent = probes.telegram_last_success_at()
     body = {
         "status": "unhealthy" if problems else "ok",
         "problems": problems,
         "database": {"reachable": outbox is not None},
-        "lease": {"held": probes.lease_held()},
+        "leadership": {"role": role},
         "scheduler": {"last_tick_at": _iso(tick), "age_s": round(tick_age, 1)},
         "outbox": {"depth": outbox.depth if outbox else None,
                    "oldest_due_age_s": _round(outbox.oldest_due_age_s) if outbox else None},
@@ -81,6 +82,7 @@ class OpsServer:
         self.host, port = listen.rsplit(":", 1)
         self.port = int(port)
         self._runner: web.AppRunner | None = None
+        self._webhook: tuple[str, str | None, Callable[[list[dict]], Awaitable[None]]] | None = None
         self._gauges = CollectorRegistry()
         self._depth = Gauge("apel_outbox_depth", "Outbox rows not yet sent.",
                             registry=self._gauges)
@@ -88,10 +90,18 @@ class OpsServer:
                              "Age of the oldest outbox row that may be sent now.",
                              registry=self._gauges)
 
+    def add_webhook(self, path: str, secret: str | None,
+                    receive: Callable[[list[dict]], Awaitable[None]]) -> None:
+        """Telegram's POSTs of updates: checked against the secret token, stored in the inbox,
+        and only then answered 200 (an error answer makes Telegram deliver it again)."""
+        self._webhook = (path, secret, receive)
+
     async def start(self) -> None:
-        app = web.Application()
+        app = web.Application(client_max_size=WEBHOOK_MAX_BYTES)
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/metrics", self._metrics)
+        if self._webhook is not None:
+            app.router.add_post(self._webhook[0], self._update)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, self.host, self.port).start()
@@ -109,6 +119,25 @@ class OpsServer:
         except Exception:
             log.warning("health check: database unreachable", exc_info=True)
             return None
+
+    async def _update(self, request: web.Request) -> web.Response:
+        _, secret, receive = self._webhook
+        given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
+        if not secret or not hmac.compare_digest(given.encode(), secret.encode()):
+            return web.Response(status=401)
+        try:
+            update = await request.json()
+        except ValueError:
+            return web.Response(status=400)
+        if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
+            return web.Response(status=400)
+        try:
+            await receive([update])  # committed before the 200
+        except Exception:
+            log.exception("webhook update %s not stored; Telegram will deliver it again",
+                          update.get("update_id"))
+            return web.Response(status=503)
+        return web.Response(status=200)
 
     async def _healthz(self, request: web.Request) -> web.Response:
         healthy, body = health(self.probes, await self._outbox())

@@ -19,6 +19,7 @@ from bot.platform.texts import render
 if TYPE_CHECKING:
     from telegram.ext import CallbackContext
 
+    from bot.platform.leadership import Leadership
     from bot.scheduler import ApelScheduler
     from bot.telegram.ops_server import OpsServer
     from bot.telegram.sender import Limits, OutboxSender
@@ -39,8 +40,8 @@ class Runtime:
     writer: BatchWriter | None = None  # group commit for button presses
     pledges: BatchWriter | None = None  # the same, set-based, for the pledge button
     background: list = field(default_factory=list)
-    # False once another `apel-bot run` took this database's lease over (see commands/run.py).
-    lease_held: Callable[[], bool] = lambda: True
+    # Whether this process leads (scheduler, sender); None: it always does (tests, the demo).
+    leadership: Leadership | None = None
     ops: OpsServer | None = None  # /healthz and /metrics, when [http] listen is set
     pump: UpdatePump | None = None  # updates in through the inbox
     run_scheduler: bool = True  # False in tests that ring the bells themselves

@@ -142,12 +142,14 @@ class ChatWindows:
 class OutboxSender:
     def __init__(self, db: Database, bot: Bot, clock: Clock, *, limits: Limits | None = None,
                  operator_chat_id: int | None = None,
-                 on_chat_migrated: Callable[[int, int], None] | None = None) -> None:
+                 on_chat_migrated: Callable[[int, int], None] | None = None,
+                 may_send: Callable[[], bool] = lambda: True) -> None:
         self.db, self.bot, self.clock = db, bot, clock
         self.limits = limits or Limits()
         self.windows = ChatWindows(self.limits)
         self.operator_chat_id = operator_chat_id
         self.on_chat_migrated = on_chat_migrated
+        self.may_send = may_send  # the leader's fence: False, and nothing goes on the wire
         self._moved: dict[int, int] = {}  # supergroup upgrades: old chat id -> new
         self.last_success_at: datetime | None = None  # Telegram's last 2xx (for /healthz)
         self._wake = asyncio.Event()
@@ -305,6 +307,8 @@ class OutboxSender:
     async def _go_on_wire(self, item: Due) -> None:
         """Mark the row 'sending' as its request leaves; _Stale if it changed since it was read
         (its earlier send finished meanwhile, so this one must not go)."""
+        if not self.may_send():  # no longer (or not surely) the leader: another one sends now
+            raise _Stale
         if not await self.db.run(lambda s: outbox.mark_sending(s, item.id, item.attempts)):
             raise _Stale
         self._on_wire.add(item.id)

@@ -64,9 +64,13 @@ class UpdatePump:
         self._wake.set()
 
     def start(self, *, poll: bool) -> None:
-        if poll:
-            self._tasks.append(asyncio.create_task(self._poll(), name="inbox-poll"))
         self._tasks.append(asyncio.create_task(self._handle(), name="inbox-handle"))
+        if poll:
+            self.start_polling()
+
+    def start_polling(self) -> None:
+        """The leader's: one getUpdates loop per bot token (Telegram refuses a second)."""
+        self._tasks.append(asyncio.create_task(self._poll(), name="inbox-poll"))
 
     async def stop(self, timeout: float = 10.0) -> None:
         """Stop receiving, finish what is being handled (the rest waits in the inbox)."""

@@ -48,18 +48,19 @@ def free_port() -> int:
 # --- /healthz --------------------------------------------------------------------------------
 
 
-def probes(*, lease: bool = True, tick_age_s: float | None = 5.0) -> Probes:
+def probes(*, role: str = "leader", tick_age_s: float | None = 5.0) -> Probes:
     clock = FakeClock(T)
     tick = T - timedelta(seconds=tick_age_s) if tick_age_s is not None else None
     return Probes(db=None, clock=clock, started_at=T - timedelta(hours=1),  # type: ignore[arg-type]
-                  lease_held=lambda: lease, last_tick_at=lambda: tick,
+                  role=lambda: role, last_tick_at=lambda: tick,
                   telegram_last_success_at=lambda: T - timedelta(seconds=2))
 
 
 @pytest.mark.parametrize(("parts", "outbox", "problem"), [
     ({}, OutboxState(3, 1.0), None),
     ({}, None, "database unreachable"),
-    ({"lease": False}, OutboxState(0, None), "lease not held"),
+    ({"role": "lost"}, OutboxState(0, None), "leadership lost"),
+    ({"role": "standby", "tick_age_s": None}, OutboxState(9, 900.0), None),  # not its job
     ({"tick_age_s": SCHEDULER_STALE_S + 1}, OutboxState(0, None), "scheduler silent"),
     ({"tick_age_s": None}, OutboxState(0, None), "scheduler silent"),  # never ticked in an hour
     ({}, OutboxState(40, OUTBOX_STUCK_S + 1), "outbox not draining"),
@@ -97,7 +98,8 @@ async def test_healthz_and_metrics_move_when_a_briefing_is_sent(sqlite_db, setti
             doc = await resp.json()
         async with http.get(f"{base}/metrics") as resp:
             after = await resp.text()
-    assert doc["status"] == "ok" and doc["database"]["reachable"] and doc["lease"]["held"]
+    assert doc["status"] == "ok" and doc["database"]["reachable"]
+    assert doc["leadership"]["role"] == "leader"
     assert doc["outbox"]["depth"] == 0 and doc["telegram"]["last_success_at"]
     sent = 'apel_messages_sent_total{kind="briefing"}'
     assert metric(after, sent) >= metric(before, sent) + 2  # Regu D and the administration

@@ -14,6 +14,7 @@ from telegram.ext import (
 )
 
 from bot.apel import apel as apel_service
+from bot.apel.buttons import PLEDGE, parse_pledge_callback
 from bot.platform import metrics
 from bot.platform.texts import render
 from bot.telegram.handlers.common import real_user_id, toast
@@ -37,7 +38,7 @@ async def press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def _press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     rt = runtime(context)
-    apel_id = apel_service.parse_pledge_callback(update.callback_query.data)
+    apel_id = parse_pledge_callback(update.callback_query.data)
     user_id = real_user_id(update)
     if apel_id is None or user_id is None:
         await toast(update, render("toast_invalid"))
@@ -77,7 +78,7 @@ async def stray_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
 
 def register(app: Application) -> None:
-    app.add_handler(CallbackQueryHandler(press, pattern=r"^p:"), group=PLEDGE_GROUP)
+    app.add_handler(CallbackQueryHandler(press, pattern=PLEDGE.pattern), group=PLEDGE_GROUP)
 
 
 def register_fallbacks(app: Application) -> None:

@@ -1,0 +1,174 @@
+"""Which `apel-bot run` leads: the one process that runs the scheduler and the outbox sender
+(Telegram's limits are per bot token, so one pacer) and, in polling mode, calls getUpdates.
+
+PostgreSQL: a session-level advisory lock on a connection of its own. Any number of processes
+may run; the others wait as standbys (and, in webhook mode, receive and handle updates). The
+lock goes with the leader's connection: at once when the process dies (kill -9), within
+IDLE_TIMEOUT_S when it freezes or its host or network is lost (PostgreSQL ends a session that
+stays silent that long; the leader speaks every HEARTBEAT_S). A standby asks every POLL_S.
+
+Fencing: the leader may send only while its lock was confirmed within FENCE_S. A leader that
+was frozen and wakes finds its last confirmation too old and sends nothing; its next heartbeat
+finds the session gone, and it stops.
+
+SQLite: one process per database file, as before (bot/platform/instance_lease.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+import psycopg
+from sqlalchemy.engine import make_url
+
+from bot.platform import instance_lease
+from bot.platform.clock import Clock
+from bot.platform.db import Database
+
+log = logging.getLogger(__name__)
+
+LOCK_KEY = 0x61706C62  # "aplb": one apel-bot leader per database
+HEARTBEAT_S = 1.0
+IDLE_TIMEOUT_S = 5
+POLL_S = 1.0
+FENCE_S = 2.5
+
+
+class PgLeadership:
+    def __init__(self, url: str, on_lost: Callable[[], None]) -> None:
+        self._dsn = make_url(url).set(drivername="postgresql").render_as_string(
+            hide_password=False)
+        self._on_lost = on_lost
+        self._conn: psycopg.Connection | None = None
+        self._confirmed_at = 0.0
+        self.lost = False
+        self._stopping = threading.Event()
+        self._beat: threading.Thread | None = None
+
+    @property
+    def role(self) -> str:
+        if self.lost:
+            return "lost"
+        return "leader" if self._conn is not None else "standby"
+
+    def is_leader(self) -> bool:
+        """May this process send now? (its lock confirmed a moment ago)"""
+        return (self._conn is not None and not self.lost
+                and time.monotonic() - self._confirmed_at < FENCE_S)
+
+    def try_acquire(self) -> bool:
+        conn = psycopg.connect(self._dsn, autocommit=True, connect_timeout=5)
+        try:
+            conn.execute(f"SET idle_session_timeout = '{IDLE_TIMEOUT_S}s'")
+            got = conn.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,)).fetchone()[0]
+        except Exception:
+            conn.close()
+            raise
+        if not got:
+            conn.close()
+            return False
+        self._conn, self._confirmed_at = conn, time.monotonic()
+        self._beat = threading.Thread(target=self._heartbeat, name="leader-heartbeat",
+                                      daemon=True)
+        self._beat.start()
+        log.warning("this process leads this database: it runs the scheduler and the sender")
+        return True
+
+    async def wait(self, stop: asyncio.Event) -> bool:
+        """Standby until this process leads (True) or is told to stop (False)."""
+        announced = False
+        while not stop.is_set():
+            try:
+                if await asyncio.to_thread(self.try_acquire):
+                    return True
+            except psycopg.Error as err:
+                log.warning("leadership: database unreachable (%s); trying again", err)
+            if not announced:
+                log.warning("another `apel-bot run` leads this database; waiting as a standby")
+                announced = True
+            try:
+                await asyncio.wait_for(stop.wait(), POLL_S)
+            except TimeoutError:
+                pass
+        return False
+
+    def _heartbeat(self) -> None:
+        while not self._stopping.wait(HEARTBEAT_S):
+            try:
+                self._conn.execute("SELECT 1")
+                self._confirmed_at = time.monotonic()
+            except psycopg.Error as err:
+                self.lost = True
+                log.critical("leadership lost (%s): another process may lead now; stopping",
+                             err)
+                self._on_lost()
+                return
+
+    def release(self) -> None:
+        self._stopping.set()
+        if self._conn is not None:
+            try:
+                self._conn.close()  # the lock goes with the session
+            except psycopg.Error:
+                pass
+            self._conn = None
+
+
+class SoleLease:
+    """SQLite: one `run` per database file. A second is refused at start (LeaseHeld); a holder
+    killed on this host, or silent for LEASE_TTL, is taken over (instance_lease)."""
+
+    def __init__(self, db: Database, clock: Clock, on_lost: Callable[[], None]) -> None:
+        self.db, self.clock, self._on_lost = db, clock, on_lost
+        self.me = instance_lease.Holder.this_process()
+        self.lost = False
+        self._held = False
+        self._stopping = threading.Event()
+
+    @property
+    def role(self) -> str:
+        return "lost" if self.lost else "leader" if self._held else "standby"
+
+    def is_leader(self) -> bool:
+        return self._held and not self.lost
+
+    async def wait(self, stop: asyncio.Event) -> bool:
+        await asyncio.to_thread(self.db.call, lambda s: instance_lease.acquire(
+            s, self.me, self.clock.now()))  # or LeaseHeld: exit 3
+        self._held = True
+        threading.Thread(target=self._heartbeat, name="lease-heartbeat", daemon=True).start()
+        return True
+
+    def _heartbeat(self) -> None:
+        while not self._stopping.wait(instance_lease.HEARTBEAT_SECONDS):
+            try:
+                held = self.db.call(lambda s: instance_lease.renew(s, self.me, self.clock.now()))
+            except Exception:  # database briefly down: try again at the next beat
+                log.exception("lease heartbeat failed")
+                continue
+            if not held:
+                self.lost = True
+                log.critical("another `apel-bot run` took over this database; stopping")
+                self._on_lost()
+                return
+
+    def release(self) -> None:
+        self._stopping.set()
+        if self._held:
+            self.db.call(lambda s: instance_lease.release(s, self.me))
+            self._held = False
+
+
+Leadership = PgLeadership | SoleLease
+
+
+def for_database(db: Database, clock: Clock,
+                 on_lost: Callable[[], None]) -> PgLeadership | SoleLease:
+    """Standbys on PostgreSQL; one process per file on SQLite."""
+    if db.is_sqlite:
+        return SoleLease(db, clock, on_lost)
+    return PgLeadership(db.url, on_lost)

@@ -1,0 +1,89 @@
+"""Webhook delivery as Telegram does it: after setWebhook, each update is POSTed (JSON) to the
+URL with the X-Telegram-Bot-Api-Secret-Token header; an answer other than 2xx (or none) is
+retried later, so an update leaves the queue only once the bot has said 200."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+log = logging.getLogger(__name__)
+
+RETRY_FIRST_S, RETRY_CAP_S = 0.5, 8.0  # Telegram backs off too (its figures are unpublished)
+TIMEOUT_S = 10.0
+
+
+@dataclass
+class Webhook:
+    url: str
+    secret_token: str | None
+    max_connections: int = 40
+
+
+class WebhookPusher:
+    """Drains `queue` (the server's pending updates) into the webhook, up to max_connections
+    at a time. `on_delivered(update)` is called once the bot answered 2xx."""
+
+    def __init__(self, queue: deque[dict[str, Any]], wake: asyncio.Event,
+                 on_delivered: Callable[[dict[str, Any]], None]) -> None:
+        self.queue, self.wake, self.on_delivered = queue, wake, on_delivered
+        self.hook: Webhook | None = None
+        self.failures = 0  # answers other than 2xx, for tests
+        self._task: asyncio.Task | None = None
+
+    def set(self, hook: Webhook) -> None:
+        self.hook = hook
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name="fake-webhook")
+        self.wake.set()
+
+    def clear(self) -> None:
+        self.hook = None
+        self.wake.set()
+
+    async def stop(self) -> None:
+        self.hook = None
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT_S)) as http:
+            delay = RETRY_FIRST_S
+            while self.hook is not None:
+                if not self.queue:
+                    self.wake.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self.wake.wait(), 1.0)
+                    continue
+                hook = self.hook
+                batch = [self.queue[i] for i in range(min(len(self.queue), hook.max_connections))]
+                results = await asyncio.gather(*(self._post(http, hook, u) for u in batch))
+                for update, ok in zip(batch, results, strict=True):
+                    if ok:
+                        self.queue.remove(update)
+                        self.on_delivered(update)
+                if all(results):
+                    delay = RETRY_FIRST_S
+                else:
+                    self.failures += results.count(False)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, RETRY_CAP_S)
+
+    @staticmethod
+    async def _post(http: aiohttp.ClientSession, hook: Webhook, update: dict[str, Any]) -> bool:
+        headers = {"X-Telegram-Bot-Api-Secret-Token": hook.secret_token} \
+            if hook.secret_token else {}
+        try:
+            async with http.post(hook.url, json=update, headers=headers) as resp:
+                return 200 <= resp.status < 300
+        except (aiohttp.ClientError, TimeoutError):
+            return False
