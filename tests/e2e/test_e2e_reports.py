@@ -195,7 +195,7 @@ async def test_kalapas_asks_everything(world, caplog):
     assert doc.document.filename == "rekap-ikrar-lapas-palu-20241126-20241126.xlsx"
     assert "Rekap ikrar netralitas (XLSX)" in doc.caption
     wb = load_workbook(io.BytesIO(doc.document.content))
-    assert wb.sheetnames == ["Ringkasan", "Rincian", "Belum Berikrar"]
+    assert wb.sheetnames == ["Ringkasan", "Per Pegawai", "Rincian", "Belum Berikrar"]
     detail = wb["Rincian"]
     rows = list(detail.iter_rows(values_only=True))
     assert rows[0] == ("Tanggal", "Apel", "Regu", "NIP", "Nama", "Status",
@@ -222,7 +222,7 @@ async def test_kalapas_asks_everything(world, caplog):
                     assert cell.quotePrefix == looks_like_formula, cell.coordinate
                     if cell.quotePrefix:
                         quoted.add((sheet.title, cell.value))
-    assert quoted == {("Rincian", EVIL), ("Belum Berikrar", EVIL)}
+    assert quoted == {("Per Pegawai", EVIL), ("Rincian", EVIL), ("Belum Berikrar", EVIL)}
     assert detail.freeze_panes == "A2" and detail.auto_filter.ref == "A1:H11"
     assert detail.column_dimensions["E"].width == 32
     assert detail["A2"].number_format == "DD-MM-YYYY" and detail["A2"].is_date
