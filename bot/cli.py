@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
-import pkgutil
 import sys
 
 from sqlalchemy.exc import OperationalError
@@ -18,15 +16,11 @@ from bot.platform.logging_setup import redact, setup_logging
 
 
 def command_modules() -> list:
-    """Every module in bot/commands/ with register(subparsers); a parser sets func(args)->int."""
-    import bot.commands as package
+    """The subcommands: each module has register(subparsers); a parser sets func(args)->int.
+    A new subcommand module is added here."""
+    from bot.commands import audit, backup, database, demo, roles, roster, run, schedule
 
-    modules = []
-    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"{package.__name__}.{info.name}")
-        if hasattr(module, "register"):
-            modules.append(module)
-    return modules
+    return [audit, backup, database, demo, roles, roster, run, schedule]
 
 
 def build_parser() -> argparse.ArgumentParser:

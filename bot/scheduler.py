@@ -32,6 +32,7 @@ from bot.platform import metrics
 from bot.platform.clock import Clock
 from bot.platform.config import SLOTS, Settings, UnitConfig
 from bot.platform.db import Database
+from bot.reports import digest
 from bot.unit_admin import pakta
 
 log = logging.getLogger(__name__)
@@ -189,7 +190,8 @@ class ApelScheduler:
         return queued
 
     def housekeeping(self, *, full_menus: bool = False) -> int:
-        """Pakta reminders that are due, menus of people whose role changed, stale apel counts."""
+        """Pakta reminders that are due, menus of people whose role changed, stale apel counts,
+        weekly digests."""
         now = self.clock.now()
         queued = 0
         try:
@@ -209,9 +211,18 @@ class ApelScheduler:
             self.db.call(lambda s: inbox.prune(s, now))
         except Exception as err:
             self._report("forgetting handled updates", err)
+        queued += self.send_digests(now)
         if queued:
             self.on_queued()
         return queued
+
+    def send_digests(self, now: datetime) -> int:
+        """The weekly digest to each Kalapas, when due (bot/reports/digest.py)."""
+        try:
+            return digest.send_due(self.db, self.settings, now)
+        except Exception as err:
+            self._report("sending the weekly digests", err)
+            return 0
 
     def count_stale_apel(self, budget_s: float = 5.0) -> int:
         """Count closed apel whose kept counts are missing or stale (after an upgrade, or a

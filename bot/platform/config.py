@@ -262,6 +262,13 @@ class AnnouncementsConfig(_Strict):
     compose_timeout_minutes: float = Field(default=15.0, gt=0, le=240)
 
 
+class ReportsConfig(_Strict):
+    # A weekly digest to each Kalapas: last week's share, the worst regu, who missed three or
+    # more apel, with the chart; on Monday at digest_time (left out: the unit's apel pagi).
+    weekly_digest: bool = False
+    digest_time: time | None = None
+
+
 # How a roster jabatan stands the apel (config key `attendance`).
 STANDS_WITH_REGU, STANDS_WITH_ADMINISTRATION, STANDS_NONE = "regu", "administration", "none"
 Stands = Literal["regu", "administration", "none"]
@@ -309,6 +316,7 @@ class Settings(_Strict):
     pakta: PaktaConfig = Field(default_factory=PaktaConfig)
     announcements: AnnouncementsConfig = Field(default_factory=AnnouncementsConfig)
     attendance: AttendanceConfig = Field(default_factory=AttendanceConfig)
+    reports: ReportsConfig = Field(default_factory=ReportsConfig)
     period: PeriodConfig
     units: list[UnitConfig] = Field(min_length=1)
 

@@ -1,7 +1,9 @@
 """/unduh: the rekap of one unit as an XLSX workbook.
 
-Sheets: a summary, one row per expected person per apel, and the non-responders. Indonesian
-headers (messages/rekap_xlsx.txt.j2), real dates, frozen header rows, filters, column widths.
+Sheets: a summary, one row per person (worst first: who misses again and again on top), one
+row per expected person per apel, and the non-responders. Indonesian headers
+(messages/rekap_xlsx.txt.j2), real dates, frozen header rows, filters, column widths; printed
+landscape, fit to the page's width, with the unit, period and printing date in the header.
 
 Every text cell is neutralised against formula injection: it is a string cell, never a
 formula, and a value that begins with = + - @ (or a tab or carriage return) gets the
@@ -30,6 +32,7 @@ from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.properties import PageSetupProperties
 from sqlmodel import Session
 
 from bot.calendar.periods import Span
@@ -51,6 +54,7 @@ DETAIL_KINDS = ("date", "text", "text", "text", "text", "text", "datetime", "tex
 MISSING_WIDTHS = (12, 9, 18, 21, 32)
 MISSING_KINDS = ("date", "text", "text", "text", "text")
 SUMMARY_WIDTHS = (30, 12, 13, 12, 11, 11, 15, 13, 16, 12)
+PERSON_WIDTHS = (32, 21, 18, 11, 12, 11, 15, 11, 11, 12)
 
 
 def safe_text(value: str) -> str:
@@ -93,6 +97,7 @@ class WorkbookData:
     rekap: reports.UnitRekap
     regu_names: dict[int | None, str]
     rows: list[tuple]  # reports.detail_rows
+    people: list[reports.PersonLine]  # reports.person_totals: worst first
     generated_at: datetime
     period_label: str
 
@@ -102,7 +107,8 @@ def collect(session: Session, unit: Unit, span: Span, now: datetime,
     """Everything the workbook needs, read in one transaction (rendering happens outside)."""
     return WorkbookData(rekap=reports.unit_rekap(session, unit, span),
                         regu_names=reports.regu_names(session, [unit.id]),
-                        rows=reports.detail_rows(session, unit, span), generated_at=now,
+                        rows=reports.detail_rows(session, unit, span),
+                        people=reports.person_totals(session, unit, span), generated_at=now,
                         period_label=period_label)
 
 
@@ -314,24 +320,64 @@ def _summary_sheet(ws, data: WorkbookData) -> None:  # noqa: ANN001
             put(ws, row, 2, a.slot.capitalize())
 
 
+def _person_sheet(ws, data: WorkbookData) -> None:  # noqa: ANN001
+    """One row per person over the period, worst first, as sorted by reports.person_totals."""
+    table_head(ws, labels("person_headers"), PERSON_WIDTHS)
+    admin = data.regu_names.get(None, "")
+    for row, p in enumerate(data.people, 2):
+        t = p.total
+        values = (p.name, p.nip, p.regu or admin, t.expected, t.on_time, t.late, t.missing,
+                  t.leave, t.corrected, t.ratio)
+        for column, value in enumerate(values, 1):
+            put(ws, row, column, value)
+        ws.cell(row=row, column=len(values)).number_format = "0.0%"
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(PERSON_WIDTHS))}{len(data.people) + 1}"
+
+
+def print_setup(ws, unit_name: str, period_label: str, *, title_row: bool) -> None:  # noqa: ANN001
+    """Landscape A4, fit to the page's width, the unit, period and printing date in the page
+    header (and the table's header row on every page)."""
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
+    ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+    left, centre, right, footer = (line.strip() for line in render(
+        "rekap_xlsx", part="print_header", unit=_header_text(unit_name),
+        period=_header_text(period_label)).splitlines() if line.strip())
+    ws.oddHeader.left.text, ws.oddHeader.center.text, ws.oddHeader.right.text = (
+        left, centre, right)
+    ws.oddFooter.center.text = footer
+    if title_row:
+        ws.print_title_rows = "1:1"
+
+
+def _header_text(value: str) -> str:
+    """A value for a page header: & starts a code there (&D, &P), so a literal one is &&."""
+    return safe_text(value).replace("&", "&&")
+
+
 def render_workbook(data: WorkbookData) -> bytes:
     """The XLSX bytes. Pure CPU: call it off the event loop."""
     detail, missing = _detail_values(data)
     wb = Workbook()
-    summary_name, detail_name, missing_name = labels("sheets")
+    summary_name, person_name, detail_name, missing_name = labels("sheets")
     ws = wb.active
     ws.title = summary_name
     _summary_sheet(ws, data)
+    _person_sheet(wb.create_sheet(person_name), data)
     zone = zone_name(data.rekap.unit)
     detail_styles = _data_sheet(wb.create_sheet(detail_name), labels("detail_headers", zone),
                                 DETAIL_WIDTHS, DETAIL_KINDS, detail)
     missing_styles = _data_sheet(wb.create_sheet(missing_name), labels("missing_headers"),
                                  MISSING_WIDTHS, MISSING_KINDS, missing)
+    for sheet in wb.worksheets:
+        print_setup(sheet, data.rekap.unit.name, data.period_label,
+                    title_row=sheet is not ws)
     buf = io.BytesIO()
     wb.save(buf)
     return _splice(buf.getvalue(), [
-        _Splice("xl/worksheets/sheet2.xml", detail, DETAIL_KINDS, detail_styles),
-        _Splice("xl/worksheets/sheet3.xml", missing, MISSING_KINDS, missing_styles),
+        _Splice("xl/worksheets/sheet3.xml", detail, DETAIL_KINDS, detail_styles),
+        _Splice("xl/worksheets/sheet4.xml", missing, MISSING_KINDS, missing_styles),
     ])
 
 

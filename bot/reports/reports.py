@@ -151,6 +151,11 @@ def _group_order(item: tuple[int | None, str]) -> tuple:
     return (regu_id is None, name)
 
 
+def worst_first(t: Tally, name: str) -> tuple:
+    """Sort key: the lowest share pledged first, then the most missing; nothing due last."""
+    return (t.ratio is None, t.ratio or 0.0, -t.missing, -t.late, name)
+
+
 # --- one unit ----------------------------------------------------------------------------------
 
 
@@ -266,11 +271,12 @@ def rollup(session: Session, units: Sequence[Unit], spans: dict[int, Span],
             g.missed += line.missed
             g.apel_count += line.apel_count
             g.units += 1
-        out = sorted(grouped.values(), key=lambda g: g.name)
+        out = list(grouped.values())
         kanwil = None
     else:
-        out = [lines[u.id] for u in sorted(units, key=lambda u: u.name)]
+        out = [lines[u.id] for u in units]
         kanwil = units[0].kanwil if units else None
+    out.sort(key=lambda line: worst_first(line.total, line.name))
     return Rollup(kanwil=kanwil, span=span, lines=out, total=total(x.total for x in out),
                   missed=sum(x.missed for x in out))
 
@@ -284,6 +290,7 @@ class PersonLine:
     name: str
     nip: str
     total: Tally
+    regu: str | None = None  # the person's regu today (None: administration staff)
 
 
 @dataclass
@@ -297,13 +304,30 @@ class ReguRekap:
 
 def regu_rekap(session: Session, regu: Regu, unit: Unit, span: Span) -> ReguRekap:
     """Person by person, over the apel this regu stood (the frozen roster's regu)."""
-    rows = tallies(session, [unit.id], span.start, span.end, ("employee",), regu_id=regu.id)
-    people = {e.id: e for e in session.exec(
-        select(Employee).where(col(Employee.id).in_(list(k[0] for k in rows))))} if rows else {}
-    lines = sorted((PersonLine(eid, people[eid].name, people[eid].nip, t)
-                    for (eid,), t in rows.items()), key=lambda p: (p.name, p.nip))
+    lines = sorted(_people(session, [unit.id], span, regu_id=regu.id),
+                   key=lambda p: (p.name, p.nip))
     return ReguRekap(regu=regu, unit=unit, span=span, people=lines,
                      total=total(p.total for p in lines))
+
+
+def person_totals(session: Session, unit: Unit, span: Span) -> list[PersonLine]:
+    """Every person expected at some apel of the unit in the span, worst first (the one who
+    misses again and again on top): the workbook's per-person sheet and the weekly digest."""
+    lines = _people(session, [unit.id], span)
+    return sorted(lines, key=lambda p: worst_first(p.total, p.name))
+
+
+def _people(session: Session, unit_ids: Sequence[int], span: Span, *,
+            regu_id: int | None = None) -> list[PersonLine]:
+    rows = tallies(session, unit_ids, span.start, span.end, ("employee",), regu_id=regu_id)
+    if not rows:
+        return []
+    people = {e.id: e for e in session.exec(
+        select(Employee).where(col(Employee.id).in_(list(k[0] for k in rows))))}
+    names = regu_names(session, unit_ids)
+    return [PersonLine(eid, people[eid].name, people[eid].nip, t,
+                       names.get(people[eid].regu_id) if people[eid].regu_id else None)
+            for (eid,), t in rows.items()]
 
 
 @dataclass(frozen=True)
@@ -360,9 +384,9 @@ class DailySeries:
     unit: Unit
     span: Span
     days: list[date]
-    # per group name: {day: (pledged, base)}; base = Tally.due, the base of every report's
-    # percentage (those the briefing never reached included, as in the deadline report)
-    series: list[tuple[str, dict[date, tuple[int, int]]]]
+    # per group name (regu order, administration last): {day: Tally}; a day without an entry:
+    # the group stood no apel (off duty, or the apel was missed)
+    series: list[tuple[str, dict[date, Tally]]]
     total: Tally
     missed_days: list[date]
     missed_apel: int
@@ -371,9 +395,9 @@ class DailySeries:
 def daily_series(session: Session, unit: Unit, span: Span) -> DailySeries:
     names = regu_names(session, [unit.id])
     rows = tallies(session, [unit.id], span.start, span.end, ("day", "regu"))
-    per_group: dict[int | None, dict[date, tuple[int, int]]] = defaultdict(dict)
+    per_group: dict[int | None, dict[date, Tally]] = defaultdict(dict)
     for (day, regu_id), t in rows.items():
-        per_group[regu_id][day] = (t.pledged, t.due)
+        per_group[regu_id][day] = t
     ordered = sorted(((r, names.get(r, "?")) for r in per_group), key=_group_order)
     missed = apels_in(session, [unit.id], span.start, span.end, states=("missed",))
     return DailySeries(unit=unit, span=span, days=sorted({d for d, _ in rows}),

@@ -10,6 +10,8 @@ Button data (at most 64 bytes, validated by parse_callback):
     q:belum:<unit id>                who has not pledged at the current or last apel
     q:unduh:<unit id>:<period>       the XLSX workbook
     q:grafik:<unit id>:<period>      the PNG chart
+    q:peringkat:<unit id>:<period>   the PNG ranking of the units of that unit's Kanwil
+    q:peringkatn:<period>            the PNG ranking of the Kanwil (the asker's whole scope)
     q:status:<employee id>:<period>  one person's record
     q:regu:<regu id>:<period>        one regu, person by person
 """
@@ -47,8 +49,10 @@ PREFIX = "q:"
 ACTIONS: dict[str, tuple[bool, bool]] = {
     "rekap": (False, True), "kanwil": (True, True), "unit": (True, True),
     "belum": (True, False), "unduh": (True, True), "grafik": (True, True),
-    "status": (True, True), "regu": (True, True),
+    "status": (True, True), "regu": (True, True), "peringkat": (True, True),
+    "peringkatn": (False, True),
 }
+FILE_ACTIONS = ("unduh", "grafik", "peringkat", "peringkatn")  # answered with a file
 MAX_CHOICES = 8
 MAX_LIST = 15  # names/dates listed in one message before "and N more"
 
@@ -187,31 +191,41 @@ def unit_view(session: Session, settings: Settings, scope: Scope, unit: Unit,
     return View(text, keyboard)
 
 
+def scope_rollup(session: Session, settings: Settings, scope: Scope, kanwil_of: Unit | None,
+                 spec: PeriodSpec, now: datetime) -> reports.Rollup:
+    """The units of `kanwil_of`'s Kanwil one by one, or (None) the whole scope per Kanwil;
+    worst first."""
+    units = scope.units if kanwil_of is None else [
+        u for u in scope.units if u.kanwil == kanwil_of.kanwil]
+    spans = {u.id: span_for(settings, u, spec, now) for u in units}
+    return reports.rollup(session, units, spans, spans[units[0].id],
+                          by_kanwil=kanwil_of is None)
+
+
 def kanwil_view(session: Session, settings: Settings, scope: Scope, any_unit: Unit,
                 spec: PeriodSpec, now: datetime) -> View:
-    units = [u for u in scope.units if u.kanwil == any_unit.kanwil]
-    spans = {u.id: span_for(settings, u, spec, now) for u in units}
-    roll = reports.rollup(session, units, spans, spans[units[0].id], by_kanwil=False)
-    text = render("rekap_rollup", roll=roll, period=period_label(roll.span))
-    keyboard = _period_rows("kanwil", any_unit.id, spec)
-    keyboard += _pairs([_button("unit", callback("unit", line.key_unit_id, spec),
-                                name=line.name, total=line.total)
-                        for line in roll.lines][:80])
+    roll = scope_rollup(session, settings, scope, any_unit, spec, now)
+    keyboard = _rollup_rows(roll, "kanwil", "unit", any_unit.id, spec)
+    keyboard.append([_button("ranking", callback("peringkat", any_unit.id, spec))])
     if len(scope.kanwils) > 1:
-        keyboard.append([_button("back", callback("rekap", None, spec))])
-    return View(text, keyboard)
+        keyboard[-1].append(_button("back", callback("rekap", None, spec)))
+    return View(render("rekap_rollup", roll=roll, period=period_label(roll.span)), keyboard)
 
 
 def national_view(session: Session, settings: Settings, scope: Scope, spec: PeriodSpec,
                   now: datetime) -> View:
-    spans = {u.id: span_for(settings, u, spec, now) for u in scope.units}
-    roll = reports.rollup(session, scope.units, spans, spans[scope.units[0].id], by_kanwil=True)
-    text = render("rekap_rollup", roll=roll, period=period_label(roll.span))
-    keyboard = _period_rows("rekap", None, spec)
-    keyboard += _pairs([_button("unit", callback("kanwil", line.key_unit_id, spec),
-                                name=line.name, total=line.total)
-                        for line in roll.lines][:80])
-    return View(text, keyboard)
+    roll = scope_rollup(session, settings, scope, None, spec, now)
+    keyboard = _rollup_rows(roll, "rekap", "kanwil", None, spec)
+    keyboard.append([_button("ranking", callback("peringkatn", None, spec))])
+    return View(render("rekap_rollup", roll=roll, period=period_label(roll.span)), keyboard)
+
+
+def _rollup_rows(roll: reports.Rollup, action: str, drill: str, target: int | None,
+                 spec: PeriodSpec) -> list[list[dict]]:
+    """Period buttons, then one button per line (in the roll-up's order) to drill into."""
+    return _period_rows(action, target, spec) + _pairs(
+        [_button("unit", callback(drill, line.key_unit_id, spec), name=line.name,
+                 total=line.total) for line in roll.lines][:80])
 
 
 def choose_unit_view(session: Session, settings: Settings, scope: Scope, spec: PeriodSpec,
@@ -345,11 +359,11 @@ def regu_view(session: Session, settings: Settings, scope: Scope, regu: Regu,
 
 @dataclass
 class FileJob:
-    kind: str  # unduh | grafik
-    unit: Unit
+    kind: str  # unduh | grafik | peringkat
+    unit: Unit  # for a ranking: the first unit of it (for the log)
     span: Span
     label: str
-    data: object  # exports.WorkbookData | reports.DailySeries
+    data: object  # exports.WorkbookData | reports.DailySeries | reports.Rollup
 
 
 @dataclass
@@ -388,13 +402,31 @@ def read_file_request(session: Session, settings: Settings, *, user_id: int, cha
         return scope, None, False
     unit = scope.unit(unit_id) if unit_id is not None else (
         scope.units[0] if len(scope.units) == 1 else None)
+    if kind in ("peringkat", "peringkatn"):
+        if kind == "peringkat" and unit is None:
+            return scope, None, False  # a unit outside the presser's scope
+        return scope, prepare_ranking(session, settings, scope, unit if kind == "peringkat"
+                                      else None, spec, now), True
     if unit is None:
         if unit_id is not None:
             return scope, None, False  # a unit outside the presser's scope
+        if kind == "grafik":  # several units: their ranking
+            return scope, prepare_ranking(session, settings, scope, None, spec, now), True
         view = choose_unit_view(session, settings, scope, spec, now, kind)
         send_view(session, chat_id=chat_id, view=view, key=key, now=now)
         return scope, None, True
     return scope, prepare_file(session, settings, unit, spec, now, kind), True
+
+
+def prepare_ranking(session: Session, settings: Settings, scope: Scope,
+                    kanwil_of: Unit | None, spec: PeriodSpec, now: datetime) -> FileJob:
+    """The ranking chart's data: a Kanwil's units, or every Kanwil in scope (one Kanwil in
+    scope: its units)."""
+    if kanwil_of is None and len(scope.kanwils) == 1:
+        kanwil_of = scope.units[0]
+    roll = scope_rollup(session, settings, scope, kanwil_of, spec, now)
+    label = period_label(roll.span)
+    return FileJob("peringkat", scope.units[0], roll.span, label, roll)
 
 
 def render_file(job: FileJob) -> RenderedFile:
@@ -405,14 +437,21 @@ def render_file(job: FileJob) -> RenderedFile:
         content = exports.render_workbook(data)
         name, kind = exports.filename(job.unit, job.span), "document"
         total, missed = data.rekap.total, len(data.rekap.missed)
+    elif job.kind == "peringkat":
+        roll = job.data
+        assert isinstance(roll, reports.Rollup)
+        content = charts.render_ranking(roll, job.label)
+        name, kind = charts.ranking_filename(roll), "photo"
+        total, missed = roll.total, roll.missed
     else:
         series = job.data
         assert isinstance(series, reports.DailySeries)
         content = charts.render_chart(series, job.label)
         name, kind = charts.filename(series), "photo"
         total, missed = series.total, series.missed_apel
+    ranking = job.data if job.kind == "peringkat" else None
     caption = render("rekap_file_caption", kind=kind, unit=job.unit, period=job.label,
-                     total=total, missed=missed)
+                     total=total, missed=missed, ranking=ranking)
     return RenderedFile(kind, name, content, caption)
 
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
-import pkgutil
 from urllib.parse import urlsplit
 
 from telegram import BotCommand, Update
@@ -22,6 +20,17 @@ from bot.platform.logging_setup import redact
 from bot.platform.texts import render
 from bot.scheduler import ApelScheduler
 from bot.telegram import chat_guard
+from bot.telegram.handlers import (
+    announce,
+    corrections,
+    leave,
+    pakta,
+    pledge,
+    registration,
+    reports,
+    start,
+    swaps,
+)
 from bot.telegram.http import AiohttpRequest
 from bot.telegram.ops_server import OpsServer, Probes
 from bot.telegram.runtime import KEY, Runtime
@@ -37,20 +46,12 @@ ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
 
 
 def handler_modules() -> list:
-    """Every module in bot/telegram/handlers/ with register(app): adding a file adds a feature.
-
-    A module may also define MENU, a list of (command, template of its menu description) for
-    everyone, or (command, template, roles) for those roles only (see bot/org/menus.py);
-    /bantuan explains each entry by its template (bot/messages/help_command.html.j2).
-    """
-    import bot.telegram.handlers as package
-
-    modules = []
-    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"{package.__name__}.{info.name}")
-        if hasattr(module, "register"):
-            modules.append(module)
-    return modules
+    """The handlers, in the order they register (and their MENU entries are listed): each has
+    register(app), maybe register_fallbacks(app), and maybe MENU, a list of (command, template
+    of its menu description) for everyone, or (command, template, roles) for those roles only
+    (see bot/org/menus.py); /bantuan explains each entry by its template
+    (bot/messages/help_command.html.j2). A new handler module is added here."""
+    return [announce, corrections, leave, pakta, pledge, registration, reports, start, swaps]
 
 
 def menu_table(modules: list | None = None) -> list[menus.MenuCommand]:

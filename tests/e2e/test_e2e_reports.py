@@ -195,7 +195,7 @@ async def test_kalapas_asks_everything(world, caplog):
     assert doc.document.filename == "rekap-ikrar-lapas-palu-20241126-20241126.xlsx"
     assert "Rekap ikrar netralitas (XLSX)" in doc.caption
     wb = load_workbook(io.BytesIO(doc.document.content))
-    assert wb.sheetnames == ["Ringkasan", "Rincian", "Belum Berikrar"]
+    assert wb.sheetnames == ["Ringkasan", "Per Pegawai", "Rincian", "Belum Berikrar"]
     detail = wb["Rincian"]
     rows = list(detail.iter_rows(values_only=True))
     assert rows[0] == ("Tanggal", "Apel", "Regu", "NIP", "Nama", "Status",
@@ -222,7 +222,7 @@ async def test_kalapas_asks_everything(world, caplog):
                     assert cell.quotePrefix == looks_like_formula, cell.coordinate
                     if cell.quotePrefix:
                         quoted.add((sheet.title, cell.value))
-    assert quoted == {("Rincian", EVIL), ("Belum Berikrar", EVIL)}
+    assert quoted == {("Per Pegawai", EVIL), ("Rincian", EVIL), ("Belum Berikrar", EVIL)}
     assert detail.freeze_panes == "A2" and detail.auto_filter.ref == "A1:H11"
     assert detail.column_dimensions["E"].width == 32
     assert detail["A2"].number_format == "DD-MM-YYYY" and detail["A2"].is_date
@@ -241,8 +241,8 @@ async def test_kalapas_asks_everything(world, caplog):
     assert photo.photo.content[:8] == b"\x89PNG\r\n\x1a\n"
     image = Image.open(io.BytesIO(photo.photo.content))
     image.load()
-    assert image.format == "PNG" and image.size == (1100, 600)
-    assert "Grafik kepatuhan ikrar harian per regu" in photo.caption
+    assert image.format == "PNG" and image.size == (1280, 720)
+    assert "Grafik kepatuhan ikrar per regu" in photo.caption
     assert "Minggu ini, 25-11-2024 s.d. 26-11-2024" in photo.caption
 
     # The buttons under a rekap download too, for the unit and period shown.
@@ -321,6 +321,18 @@ async def test_kanwil_rolls_up_then_drills_down(world):
     # /unduh for several units: choose one from the roll-up first.
     choose = await ask(world, KANWIL_SULTENG, "/unduh", "Anda dapat melihat beberapa unit")
     assert "Unduh XLSX" in choose.text
+    # /grafik for several units: their ranking, worst first; and from the roll-up's button.
+    await ask(world, KANWIL_SULTENG, "/grafik", "")
+    await server.wait_for(lambda: any(m.photo for m in server.messages(KANWIL_SULTENG)))
+    photo = [m for m in server.messages(KANWIL_SULTENG) if m.photo][-1]
+    assert Image.open(io.BytesIO(photo.photo.content)).width == 1280
+    assert "Peringkat kepatuhan ikrar" in photo.caption
+    assert "Kanwil Sulawesi Tengah" in photo.caption
+    q = server.press(KANWIL_SULTENG, KANWIL_SULTENG, roll.message_id,
+                     roll.button_data("Grafik peringkat"))
+    assert "disiapkan" in await answer_of(server, q)
+    await server.wait_for(lambda: len([m for m in server.messages(KANWIL_SULTENG)
+                                       if m.photo]) == 2)
     # The admin sees every Kanwil, one line each.
     national = await ask(world, ADMIN, "/rekap", "Seluruh Kanwil")
     assert "• Kanwil Sulawesi Tengah (2 unit): 56%" in national.text

@@ -140,6 +140,8 @@ def test_rollup_per_unit_and_per_kanwil(db, palu, settings):
     assert lines == {"Kanwil Jawa Tengah": ((4, 3, 0, 0, 1, 0, 0), 0, 1),
                      "Kanwil Sulawesi Tengah": ((9, 2, 2, 1, 3, 0, 1), 1, 2)}
     assert figures(roll.total) == (13, 5, 2, 1, 4, 0, 1) and roll.missed == 1
+    # worst first: Sulawesi Tengah pledged 4 of 8 due, Jawa Tengah 3 of 4
+    assert [line.name for line in roll.lines] == ["Kanwil Sulawesi Tengah", "Kanwil Jawa Tengah"]
     per_unit = db.call(lambda s: reports.rollup(s, [palu_unit], spans, span, by_kanwil=False))
     assert per_unit.kanwil == "Kanwil Sulawesi Tengah"
     assert [line.key_unit_id for line in per_unit.lines] == [palu_unit.id]
@@ -150,12 +152,16 @@ def test_daily_series_and_detail_rows(db, palu):
     span = Span(PeriodSpec(RANGE, date(2024, 11, 25), date(2024, 11, 27)), date(2024, 11, 25),
                 date(2024, 11, 27))
     series = db.call(lambda s: reports.daily_series(s, unit, span))
-    by_name = dict(series.series)
-    assert by_name["Regu D"] == {date(2024, 11, 26): (3, 6), date(2024, 11, 27): (1, 6)}
+    by_name = {name: {d: (t.on_time, t.late, t.missing, t.pledged, t.due)
+                      for d, t in points.items()} for name, points in series.series}
+    # on time and late told apart; the 27th is open (pending, not missing)
+    assert by_name["Regu D"] == {date(2024, 11, 26): (1, 2, 3, 3, 6),
+                                 date(2024, 11, 27): (1, 0, 0, 1, 6)}
+    assert [name for name, _ in series.series][-1] == "Staf administrasi"
     # The base of the reports' percentages: Regu A, never reached on the 26th, stays in it.
     siang = db.call(lambda s: reports.unit_rekap(s, unit, day_span(date(2024, 11, 26)))).apels[1]
-    assert by_name["Regu A"] == {date(2024, 11, 26): (siang.total.pledged, siang.total.due)}
-    assert by_name["Regu A"][date(2024, 11, 26)] == (0, 1)
+    assert by_name["Regu A"][date(2024, 11, 26)][3:] == (siang.total.pledged, siang.total.due)
+    assert by_name["Regu A"][date(2024, 11, 26)][3:] == (0, 1)
     assert series.missed_days == [date(2024, 11, 26)] and series.missed_apel == 1
     rows = db.call(lambda s: reports.detail_rows(s, unit, span))
     assert len(rows) == 16

@@ -186,10 +186,10 @@ async def press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     chat_id, key, now = user_id, f"q:{query.id}", rt.clock.now()
     action, target, spec = parsed.action, parsed.target, parsed.spec
 
-    if action in ("unduh", "grafik"):
+    if action in views.FILE_ACTIONS:
         # Check first (cheap), so a refusal is not announced as "being prepared".
         scope = await rt.run(lambda s: views.scope_for(s, rt.settings, user_id))
-        if scope.unit(target) is None:
+        if not scope.allowed or (target is not None and scope.unit(target) is None):
             views.log_refusal(f"button {query.data}", user_id, scope)
             await toast(update, render("rekap_toast", part="refused"))
             return
