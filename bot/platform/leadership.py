@@ -9,7 +9,8 @@ stays silent that long; the leader speaks every HEARTBEAT_S). A standby asks eve
 
 Fencing: the leader may send only while its lock was confirmed within FENCE_S. A leader that
 was frozen and wakes finds its last confirmation too old and sends nothing; its next heartbeat
-finds the session gone, and it stops.
+finds the session gone. It then tries to take the lock again: if another process leads now,
+it stops; if nobody took it (PostgreSQL restarted, a connection cut), it leads on.
 
 SQLite: one process per database file, as before (bot/platform/instance_lease.py).
 """
@@ -17,6 +18,7 @@ SQLite: one process per database file, as before (bot/platform/instance_lease.py
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -61,6 +63,18 @@ class PgLeadership:
                 and time.monotonic() - self._confirmed_at < FENCE_S)
 
     def try_acquire(self) -> bool:
+        conn = self._lock_session()
+        if conn is None:
+            return False
+        self._conn, self._confirmed_at = conn, time.monotonic()
+        self._beat = threading.Thread(target=self._heartbeat, name="leader-heartbeat",
+                                      daemon=True)
+        self._beat.start()
+        log.warning("this process leads this database: it runs the scheduler and the sender")
+        return True
+
+    def _lock_session(self) -> psycopg.Connection | None:
+        """A session holding the lock, or None if another process holds it."""
         conn = psycopg.connect(self._dsn, autocommit=True, connect_timeout=5)
         try:
             conn.execute(f"SET idle_session_timeout = '{IDLE_TIMEOUT_S}s'")
@@ -70,13 +84,8 @@ class PgLeadership:
             raise
         if not got:
             conn.close()
-            return False
-        self._conn, self._confirmed_at = conn, time.monotonic()
-        self._beat = threading.Thread(target=self._heartbeat, name="leader-heartbeat",
-                                      daemon=True)
-        self._beat.start()
-        log.warning("this process leads this database: it runs the scheduler and the sender")
-        return True
+            return None
+        return conn
 
     async def wait(self, stop: asyncio.Event) -> bool:
         """Standby until this process leads (True) or is told to stop (False)."""
@@ -102,11 +111,32 @@ class PgLeadership:
                 self._conn.execute("SELECT 1")
                 self._confirmed_at = time.monotonic()
             except psycopg.Error as err:
+                log.warning("leader's session ended (%s); sends held while taking the lock "
+                            "again", err)
+                if not self._take_back():
+                    return
+
+    def _take_back(self) -> bool:
+        """The session went (PostgreSQL restarted, a connection cut, this process froze): sends
+        stay fenced while the lock is taken again. Nobody else took it: lead on. Another
+        process leads now: stop (a supervisor restarts this one as a standby)."""
+        with contextlib.suppress(psycopg.Error):
+            self._conn.close()
+        while not self._stopping.wait(POLL_S):
+            try:
+                conn = self._lock_session()
+            except psycopg.Error as err:
+                log.warning("leadership: database unreachable (%s); trying again", err)
+                continue
+            if conn is None:
                 self.lost = True
-                log.critical("leadership lost (%s): another process may lead now; stopping",
-                             err)
+                log.critical("another `apel-bot run` leads now; stopping")
                 self._on_lost()
-                return
+                return False
+            self._conn, self._confirmed_at = conn, time.monotonic()
+            log.warning("the lock is this process's again: leading on")
+            return True
+        return False
 
     def release(self) -> None:
         self._stopping.set()

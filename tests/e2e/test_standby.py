@@ -81,7 +81,7 @@ async def test_a_frozen_leader_is_replaced_and_sends_nothing_when_it_wakes(tmp_p
         try:
             leader.proc.send_signal(signal.SIGSTOP)
             await wait_until(lambda: "leads this database" in
-                             (tmp_path / "standby.log").read_text(), timeout=IDLE_TIMEOUT_S + 10)
+                             (tmp_path / "standby.log").read_text(), timeout=IDLE_TIMEOUT_S + 25)
             await wait_until(lambda: all(server.messages(g) for g in groups), timeout=60)
             leader.proc.send_signal(signal.SIGCONT)
             await wait_until(lambda: leader.proc.poll() is not None, timeout=30)
