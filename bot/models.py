@@ -191,6 +191,7 @@ class Briefing(SQLModel, table=True):
     chat_id: int = _bigint(nullable=False)
     outbox_id: int | None = Field(default=None, foreign_key="outboxmessage.id")
     tally_shown: int = 0
+    tally_base: int = 0  # the "dari N" the post shows (the briefing's text says N at first)
     tally_edited_at: datetime | None = _utc()
 
 

@@ -380,15 +380,17 @@ def refresh_tallies(session: Session, now: datetime, min_interval_s: float) -> i
     def count_of(briefing: Briefing) -> int:
         return pledged.get((briefing.apel_id, briefing.regu_id), 0)
 
+    def total_of(briefing: Briefing) -> int:  # leave recorded meanwhile lowers it
+        return totals.get((briefing.apel_id, briefing.regu_id), 0)
+
     def edit_of(briefing: Briefing, count: int) -> tuple[str, dict]:
         apel = session.get(Apel, briefing.apel_id)
-        total = totals.get((briefing.apel_id, briefing.regu_id), 0)
         return "editMessageText", outbox.html_message(
-            briefing_text(session, apel, (count, total)),
+            briefing_text(session, apel, (count, total_of(briefing))),
             [[outbox.button(render("button_pledge"), pledge_callback(apel.id))]])
 
     return tallies.refresh_posts(session, rows, count_of, edit_of, key_prefix="tally", now=now,
-                                 min_interval_s=min_interval_s).queued
+                                 min_interval_s=min_interval_s, base_of=total_of).queued
 
 
 def _group_counts(session: Session, apel_ids: set[int], *, pledged: bool,

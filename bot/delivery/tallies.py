@@ -43,16 +43,21 @@ def refresh_posts(
     key_prefix: str,
     now: datetime,
     min_interval_s: float,
+    base_of: Callable[[Any], int] | None = None,
 ) -> TallyPass:
-    """`posts`: (post, state of its outbox row). `edit_of(post, count)` -> (method, payload)."""
+    """`posts`: (post, state of its outbox row). `edit_of(post, count)` -> (method, payload).
+    `base_of`: the "dari N" of a post whose base can change (leave recorded while the apel is
+    open); such a post keeps what it shows in `tally_base` too."""
     deferred = 0
     edits: list[OutboxMessage] = []
     for post, state in posts:
         if state == "failed":
             continue  # never delivered: nothing to edit, ever
         count = count_of(post)
-        if count == post.tally_shown:
-            continue
+        base = base_of(post) if base_of is not None else None
+        if count == post.tally_shown and (base is None or base == post.tally_base
+                                          or post.tally_edited_at is None):
+            continue  # unchanged (a post never edited shows no tally line yet)
         if state != "sent":
             deferred += 1  # still on its way: edit once it has a message id
             continue
@@ -60,11 +65,14 @@ def refresh_posts(
             deferred += 1
             continue
         method, payload = edit_of(post, count)
+        shown = f"{count}" if base is None else f"{count}:{base}"
         edits.append(OutboxMessage(
-            key=f"{key_prefix}:{post.id}:{count}", chat_id=post.chat_id, method=method,
+            key=f"{key_prefix}:{post.id}:{shown}", chat_id=post.chat_id, method=method,
             payload={**payload, "ref_outbox_id": post.outbox_id}, priority=outbox.PRIORITY_TALLY,
             next_attempt_at=now, created_at=now))
         post.tally_shown, post.tally_edited_at = count, now
+        if base is not None:
+            post.tally_base = base
         session.add(post)
     queued = enqueue_all(session, edits)
     return TallyPass(queued, deferred)

@@ -10,7 +10,7 @@ from sqlmodel import select
 
 from bot.apel.apel import Press, open_apel, pledge_many, refresh_tallies
 from bot.calendar.duty import plan_apel
-from bot.models import Briefing, OutboxMessage
+from bot.models import Briefing, Employee, OutboxMessage
 from bot.org.units import sync_config
 from tests.factories import add_employee, add_leave
 
@@ -46,3 +46,32 @@ def test_each_apel_excuses_the_leave_of_its_own_day(db, settings):
         OutboxMessage.method == "editMessageText")).all())
     tallies = sorted(re.search(r"(\d+) dari (\d+) pegawai", p["text"]).groups() for p in edits)
     assert tallies == [("1", "1"), ("1", "1")]  # each day's leave excuses only on its day
+
+
+def test_leave_recorded_while_the_apel_is_open_lowers_the_base(db, settings):
+    def seed(s):
+        sync_config(s, settings, datetime(2024, 11, 25, 12, 0, tzinfo=UTC))
+        citra = add_employee(s, "lapas-palu", 3, "Citra Dewi", "anggota", "Regu C", 3003)
+        add_employee(s, "lapas-palu", 4, "Joko Susilo", "anggota", "Regu C", 3004)
+        plan = plan_apel(settings.unit("lapas-palu"), date(2024, 11, 27), "pagi",
+                         settings.calendar)
+        apel_id = open_apel(s, settings, plan, plan.scheduled_at).id
+        for row in s.exec(select(OutboxMessage)).all():
+            row.state, row.sent_at, row.message_id = "sent", NOW, row.id
+            s.add(row)
+        chat = s.exec(select(Briefing.chat_id).where(Briefing.apel_id == apel_id)).one()
+        pledge_many(s, [Press(apel_id, citra.telegram_user_id, chat, NOW)])
+
+    db.call(seed)
+
+    def tallies_shown() -> list[str]:
+        edits = db.call(lambda s: s.exec(select(OutboxMessage.payload).where(
+            OutboxMessage.method == "editMessageText").order_by(OutboxMessage.id)).all())
+        return [re.search(r"\d+ dari \d+", p["text"]).group() for p in edits]
+
+    assert db.call(lambda s: refresh_tallies(s, NOW, 0)) == 1
+    assert db.call(lambda s: refresh_tallies(s, NOW, 0)) == 0  # nothing changed
+    joko = db.call(lambda s: s.exec(select(Employee).where(Employee.name == "Joko Susilo")).one())
+    db.call(lambda s: add_leave(s, joko, date(2024, 11, 27), date(2024, 11, 27)))
+    assert db.call(lambda s: refresh_tallies(s, NOW, 0)) == 1
+    assert tallies_shown() == ["1 dari 2", "1 dari 1"]
