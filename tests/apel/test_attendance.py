@@ -97,6 +97,6 @@ def test_bad_attendance_names_the_key(attendance, key, words):
 
 
 def test_attendance_knows_every_roster_jabatan(settings):
-    from bot.org.roster import ROLES
+    from bot.org.roster_rows import ROLES
 
     assert set(type(settings.attendance).model_fields) == ROLES
