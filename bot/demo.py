@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo
 from bot.org.roster import import_roster_file
 from bot.org.units import sync_config
 from bot.platform.clock import FakeClock
-from bot.platform.config import Settings, parse_settings
+from bot.platform.config import Settings
+from bot.platform.config_loading import parse_settings
 from bot.platform.db import Database
 from fake_telegram.harness import BotUnderTest
 from fake_telegram.server import FakeTelegram

@@ -13,7 +13,8 @@ import pytest
 from sqlalchemy import text
 
 from bot.platform.clock import FakeClock
-from bot.platform.config import Settings, load_settings
+from bot.platform.config import Settings
+from bot.platform.config_loading import load_settings
 from bot.platform.db import Database
 
 ROOT = Path(__file__).resolve().parent.parent

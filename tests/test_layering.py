@@ -53,8 +53,8 @@ LAYER_EXCEPTIONS: dict[tuple[str, str], str] = {
     # belong in apel/.
     ("bot.apel.apel", "bot.unit_admin.swaps"): "effective_plan, moves_on",
     ("bot.apel.apel", "bot.unit_admin.corrections"): "corrections_for",
-    # A roster import changes closed apel, so it refreshes their kept counts (apel/counts.py).
-    ("bot.org.roster", "bot.apel.counts"): "kept counts after a roster/leave import",
+    # A leave import changes closed apel, so it refreshes their kept counts (apel/counts.py).
+    ("bot.org.leave_import", "bot.apel.counts"): "kept counts after a leave import",
     # A supergroup upgrade re-points announcement posts too; the announcements should follow
     # the move themselves (a hook, or the update in announcements/).
     ("bot.org.units", "bot.announcements.models"): "move_chat re-points AnnouncementPost",
@@ -73,7 +73,7 @@ CYCLE_EXCEPTIONS: dict[tuple[str, str], str] = {
     ("models", "unit_admin"): "table registry (bot/models.py)",
     ("apel", "unit_admin"): "unit_admin models and the day plan in swaps/corrections",
     ("org", "unit_admin"): "MenuState in unit_admin/models.py",
-    ("org", "apel"): "roster import refreshes kept counts",
+    ("org", "apel"): "leave import refreshes kept counts",
     ("org", "announcements"): "move_chat re-points AnnouncementPost",
 }
 

@@ -20,7 +20,7 @@ from bot.models import Employee, Leave
 
 
 class Imported(Protocol):
-    """bot.org.roster.ImportResult, as far as the record needs it."""
+    """bot.org.roster_rows.ImportResult, as far as the record needs it."""
 
     kind: str
     added: int

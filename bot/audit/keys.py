@@ -27,7 +27,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from bot.platform.config import ConfigError, Problem, Settings
+from bot.platform.config import ConfigError, Settings
+from bot.platform.config_loading import Problem
 
 ALG_ED25519 = b"\x01"
 _NAME_BAD = re.compile(r"[\s+]")
@@ -204,7 +205,7 @@ def load_signing_key(key_file: str | Path, name: str, *, create: bool = True) ->
 
 def key_file_problems(settings: Settings) -> Iterator[Problem]:
     """What signing would refuse hours later (at the first checkpoint), refused at start-up:
-    a config check (bot.platform.config.load_settings(checks=...))."""
+    a config check (bot.platform.config_loading.load_settings(checks=...))."""
     audit = settings.audit
     path = Path(audit.key_file)
     if not path.parent.is_dir():

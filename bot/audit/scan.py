@@ -156,7 +156,7 @@ def scan_rows(rows: Iterable[tuple], wanted: set[int], *, keep_leaves: bool,
               visit: Visit | None = None, visit_kinds: frozenset[str] = frozenset()) -> Scan:
     """Database rows (seq, at, kind, actor, payload, prev_hash, leaf_hash) in seq order.
 
-    `visit` is called for every entry whose kind is in `visit_kinds` (reconcile.Ledger)."""
+    `visit` is called for every entry whose kind is in `visit_kinds` (ledger.Ledger)."""
     scan = Scan()
     problems, runs, events = scan.problems, _Runs(), scan.events
     frontier = Frontier()

@@ -7,7 +7,8 @@ import argparse
 from bot.audit.keys import key_file_problems
 from bot.org.units import sync_config
 from bot.platform.clock import SystemClock
-from bot.platform.config import Settings, load_settings
+from bot.platform.config import Settings
+from bot.platform.config_loading import load_settings
 from bot.platform.db import Database
 
 # Exit codes a supervisor can act on (deploy/apel-bot.service maps them).

@@ -32,7 +32,9 @@ from bot.audit.chain import Event, append_many, lock_head
 from bot.audit.report import Problem
 from bot.audit.scan import scan_rows
 from bot.audit.store import iter_entries
-from bot.inspection.reconcile import FOLD_KINDS, NO_ENTRY, Ledger, Table, reconcile
+from bot.inspection.ledger import FOLD_KINDS, Ledger
+from bot.inspection.reconcile import NO_ENTRY, reconcile
+from bot.inspection.tables import Table
 from bot.platform.db import Database
 
 CHUNK = 500  # rows per baseline.rows entry (about 100 KB of canonical JSON at most)

@@ -42,7 +42,7 @@ from bot.inspection.bundle_recount import (
     visit,
     write_recount_files,
 )
-from bot.inspection.reconcile import FOLD_KINDS, Ledger
+from bot.inspection.ledger import FOLD_KINDS, Ledger
 from bot.inspection.recount import compare
 from bot.inspection.verify import (
     NOT_RECOUNTED,

@@ -22,7 +22,7 @@ from sqlalchemy import Connection, bindparam, select, text
 from bot.audit import kinds as k
 from bot.audit.canonical import leaf_data
 from bot.audit.report import Problem
-from bot.inspection.reconcile import FOLD_KINDS, Ledger
+from bot.inspection.ledger import FOLD_KINDS, Ledger
 from bot.inspection.recount import Figures, shown_figures
 from bot.models import Unit
 

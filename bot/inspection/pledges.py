@@ -20,7 +20,7 @@ from bot.audit.report import Problem
 from bot.audit.store import stream
 
 if TYPE_CHECKING:
-    from bot.inspection.reconcile import Ledger
+    from bot.inspection.ledger import Ledger
 
 SEP = "\x1f"  # refused in actors and escaped in canonical JSON: the text splits one way only
 

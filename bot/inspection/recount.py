@@ -28,8 +28,8 @@ from bot.apel.classification import (
     status_expr,
 )
 from bot.audit.report import Problem
-from bot.inspection.reconcile import MISSING as UNSTATED
-from bot.inspection.reconcile import Ledger
+from bot.inspection.ledger import Ledger
+from bot.inspection.tables import MISSING as UNSTATED
 from bot.models import Apel, ApelExpected, ApelStatusCount
 
 LAYER = 3  # after the tables

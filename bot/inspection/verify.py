@@ -29,14 +29,8 @@ from bot.audit.store import (
     read_head,
     read_snapshot,
 )
-from bot.inspection.reconcile import (
-    FOLD_KINDS,
-    Ledger,
-    baseline_note,
-    reconcile,
-    unbound_note,
-    unstated_note,
-)
+from bot.inspection.ledger import FOLD_KINDS, Ledger
+from bot.inspection.reconcile import baseline_note, reconcile, unbound_note, unstated_note
 from bot.inspection.recount import compare, shown_figures
 from bot.platform.db import Database
 

@@ -11,14 +11,8 @@ from sqlmodel import Session, col, select
 from bot.announcements.models import AnnouncementPost
 from bot.delivery import outbox
 from bot.models import Briefing, ChatMigration, PledgePeriod, Regu, Unit
-from bot.platform.config import (
-    TIMEZONES,
-    PeriodConfig,
-    Settings,
-    UnitConfig,
-    period_gap,
-    period_warning,
-)
+from bot.platform.config import TIMEZONES, PeriodConfig, Settings, UnitConfig
+from bot.platform.config_loading import period_gap, period_warning
 from bot.platform.db import insert_ignoring_duplicates
 from bot.platform.texts import render
 

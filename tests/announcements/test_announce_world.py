@@ -15,7 +15,8 @@ from sqlmodel import Session, select
 
 from bot.models import RoleGrant, Unit
 from bot.org.units import sync_config
-from bot.platform.config import Settings, parse_settings
+from bot.platform.config import Settings
+from bot.platform.config_loading import parse_settings
 from tests.factories import add_employee
 
 ROOT = Path(__file__).resolve().parents[2]

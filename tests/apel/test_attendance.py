@@ -16,7 +16,8 @@ from bot.apel.apel import close_apel, open_apel
 from bot.calendar.duty import Person, expected_people, plan_apel, standing
 from bot.delivery import outbox
 from bot.models import ApelExpected, Employee, OutboxMessage
-from bot.platform.config import ConfigError, parse_settings
+from bot.platform.config import ConfigError
+from bot.platform.config_loading import parse_settings
 from tests.calendar.test_duty import _minimal_config
 from tests.factories import KALAPAS, KPLP, UNIT_CREW, seed_crew
 
@@ -97,6 +98,6 @@ def test_bad_attendance_names_the_key(attendance, key, words):
 
 
 def test_attendance_knows_every_roster_jabatan(settings):
-    from bot.org.roster import ROLES
+    from bot.org.roster_rows import ROLES
 
     assert set(type(settings.attendance).model_fields) == ROLES

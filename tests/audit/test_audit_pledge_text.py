@@ -13,7 +13,7 @@ from bot.audit.kinds import PLEDGE_RECORDED
 from bot.audit.scan import scan_rows
 from bot.audit.store import iter_entries, read_snapshot
 from bot.inspection import pledges
-from bot.inspection.reconcile import FOLD_KINDS, Ledger
+from bot.inspection.ledger import FOLD_KINDS, Ledger
 from bot.inspection.verify import verify_database
 from tests.audit.test_audit_world import build_world
 

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from bot.audit.keys import load_signing_key
-from bot.inspection.reconcile import TABLES
+from bot.inspection.tables import TABLES
 from bot.inspection.verify import verify_database
 from tests.audit.test_audit_world import build_world
 

@@ -17,7 +17,7 @@ from bot.calendar.duty import (
     plans_due,
     regu_on_duty,
 )
-from bot.platform.config import parse_settings
+from bot.platform.config_loading import parse_settings
 
 
 @pytest.fixture

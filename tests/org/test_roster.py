@@ -14,15 +14,8 @@ from sqlmodel import select
 
 from bot.cli import main
 from bot.models import Employee, Leave, Regu, Unit
-from bot.org.roster import (
-    ROLE_SYNONYMS,
-    ROLES,
-    canonical_role,
-    import_leave,
-    import_leave_file,
-    import_roster,
-    import_roster_file,
-)
+from bot.org.leave_import import import_leave, import_leave_file
+from bot.org.roster import import_roster, import_roster_file
 from bot.org.roster_files import (
     FileError,
     FileLimits,
@@ -30,6 +23,7 @@ from bot.org.roster_files import (
     read_table,
     read_upload,
 )
+from bot.org.roster_rows import ROLE_SYNONYMS, ROLES, canonical_role
 from bot.org.units import sync_config
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "roster"

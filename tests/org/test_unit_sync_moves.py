@@ -7,7 +7,8 @@ from sqlmodel import select
 
 from bot.models import Regu, Unit
 from bot.org.units import PARKED_CHAT_BASE, sync_config
-from bot.platform.config import Settings, parse_settings
+from bot.platform.config import Settings
+from bot.platform.config_loading import parse_settings
 from tests.platform.test_config_checks import CILACAP_I, PALU_A, example
 
 PALU_B = -1001000000002

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from bot.cli import main
 from bot.commands.backup import _libpq
 from bot.org.units import sync_config
-from bot.platform.config import load_settings
+from bot.platform.config_loading import load_settings
 from bot.platform.db import Database
 from tests.audit.test_audit_support import build_log
 from tests.conftest import PG_ADMIN_DSN

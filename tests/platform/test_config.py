@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.platform.config import ConfigError, load_settings, parse_settings
+from bot.platform.config import ConfigError
+from bot.platform.config_loading import load_settings, parse_settings
 from tests.calendar.test_duty import _minimal_config
 
 

@@ -20,7 +20,8 @@ from bot.audit.keys import SigningKey, key_file_problems, write_private_file
 from bot.cli import main
 from bot.models import OutboxMessage
 from bot.org.units import warn_period
-from bot.platform.config import ConfigError, parse_settings, period_warning
+from bot.platform.config import ConfigError
+from bot.platform.config_loading import parse_settings, period_warning
 from bot.platform.db import Database
 from tests.conftest import ROOT
 
