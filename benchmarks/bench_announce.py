@@ -29,7 +29,8 @@ from bot.announcements.models import Acknowledgement
 from bot.models import Employee, OutboxMessage, Regu, Unit
 from bot.org.units import sync_config
 from bot.platform.clock import SystemClock
-from bot.platform.config import Settings, parse_settings
+from bot.platform.config import Settings
+from bot.platform.config_loading import parse_settings
 from bot.platform.db import Database
 from bot.telegram.sender import Limits, OutboxSender
 from fake_telegram.deployment import database, print_figures

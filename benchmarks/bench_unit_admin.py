@@ -32,7 +32,7 @@ from bot.models import Employee, Leave, OutboxMessage, Regu, Unit
 from bot.org import menus
 from bot.org.access import actor_for
 from bot.org.units import period_row, sync_config
-from bot.platform.config import load_settings
+from bot.platform.config_loading import load_settings
 from bot.platform.db import Database
 from bot.unit_admin import leave, pakta, swaps
 from bot.unit_admin.models import DutySwap, PaktaSignature

@@ -333,12 +333,3 @@ class Settings(_Strict):
             if u.code == code:
                 return u
         raise KeyError(code)
-
-
-def __getattr__(name: str) -> object:
-    """parse_settings and load_settings moved to bot/platform/config_loading.py; benchmarks/
-    still imports them from here. Goes when it imports them from there."""
-    if name in ("parse_settings", "load_settings"):
-        from bot.platform import config_loading
-        return getattr(config_loading, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
