@@ -25,7 +25,7 @@ from tests.e2e.test_inbox_crash import pledges
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 SECRET = "webhook-secret-for-the-test-0123"  # noqa: S105
-PRESSES = 300
+PRESSES = 500
 
 
 def free_port() -> int:
