@@ -56,27 +56,38 @@ class WebhookPusher:
                 await self._task
 
     async def _run(self) -> None:
+        """Up to max_connections updates in flight at any moment, as Telegram keeps them; one
+        refused waits (backing off) and goes again, the others are not held up by it."""
+        in_flight: dict[int, asyncio.Task] = {}
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT_S)) as http:
-            delay = RETRY_FIRST_S
             while self.hook is not None:
-                if not self.queue:
-                    self.wake.clear()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self.wake.wait(), 1.0)
-                    continue
                 hook = self.hook
-                batch = [self.queue[i] for i in range(min(len(self.queue), hook.max_connections))]
-                results = await asyncio.gather(*(self._post(http, hook, u) for u in batch))
-                for update, ok in zip(batch, results, strict=True):
-                    if ok:
-                        self.queue.remove(update)
-                        self.on_delivered(update)
-                if all(results):
-                    delay = RETRY_FIRST_S
-                else:
-                    self.failures += results.count(False)
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, RETRY_CAP_S)
+                for update in list(self.queue):
+                    if len(in_flight) >= hook.max_connections:
+                        break
+                    if id(update) not in in_flight:
+                        in_flight[id(update)] = asyncio.create_task(
+                            self._deliver(http, hook, update))
+                self.wake.clear()
+                waiting = [*in_flight.values(), asyncio.create_task(self.wake.wait())]
+                done, _ = await asyncio.wait(waiting, timeout=1.0,
+                                             return_when=asyncio.FIRST_COMPLETED)
+                waiting[-1].cancel()
+                for key, task in list(in_flight.items()):
+                    if task.done():
+                        del in_flight[key]
+
+    async def _deliver(self, http: aiohttp.ClientSession, hook: Webhook,
+                       update: dict[str, Any]) -> None:
+        delay = RETRY_FIRST_S
+        while not await self._post(http, hook, update):
+            self.failures += 1
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RETRY_CAP_S)
+            if self.hook is None:
+                return
+        self.queue.remove(update)
+        self.on_delivered(update)
 
     @staticmethod
     async def _post(http: aiohttp.ClientSession, hook: Webhook, update: dict[str, Any]) -> bool:

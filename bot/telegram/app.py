@@ -134,7 +134,7 @@ async def start_receiving(app: Application) -> None:
         ), settings.http.listen)
         if settings.telegram.mode == "webhook":
             rt.ops.add_webhook(urlsplit(settings.telegram.webhook_url).path or "/",
-                               settings.telegram.resolved_webhook_secret(), rt.pump.receive)
+                               settings.telegram.resolved_webhook_secret(), rt.pump.receive_one)
         await rt.ops.start()
     rt.pump.start(poll=False)
 

@@ -82,7 +82,7 @@ class OpsServer:
         self.host, port = listen.rsplit(":", 1)
         self.port = int(port)
         self._runner: web.AppRunner | None = None
-        self._webhook: tuple[str, str | None, Callable[[list[dict]], Awaitable[None]]] | None = None
+        self._webhook: tuple[str, str | None, Callable[[dict], Awaitable[None]]] | None = None
         self._gauges = CollectorRegistry()
         self._depth = Gauge("apel_outbox_depth", "Outbox rows not yet sent.",
                             registry=self._gauges)
@@ -91,7 +91,7 @@ class OpsServer:
                              registry=self._gauges)
 
     def add_webhook(self, path: str, secret: str | None,
-                    receive: Callable[[list[dict]], Awaitable[None]]) -> None:
+                    receive: Callable[[dict], Awaitable[None]]) -> None:
         """Telegram's POSTs of updates: checked against the secret token, stored in the inbox,
         and only then answered 200 (an error answer makes Telegram deliver it again)."""
         self._webhook = (path, secret, receive)
@@ -132,7 +132,7 @@ class OpsServer:
         if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
             return web.Response(status=400)
         try:
-            await receive([update])  # committed before the 200
+            await receive(update)  # committed before the 200
         except Exception:
             log.exception("webhook update %s not stored; Telegram will deliver it again",
                           update.get("update_id"))

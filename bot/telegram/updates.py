@@ -20,11 +20,13 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlmodel import Session
 from telegram import Update
 from telegram.error import Conflict, InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application
 
 from bot.delivery import inbox
+from bot.platform.batching import BatchWriter
 from bot.platform.clock import Clock
 from bot.platform.db import Database
 
@@ -59,6 +61,7 @@ class UpdatePump:
         self._sem = asyncio.Semaphore(CONCURRENCY)
         self._working: set[asyncio.Task] = set()
         self._tasks: list[asyncio.Task] = []
+        self._webhook_writer = BatchWriter(db, self._store_batch)
 
     def wake(self) -> None:
         self._wake.set()
@@ -76,6 +79,7 @@ class UpdatePump:
         """Stop receiving, finish what is being handled (the rest waits in the inbox)."""
         self._stopping.set()
         self._wake.set()
+        await self._webhook_writer.close()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -115,6 +119,16 @@ class UpdatePump:
         now = self.clock.now()
         await self.db.run(lambda s: inbox.store(s, updates, now))
         self._wake.set()
+
+    async def receive_one(self, update: dict) -> None:
+        """A webhook's update, committed with the others arriving at the same moment (one
+        transaction for many concurrent POSTs); returns once it is committed."""
+        await self._webhook_writer.submit(update)
+        self._wake.set()
+
+    def _store_batch(self, session: Session, updates: list[dict]) -> list[None]:
+        inbox.store(session, updates, self.clock.now())
+        return [None] * len(updates)
 
     # --- handling --------------------------------------------------------------------------------
 
