@@ -132,12 +132,14 @@ async def start_services(app: Application) -> None:
     rt.scheduler = ApelScheduler(db, settings, clock, on_queued=rt.wake_sender,
                                  on_error=lambda what, err: _alert(rt, what, err),
                                  menu_table=table)
-    # Each registered person's own menu (by role); role changes follow in the housekeeping job.
-    await asyncio.to_thread(rt.scheduler.sync_menus, full=True)
+    # Updates first: a press waits for nothing of the start-up below.
     rt.pump = UpdatePump(app, db, clock, allowed_updates=ALLOWED_UPDATES)
     rt.pump.start(poll=True)
-    if rt.run_scheduler:
+    if rt.run_scheduler:  # the due apel open (briefings queued) before the menus are queued
         await asyncio.to_thread(rt.scheduler.reconcile)
+    # Each registered person's own menu (by role); role changes follow in the housekeeping job.
+    await asyncio.to_thread(rt.scheduler.sync_menus, full=True)
+    if rt.run_scheduler:
         rt.scheduler.start()
 
 
