@@ -42,10 +42,11 @@ def load_text() -> str:
     return "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
 
 
-def roster(path: Path, people: int, units: list[dict]) -> None:
-    """Person i stands in the Regu A of unit i mod len(units)."""
+def roster(path: Path, people: int, unit_codes: str | list[str]) -> None:
+    """Person i stands in the Regu A of unit i mod len(unit_codes)."""
+    codes = [unit_codes] if isinstance(unit_codes, str) else unit_codes
     lines = ["nip,nama,jabatan,unit,regu,telegram_id"]
-    lines += [f"1990010120150{i:05d},Petugas {i:05d},anggota,{units[i % len(units)]['code']},"
+    lines += [f"1990010120150{i:05d},Petugas {i:05d},anggota,{codes[i % len(codes)]},"
               f"Regu A,{FIRST_USER + i}" for i in range(people)]
     path.write_text("\n".join(lines) + "\n")
 
@@ -64,7 +65,7 @@ async def bench(presses: int, rate: float, db_kind: str, groups: int = 1) -> dic
         config = tmp / "config.toml"
         write_config(config, units, url, server.base_url)
         cli("db", "upgrade", "--config", str(config))
-        roster(tmp / "roster.csv", presses, units)
+        roster(tmp / "roster.csv", presses, [u["code"] for u in units])
         cli("roster", "import", str(tmp / "roster.csv"), "--config", str(config))
         bot = BotProcess(config, tmp / "bot.log")
         bot.start()
