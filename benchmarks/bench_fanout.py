@@ -1,16 +1,17 @@
 """Fan-out of one apel to 2,000 regu groups through the real `apel-bot run`.
 
-    python -m benchmarks.bench_fanout [--groups 2000] [--db sqlite|postgres]
+    python -m benchmarks.bench_fanout [--groups 2000] [--db sqlite|postgres] [--runs 1]
 
 The fake Bot API server enforces Telegram's limits (30 msg/s per bot, 20/min per group) and
 answers 429 past them. Prints messages/s achieved against the 30/s limit, 429s, the time from
-start to the last briefing, and the bot's peak RSS.
+start to the last briefing, the bot's peak RSS, and the load average before and after each run.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -40,6 +41,7 @@ async def bench(groups: int, db_kind: str) -> dict:
         write_config(tmp / "config.toml", units, url, server.base_url)
         cli("db", "upgrade", "--config", str(tmp / "config.toml"))
         bot = BotProcess(tmp / "config.toml", tmp / "bot.log")
+        load_before = _load()
         started = time.monotonic()
         bot.start()
 
@@ -59,6 +61,7 @@ async def bench(groups: int, db_kind: str) -> dict:
         for c in sent:
             per_chat[c.chat_id] = per_chat.get(c.chat_id, 0) + 1
         return {
+            "load before": load_before,
             "groups": groups,
             "briefings delivered": len(sent),
             "groups with exactly one": sum(1 for n in per_chat.values() if n == 1),
@@ -70,16 +73,23 @@ async def bench(groups: int, db_kind: str) -> dict:
             "first briefing after start s": first - started,
             "time to last message s": last - started,
             "peak RSS MB (bot)": rss,
+            "load after": _load(),
         }
+
+
+def _load() -> str:
+    return "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--groups", type=int, default=2000)
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--runs", type=int, default=1)
     args = parser.parse_args()
-    figures = asyncio.run(bench(args.groups, args.db))
-    print_figures(f"fan-out benchmark ({args.db})", figures)
+    for run in range(args.runs):
+        figures = asyncio.run(bench(args.groups, args.db))
+        print_figures(f"fan-out benchmark ({args.db}), run {run + 1}", figures)
 
 
 if __name__ == "__main__":

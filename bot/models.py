@@ -135,7 +135,9 @@ class PledgePeriod(SQLModel, table=True):
     topics: list[str] = Field(sa_column=Column(JSON, nullable=False))
 
 
-UNCOUNTED = "state = 'closed' AND counted_version <> change_version"
+# apel_counts.stale() as each dialect renders it, so the planner matches it to the index.
+UNCOUNTED_PG = "state = 'closed' AND (counted_version = change_version) IS NOT true"
+UNCOUNTED_SQLITE = "state = 'closed' AND (counted_version = change_version) IS NOT 1"
 
 
 class Apel(SQLModel, table=True):
@@ -144,7 +146,7 @@ class Apel(SQLModel, table=True):
         Index("ix_apel_state_deadline", "state", "deadline_at"),
         # Small: the closed apel whose counts are missing or stale (apel_counts.stale).
         Index("ix_apel_uncounted", "id",
-              postgresql_where=text(UNCOUNTED), sqlite_where=text(UNCOUNTED)),
+              postgresql_where=text(UNCOUNTED_PG), sqlite_where=text(UNCOUNTED_SQLITE)),
     )
     id: int | None = Field(default=None, primary_key=True)
     unit_id: int = Field(foreign_key="unit.id")
@@ -168,11 +170,17 @@ class ApelStatusCount(SQLModel, table=True):
     """How many of a closed apel's frozen roster ended in each status, per group: what the
     reports add up instead of classifying every person again (bot/apel/counts.py)."""
 
+    __table_args__ = (Index("ix_apelstatuscount_unit_day", "unit_id", "duty_date"),)
     id: int | None = Field(default=None, primary_key=True)
     apel_id: int = Field(foreign_key="apel.id", index=True)
     regu_id: int | None = Field(default=None, foreign_key="regu.id")
     status: str = Field(max_length=12)
     n: int
+    # The apel's unit, duty date and slot (they never change): a year of many units adds up
+    # these rows without joining each apel (migration 1100; None only before it ran).
+    unit_id: int | None = None
+    duty_date: date | None = None
+    slot: str | None = Field(default=None, max_length=5)
 
 
 class ApelExpected(SQLModel, table=True):

@@ -20,8 +20,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
-from sqlalchemy import case, func, text
+from sqlalchemy import Boolean, case, text
 from sqlalchemy import select as sa_select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import Session, col, select
 
 from bot.models import Apel, ApelExpected, Briefing, Leave, OutboxMessage, Pledge
@@ -76,17 +78,39 @@ def apel_conditions(unit_ids: Sequence[int], start: date, end: date) -> list:
             Apel.duty_date <= end]
 
 
+class in_apel(FunctionElement):  # noqa: N801 (an SQL construct, used like a function)
+    """SQL: `apel_id IN (the ids of a subquery)`, looked up id by id in the primary key.
+
+    PostgreSQL: `= ANY(ARRAY(subquery))`, one index probe per apel, whatever the planner
+    guesses of the subquery's size (a plain IN becomes a hash join over the whole table when it
+    guesses many). SQLite probes the index for each id of an IN list by itself."""
+
+    type = Boolean()
+    inherit_cache = True
+    name = "in_apel"
+
+
+@compiles(in_apel)
+def _in_apel(element: in_apel, compiler, **kw) -> str:  # noqa: ANN001
+    column, ids = element.clauses
+    return f"{compiler.process(column, **kw)} IN {compiler.process(ids, **kw)}"
+
+
+@compiles(in_apel, "postgresql")
+def _in_apel_pg(element: in_apel, compiler, **kw) -> str:  # noqa: ANN001
+    column, ids = element.clauses
+    return f"{compiler.process(column, **kw)} = ANY(ARRAY{compiler.process(ids, **kw)})"
+
+
 def expected_rows(columns: Sequence, apel_where: Sequence):  # noqa: ANN201 (a Select)
     """The frozen rosters of the apel matching `apel_where`, joined to their Apel and (outer)
     Pledge and Correction.
 
-    The lowest and highest matching apel id bound the ApelExpected primary-key scan, so a month
-    does not read the rosters of the whole year (PostgreSQL otherwise scans the table). They are
-    subqueries of the same statement, so they see the same snapshot as the rest of it.
+    The rosters are read apel by apel (`in_apel`, a subquery of the same statement, so the same
+    snapshot): the work follows the apel asked for, however far apart their ids lie (a unit's
+    year among every unit's, a few stale apel spread over a year).
     """
-    def bound(fn):  # noqa: ANN001, ANN202
-        return sa_select(fn(Apel.id)).where(*apel_where).scalar_subquery()
-
+    ids = sa_select(Apel.id).where(*apel_where).correlate(None).scalar_subquery()
     return (
         sa_select(*columns)
         .select_from(ApelExpected)
@@ -95,5 +119,5 @@ def expected_rows(columns: Sequence, apel_where: Sequence):  # noqa: ANN201 (a S
                    & (col(Pledge.employee_id) == ApelExpected.employee_id))
         .outerjoin(Correction, (col(Correction.apel_id) == ApelExpected.apel_id)
                    & (col(Correction.employee_id) == ApelExpected.employee_id))
-        .where(*apel_where, col(ApelExpected.apel_id).between(bound(func.min), bound(func.max)))
+        .where(*apel_where, in_apel(col(ApelExpected.apel_id), ids))
     )

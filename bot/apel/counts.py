@@ -33,6 +33,23 @@ def counted():  # noqa: ANN201 (an SQL expression)
     return (Apel.state == "closed") & (col(Apel.counted_version) == col(Apel.change_version))
 
 
+def stale():  # noqa: ANN201 (an SQL expression)
+    """SQL: this apel is closed and its counts are missing or out of date.
+
+    `(counted_version = change_version) IS NOT TRUE`, not `<>`: PostgreSQL keeps statistics
+    on that expression (migration 1100), so it knows how few such apel there are; of a column
+    compared with a column it would guess nearly all, and read every apel of the year. The
+    predicate of the small partial index ix_apel_uncounted is this expression as written."""
+    same = col(Apel.counted_version) == col(Apel.change_version)
+    return (Apel.state == "closed") & same.is_not(True)
+
+
+def uncounted():  # noqa: ANN201 (an SQL expression)
+    """SQL: this apel's figures are classified live: it is open, or closed with counts missing
+    or stale. A missed apel is neither (nobody was expected at it)."""
+    return (Apel.state == "open") | stale()
+
+
 def changed(session: Session, apel_ids: Collection[int]) -> None:
     """Something about these apel changed (a pledge, a correction): count the closed ones
     again, in this transaction."""
@@ -92,12 +109,14 @@ def recount(session: Session, apel_ids: Collection[int]) -> int:
     ids = sorted(versions)
     session.execute(delete(ApelStatusCount).where(col(ApelStatusCount.apel_id).in_(ids)))
     status = status_expr().label("status")
+    apel_columns = [Apel.unit_id, Apel.duty_date, Apel.slot]
     per_group = (expected_rows([ApelExpected.apel_id, ApelExpected.regu_id, status,
-                                func.count()], [col(Apel.id).in_(ids)])
-                 .group_by(ApelExpected.apel_id, ApelExpected.regu_id, status))
+                                func.count(), *apel_columns], [col(Apel.id).in_(ids)])
+                 .group_by(ApelExpected.apel_id, ApelExpected.regu_id, status, *apel_columns))
     table = ApelStatusCount.__table__
     session.execute(insert(table).from_select(
-        [table.c.apel_id, table.c.regu_id, table.c.status, table.c.n], per_group))
+        [table.c.apel_id, table.c.regu_id, table.c.status, table.c.n, table.c.unit_id,
+         table.c.duty_date, table.c.slot], per_group))
     # Current only if nothing bumped the version since it was read above.
     session.execute(
         update(_APEL).where(_APEL.c.id == bindparam("b_id"),
@@ -107,31 +126,34 @@ def recount(session: Session, apel_ids: Collection[int]) -> int:
     return len(ids)
 
 
-def stale(session: Session, limit: int) -> list[int]:
+def stale_ids(session: Session, limit: int) -> list[int]:
     """Closed apel whose counts are missing or out of date (ix_apel_uncounted keeps it cheap)."""
     return list(session.exec(
-        select(Apel.id).where(col(Apel.counted_version) != col(Apel.change_version),
-                              Apel.state == "closed", _briefings_settled())
+        select(Apel.id).where(stale(), _briefings_settled())
         .order_by(col(Apel.id)).limit(limit)).all())
 
 
 def recount_stale(session: Session, limit: int = 50) -> int:
     """One batch of catching up; call until it returns 0."""
-    return recount(session, stale(session, limit))
+    return recount(session, stale_ids(session, limit))
 
 
-def summed(keys: Sequence[str], apel_where: Sequence, regu_id: int | None = None):  # noqa: ANN201
-    """SQL: (keys..., status, n) from the counts of the counted apel matching `apel_where`,
-    in the shape of the live classification's grouped rows (reports.tallies)."""
-    columns = {"unit": Apel.unit_id, "apel": Apel.id, "slot": Apel.slot,
-               "day": Apel.duty_date, "regu": ApelStatusCount.regu_id}
+def summed(keys: Sequence[str], unit_ids: Sequence[int], start: date, end: date,
+           regu_id: int | None = None):  # noqa: ANN201
+    """SQL: (keys..., status, n) from the counts of the counted apel of `unit_ids` with duty
+    dates in [start, end], in the shape of the live classification's grouped rows
+    (reports.tallies).
+
+    The count rows carry their apel's unit, date and slot, so no apel is read for them: only
+    the few stale ones (ix_apel_uncounted) are left out, read live instead (`uncounted`)."""
+    c = ApelStatusCount
+    columns = {"unit": c.unit_id, "apel": c.apel_id, "slot": c.slot, "day": c.duty_date,
+               "regu": c.regu_id}
     picked = [columns[k] for k in keys]
-    query = (sa_select(*picked, ApelStatusCount.status,
-                        cast(func.sum(ApelStatusCount.n), Integer))
-             .select_from(ApelStatusCount)
-             .join(Apel, col(Apel.id) == ApelStatusCount.apel_id)
-             .where(*apel_where, counted()))
+    query = (sa_select(*picked, c.status, cast(func.sum(c.n), Integer))
+             .where(col(c.unit_id).in_(list(unit_ids)), col(c.duty_date) >= start,
+                    col(c.duty_date) <= end,
+                    col(c.apel_id).not_in(sa_select(Apel.id).where(stale()))))
     if regu_id is not None:
-        query = query.where(ApelStatusCount.regu_id == regu_id)
-    return query.group_by(*picked, ApelStatusCount.status)
-
+        query = query.where(c.regu_id == regu_id)
+    return query.group_by(*picked, c.status)

@@ -40,6 +40,24 @@ def store(session: Session, updates: Iterable[dict], now: datetime) -> int:
     return result.rowcount or 0
 
 
+def store_claimed(session: Session, updates: list[dict], now: datetime,
+                  holder: str) -> list[tuple[int, dict, datetime]]:
+    """`store`, the new rows held by `holder` from the start: [(id, update, received at)] of
+    those, in order, to be handled at once (no claim round trip). A redelivered one is not
+    returned: it is handled, or held, or left to `claim`."""
+    rows = [{"update_key": update_key(u), "update_id": u["update_id"], "payload": u,
+             "received_at": now, "claimed_by": holder,
+             "claimed_until": now + timedelta(seconds=CLAIM_SECONDS)} for u in updates]
+    if not rows:
+        return []
+    table = InboxUpdate.__table__
+    statement = (insert_ignoring_duplicates(session, table, ["update_key"])
+                 .returning(table.c.id, table.c.update_key))
+    ids = dict((key, row_id) for row_id, key in session.execute(statement, rows))
+    return sorted((ids[r["update_key"]], r["payload"], now) for r in rows
+                  if r["update_key"] in ids)
+
+
 def claim(session: Session, holder: str, now: datetime,
           limit: int) -> list[tuple[int, dict, datetime]]:
     """The oldest unhandled updates nobody holds, now held by `holder`:

@@ -95,25 +95,33 @@ def tallies(session: Session, unit_ids: Sequence[int], start: date, end: date,
     live classification of the others (every apel when asked per person)."""
     if not unit_ids:
         return {}
+    out: dict[tuple, Tally] = defaultdict(Tally)
+    for row in session.execute(tally_query(session, unit_ids, start, end, by,
+                                           employee_id=employee_id, regu_id=regu_id)):
+        *key, st, n = row
+        out[tuple(key)].count(st, n)
+    return dict(out)
+
+
+def tally_query(session: Session, unit_ids: Sequence[int], start: date, end: date,
+                by: Sequence[str], *, employee_id: int | None = None,
+                regu_id: int | None = None):  # noqa: ANN201 (a Select)
+    """The statement of `tallies`: rows (keys..., status, n)."""
     tune(session)
     in_range = apel_conditions(unit_ids, start, end)
     per_person = employee_id is not None or "employee" in by
     keys = [GROUP_KEYS[k] for k in by]
     status = status_expr().label("status")
     live = expected_rows([*keys, status, func.count()],
-                         in_range if per_person else [*in_range, ~apel_counts.counted()])
+                         in_range if per_person else [*in_range, apel_counts.uncounted()])
     if employee_id is not None:
         live = live.where(ApelExpected.employee_id == employee_id)
     if regu_id is not None:
         live = live.where(ApelExpected.regu_id == regu_id)
     query = live.group_by(*keys, status)
     if not per_person:
-        query = union_all(query, apel_counts.summed(by, in_range, regu_id))
-    out: dict[tuple, Tally] = defaultdict(Tally)
-    for row in session.execute(query):
-        *key, st, n = row
-        out[tuple(key)].count(st, n)
-    return dict(out)
+        query = union_all(query, apel_counts.summed(by, unit_ids, start, end, regu_id))
+    return query
 
 
 @dataclass(frozen=True)

@@ -157,16 +157,18 @@ async def start_leading(app: Application) -> None:
     rt.scheduler = ApelScheduler(db, settings, clock, on_queued=rt.wake_sender,
                                  on_error=lambda what, err: _alert(rt, what, err),
                                  menu_table=table)
+    # Updates first: a press waits for nothing of the start-up below.
     if settings.telegram.mode == "webhook":
         await app.bot.set_webhook(settings.telegram.webhook_url, allowed_updates=ALLOWED_UPDATES,
                                   secret_token=settings.telegram.resolved_webhook_secret())
     else:
         await app.bot.delete_webhook()  # getUpdates is refused while a webhook is set
         rt.pump.start_polling()
+    if rt.run_scheduler:  # the due apel open (briefings queued) before the menus are queued
+        await asyncio.to_thread(rt.scheduler.reconcile)
     # Each registered person's own menu (by role); role changes follow in the housekeeping job.
     await asyncio.to_thread(rt.scheduler.sync_menus, full=True)
     if rt.run_scheduler:
-        await asyncio.to_thread(rt.scheduler.reconcile)
         rt.scheduler.start()
 
 

@@ -61,14 +61,16 @@ IDLE_SECONDS = 0.5  # with nothing to send, look again this often (new rows wake
 MAX_ATTEMPTS = 25  # with the 5-minute cap on backoff: about two hours of trying, then failed
 RECORD_GRACE_S = 5.0  # while stopping, how long an outcome's write is tried before giving up
 REF_WAIT = timedelta(seconds=2)  # an edit waits this long for the message it edits
+CAP_RECOVERY_S = 10.0  # after a 429, one more request per window this often, up to the limit
 
 
 @dataclass(frozen=True)
 class Limits:
-    # Telegram: about 30/s per bot. At most this many sends in any window this long (see _pace):
-    # 96% of 30/s, and 40 ms of margin for requests that travel at uneven speeds.
+    # Telegram: 30/s per bot over any sliding second. A send counts in the window from its
+    # start until one second after its answer (see _pace), so however requests travel no
+    # second can see more than this many of them arrive.
     global_per_window: int = 30
-    global_window_seconds: float = 1.04
+    global_window_seconds: float = 1.0
     group_per_minute: int = 19  # Telegram: about 20/min per group
     # Telegram: 1/s per private chat, counted as the sends arrive. One per 1.04 s: the same
     # 40 ms of margin, or two replies a second apart here may land closer together there.
@@ -159,6 +161,11 @@ class OutboxSender:
         self._paused_until = 0.0  # a 429 for the bot as a whole: nobody sends before this
         self._starts: deque[float] = deque(maxlen=self.limits.global_per_window)
         self._pace_lock = asyncio.Lock()
+        self._in_flight = 0  # requests started and not answered yet
+        self._answered: deque[float] = deque()  # when recent requests were answered
+        self._room = asyncio.Event()  # an answer came: the window may have room again
+        self._cap = self.limits.global_per_window  # lowered after a 429, raised back slowly
+        self._cap_lowered_at = 0.0
         self._inflight: set[asyncio.Task] = set()
         # Rows taken by a send task of this process. They stay 'pending' in the database until
         # the moment their request goes (see _pace), so a crash before then leaves them
@@ -280,10 +287,54 @@ class OutboxSender:
             # A 429 for the whole bot may have come in while we slept: wait it out too.
             while (paused := self._paused_until - time.monotonic()) > 0:
                 await asyncio.sleep(paused)
+            await self._window_room()
             if on_slot is not None:
                 await on_slot()
             self._starts.append(time.monotonic())
+            self._in_flight += 1
             self._next_slot = slot + interval
+
+    async def _window_room(self) -> None:
+        """Wait until fewer than the cap of requests are in flight or were answered within
+        the last window. Telegram counts a request when it arrives, some time between its
+        start and its answer; so any second of arrivals holds only requests that, when the
+        latest of them started, were in flight or answered less than a window before: never
+        more than the cap, however unevenly they travel (no margin needed for that)."""
+        window = self.limits.global_window_seconds
+        while True:
+            now = time.monotonic()
+            while self._answered and self._answered[0] <= now - window:
+                self._answered.popleft()
+            self._restore_cap(now)
+            if self._in_flight + len(self._answered) < self._cap:
+                return
+            self._room.clear()
+            expires = self._answered[0] + window - now if self._answered else window
+            try:
+                await asyncio.wait_for(self._room.wait(), timeout=max(expires, 0.001))
+            except TimeoutError:
+                pass
+
+    def _answer_came(self) -> None:
+        """A request started by _pace has its answer (or failed): it counts until a window
+        from now."""
+        self._in_flight -= 1
+        self._answered.append(time.monotonic())
+        self._room.set()
+
+    def _lower_cap(self, now: float) -> None:
+        """A 429 all the same (another sender on the token, answers to button presses): keep
+        fewer requests in each window for a while."""
+        floor = self.limits.global_per_window * 2 // 3
+        self._cap = max(floor, self._cap - 3)
+        self._cap_lowered_at = now
+
+    def _restore_cap(self, now: float) -> None:
+        """One more request per window for every CAP_RECOVERY_S without a 429."""
+        if self._cap < self.limits.global_per_window and \
+                now - self._cap_lowered_at >= CAP_RECOVERY_S:
+            self._cap += 1
+            self._cap_lowered_at = now
 
     # --- one message ---------------------------------------------------------------------------
 
@@ -341,13 +392,18 @@ class OutboxSender:
         await self._pace(lambda: self._go_on_wire(item))
         self.windows.sending(item.chat_id, reserved, time.monotonic())
         try:
-            result = await self.bot.do_api_request(
-                item.method, api_kwargs=kwargs, read_timeout=self.limits.send_timeout_seconds)
+            try:
+                result = await self.bot.do_api_request(
+                    item.method, api_kwargs=kwargs,
+                    read_timeout=self.limits.send_timeout_seconds)
+            finally:
+                self._answer_came()
         except RetryAfter as err:
             self.stats["429"] += 1
             metrics.TELEGRAM_429.inc()
             wait = _seconds(err.retry_after)
             now = time.monotonic()
+            self._lower_cap(now)
             # Telegram does not say which limit it was. One chat refused: that chat waits
             # (its own limit, or sends from before a restart). A second chat refused meanwhile:
             # the flood is the bot's as a whole (another process on the token, say): all wait.

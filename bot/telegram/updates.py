@@ -62,6 +62,9 @@ class UpdatePump:
         self._working: set[asyncio.Task] = set()
         self._tasks: list[asyncio.Task] = []
         self._webhook_writer = BatchWriter(db, self._store_batch)
+        # Handled marks share one transaction: one write per press would queue every press
+        # behind the others' commits (issue 17: p99 3.5 s for presses over 50 groups).
+        self._marks: BatchWriter[tuple[int, datetime], None] = BatchWriter(db, _mark_all)
 
     def wake(self) -> None:
         self._wake.set()
@@ -85,6 +88,7 @@ class UpdatePump:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._working:
             await asyncio.wait(self._working, timeout=timeout)
+        await self._marks.close()
 
     # --- receiving -------------------------------------------------------------------------------
 
@@ -117,18 +121,22 @@ class UpdatePump:
     async def receive(self, updates: list[dict]) -> None:
         """Commit updates to the inbox (the caller acknowledges them to Telegram only after)."""
         now = self.clock.now()
-        await self.db.run(lambda s: inbox.store(s, updates, now))
-        self._wake.set()
+        rows = await self.db.run(lambda s: inbox.store_claimed(s, updates, now, self.holder))
+        self._start(rows)
+        if len(rows) < len(updates):  # redelivered: stored before, maybe held by nobody
+            self._wake.set()
 
     async def receive_one(self, update: dict) -> None:
-        """A webhook's update, committed with the others arriving at the same moment (one
-        transaction for many concurrent POSTs); returns once it is committed."""
-        await self._webhook_writer.submit(update)
+        """A webhook's update, committed (and held for handling here) with the others arriving
+        at the same moment: one transaction for many concurrent POSTs. Returns once committed."""
+        rows = await self._webhook_writer.submit(update)
+        self._start(rows)
         self._wake.set()
 
-    def _store_batch(self, session: Session, updates: list[dict]) -> list[None]:
-        inbox.store(session, updates, self.clock.now())
-        return [None] * len(updates)
+    def _store_batch(self, session: Session, updates: list[dict]) -> list[list]:
+        """The batch's new rows go to its first caller to hand on; the others hand on none."""
+        rows = inbox.store_claimed(session, updates, self.clock.now(), self.holder)
+        return [rows, *([] for _ in updates[1:])]
 
     # --- handling --------------------------------------------------------------------------------
 
@@ -154,21 +162,26 @@ class UpdatePump:
             return 1
         now = self.clock.now()
         rows = await self.db.run(lambda s: inbox.claim(s, self.holder, now, free))
+        self._start(rows)
+        return len(rows)
+
+    def _start(self, rows: list[tuple[int, dict, datetime]]) -> None:
+        """Handle these held rows, at most CONCURRENCY at once (the rest wait their turn)."""
         for row_id, payload, received_at in rows:
             task = asyncio.create_task(self._handle_one(Received(row_id, received_at), payload))
             self._working.add(task)
             task.add_done_callback(self._working.discard)
-        return len(rows)
 
     async def _handle_one(self, received: Received, payload: dict) -> None:
-        token = CURRENT.set(received)
-        try:
-            update = Update.de_json(payload, self.app.bot)
-            await self.app.process_update(update)
-        except Exception:
-            log.exception("update %s could not be handled", payload.get("update_id"))
-        finally:
-            CURRENT.reset(token)
+        async with self._sem:
+            token = CURRENT.set(received)
+            try:
+                update = Update.de_json(payload, self.app.bot)
+                await self.app.process_update(update)
+            except Exception:
+                log.exception("update %s could not be handled", payload.get("update_id"))
+            finally:
+                CURRENT.reset(token)
         await self._mark_handled(received.inbox_id)
 
     async def _mark_handled(self, row_id: int) -> None:
@@ -177,7 +190,7 @@ class UpdatePump:
         while True:
             try:
                 now = self.clock.now()
-                await self.db.run(lambda s, now=now: inbox.mark_handled(s, [row_id], now))
+                await self._marks.submit((row_id, now))
                 return
             except Exception:
                 if self._stopping.is_set() and delay > 2.0:
@@ -188,3 +201,9 @@ class UpdatePump:
                             exc_info=True)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
+
+
+def _mark_all(session: Session, marks: list[tuple[int, datetime]]) -> list[None]:
+    """Every handled mark waiting, in one UPDATE (a pledge's row is already marked: no-op)."""
+    inbox.mark_handled(session, [row_id for row_id, _ in marks], max(at for _, at in marks))
+    return [None] * len(marks)

@@ -3,6 +3,8 @@ exceeded, and a late wake-up of the event loop is made up rather than lost."""
 
 from __future__ import annotations
 
+import asyncio
+import random
 import time
 from datetime import UTC, datetime
 
@@ -19,6 +21,7 @@ async def test_pace_keeps_the_window_and_makes_up_late_wakeups():
     starts = []
     for i in range(80):
         await sender._pace()
+        sender._answer_came()  # answered at once
         starts.append(time.monotonic())
         if i % 7 == 3:
             time.sleep(0.03)  # the event loop is busy elsewhere: the next wake-up is late
@@ -34,14 +37,40 @@ async def test_a_long_pause_does_not_become_a_burst():
     sender = OutboxSender(None, None, FakeClock(datetime(2024, 1, 1, tzinfo=UTC)),  # type: ignore[arg-type]
                           limits=limits)
     await sender._pace()
+    sender._answer_came()
     time.sleep(1.0)  # nothing to send for a while
     starts = []
     for _ in range(PER_WINDOW + 1):
         await sender._pace()
+        sender._answer_came()
         starts.append(time.monotonic())
     gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
     assert min(gaps) >= WINDOW / PER_WINDOW / 2 - 0.002  # at most double speed while catching up
     assert starts[-1] - starts[0] >= WINDOW - 0.002
+
+
+async def test_requests_travelling_unevenly_cannot_bunch_into_one_window():
+    """Telegram counts a request when it arrives, anywhere between its start and its answer.
+    However long each takes, no window can be made to hold more than PER_WINDOW arrivals."""
+    limits = Limits(global_per_window=PER_WINDOW, global_window_seconds=WINDOW)
+    sender = OutboxSender(None, None, FakeClock(datetime(2024, 1, 1, tzinfo=UTC)),  # type: ignore[arg-type]
+                          limits=limits)
+    rng = random.Random(7)
+    spans: list[tuple[float, float]] = []
+
+    async def one() -> None:
+        await sender._pace()
+        start = time.monotonic()
+        await asyncio.sleep(rng.choice([0.0, 0.01, 0.08, 0.2]))  # uneven travel
+        sender._answer_came()
+        spans.append((start, time.monotonic()))
+
+    await asyncio.gather(*(one() for _ in range(4 * PER_WINDOW)))
+    for t in [x for span in spans for x in span]:  # each window: the arrivals it could hold
+        could = [s for s, e in spans if s <= t and e > t - WINDOW]
+        assert len(could) <= PER_WINDOW
+    rate = (len(spans) - 1) / (max(s for s, _ in spans) - min(s for s, _ in spans))
+    assert rate >= 0.5 * PER_WINDOW / WINDOW  # slower travel costs rate, never a 429
 
 
 def test_a_chats_window_counts_from_when_the_send_really_went():

@@ -1,7 +1,7 @@
 """tally base
 
-Revision ID: 1100
-Revises: 1000
+Revision ID: 1200
+Revises: 1100
 Create Date: 2026-11-29 21:45:00
 
 The "dari N" a briefing shows, so leave recorded while its apel is open edits the tally too.
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '1100'
-down_revision: str | None = '1000'
+revision: str = '1200'
+down_revision: str | None = '1100'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
