@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import itertools
 import os
-import socket
 import statistics
 import tempfile
 import time
@@ -30,6 +29,7 @@ from fake_telegram.deployment import (
     add_chats,
     cli,
     database,
+    free_port,
     print_figures,
     unit_config,
     wait_until,
@@ -40,11 +40,6 @@ from tests.e2e.test_inbox_crash import pledges
 
 SECRET = "bench-webhook-secret-0123456789"  # noqa: S105
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 async def round_robin(backends: list[str]) -> tuple[web.AppRunner, str]:

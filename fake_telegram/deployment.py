@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -60,6 +61,13 @@ def _apel_now(local_now: datetime) -> tuple[dict[str, str], list[str]]:
              for k, s in enumerate(slots)}
     states = [*slots, "libur"]
     return times, states[due:] + states[:due]
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on now, for a server a test or benchmark starts."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def write_config(path: Path, units: list[dict], db_url: str, base_url: str, *,

@@ -5,7 +5,6 @@ presses loses none (Telegram delivers again what was not answered 200)."""
 from __future__ import annotations
 
 import asyncio
-import socket
 
 import aiohttp
 import pytest
@@ -16,6 +15,7 @@ from fake_telegram.deployment import (
     add_chats,
     cli,
     database,
+    free_port,
     unit_config,
     wait_until,
     write_config,
@@ -27,11 +27,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 SECRET = "webhook-secret-for-the-test-0123"  # noqa: S105
 PRESSES = 500
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 async def test_presses_by_webhook_are_all_recorded_across_a_kill(tmp_path, monkeypatch):

@@ -8,7 +8,6 @@ import io
 import json
 import logging
 import signal
-import socket
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -28,6 +27,7 @@ from fake_telegram.deployment import (
     BotProcess,
     add_chats,
     cli,
+    free_port,
     unit_config,
     wait_until,
     write_config,
@@ -38,11 +38,6 @@ from tests.factories import APEL_CREW, running_bot, seed_crew, utc
 T = datetime(2024, 11, 26, 0, 0, tzinfo=UTC)
 SECRET = "7234567890:AAHk3xAbCdEfGhIjKlMnOpQrStUvWxYz012"  # noqa: S105
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # --- /healthz --------------------------------------------------------------------------------
