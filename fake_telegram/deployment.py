@@ -63,6 +63,17 @@ def _apel_now(local_now: datetime) -> tuple[dict[str, str], list[str]]:
     return times, states[due:] + states[:due]
 
 
+def prepared(folder: Path, units: list[dict], server: FakeTelegram,
+             db_url: str | None = None) -> Path:
+    """The units' chats on the fake server, their config.toml in `folder` (SQLite there unless
+    `db_url`), the database migrated: what an operator has before `apel-bot run`."""
+    add_chats(server, units)
+    config = folder / "config.toml"
+    write_config(config, units, db_url or f"sqlite:///{folder / 'apel.db'}", server.base_url)
+    cli("db", "upgrade", "--config", str(config))
+    return config
+
+
 def free_port() -> int:
     """A TCP port nothing listens on now, for a server a test or benchmark starts."""
     with socket.socket() as sock:

@@ -24,11 +24,9 @@ from bot.telegram.sender import Limits, failure_kind
 from fake_telegram.deployment import (
     ZONES,
     BotProcess,
-    add_chats,
-    cli,
+    prepared,
     unit_config,
     wait_until,
-    write_config,
 )
 from fake_telegram.harness import BotUnderTest
 from fake_telegram.server import FakeTelegram
@@ -277,10 +275,7 @@ async def test_kill_9_mid_fanout_then_restart(tmp_path):
     regu_chats = {u["regu"][0]["chat_id"] for u in units}  # Regu A stands pagi today
     server = FakeTelegram(enforce_limits=True)
     await server.start()
-    add_chats(server, units)
-    config = tmp_path / "config.toml"
-    write_config(config, units, f"sqlite:///{tmp_path / 'apel.db'}", server.base_url)
-    cli("db", "upgrade", "--config", str(config))
+    config = prepared(tmp_path, units, server)
 
     def delivered() -> int:
         return sum(1 for c in server.calls("sendMessage") if c.ok and c.chat_id in regu_chats)
@@ -374,10 +369,7 @@ async def test_a_second_run_on_the_same_database_is_refused(tmp_path):
     units = [unit_config(i, ZONES[0], regu_base=1_600_000_000) for i in range(3)]
     server = FakeTelegram()
     await server.start()
-    add_chats(server, units)
-    config = tmp_path / "config.toml"
-    write_config(config, units, f"sqlite:///{tmp_path / 'apel.db'}", server.base_url)
-    cli("db", "upgrade", "--config", str(config))
+    config = prepared(tmp_path, units, server)
     first = BotProcess(config, tmp_path / "first.log")
     first.start()
     try:

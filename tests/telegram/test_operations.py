@@ -28,6 +28,7 @@ from fake_telegram.deployment import (
     add_chats,
     cli,
     free_port,
+    prepared,
     unit_config,
     wait_until,
     write_config,
@@ -198,10 +199,7 @@ async def test_sighup_drains_and_exits_for_a_restart(tmp_path):
     units = [unit_config(1, ZONES[1], regu_base=1_700_000_300)]
     server = FakeTelegram()
     await server.start()
-    add_chats(server, units)
-    config = tmp_path / "config.toml"
-    write_config(config, units, f"sqlite:///{tmp_path / 'apel.db'}", server.base_url)
-    cli("db", "upgrade", "--config", str(config))
+    config = prepared(tmp_path, units, server)
     bot = BotProcess(config, tmp_path / "bot.log")
     bot.start()
     try:
