@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.org.units import sync_config
-from bot.platform.config import load_settings
+from bot.platform.config_loading import load_settings
 from bot.platform.db import Database
 from fake_telegram.deployment import (
     ZONES,
