@@ -47,23 +47,20 @@ def _configured_regu_chats(settings: Settings, chats: ChatIds) -> dict[ReguKey, 
             for u in settings.units for r in u.regu}
 
 
-def _release_chats(session: Session, wanted: dict[ReguKey, int]) -> None:
+def _release_chats(regus: list[Regu], code_of: dict[int, str],
+                   wanted: dict[ReguKey, int]) -> None:
     """Park every regu holding a group that config gives to another regu (a unit renamed,
     chats swapped): the unique chat_id then lets each new holder take its group."""
     owner = {chat: key for key, chat in wanted.items()}
-    rows = session.exec(select(Regu, Unit.code).join(Unit, col(Unit.id) == col(Regu.unit_id)))
-    for regu, code in rows.all():
+    for regu in regus:
+        code = code_of[regu.unit_id]
         if owner.get(regu.chat_id, (code, regu.name)) != (code, regu.name):
             log.info("regu %s of unit %s gives chat %d up to regu %s of unit %s", regu.name,
                      code, regu.chat_id, owner[regu.chat_id][1], owner[regu.chat_id][0])
             regu.chat_id, regu.active = PARKED_CHAT_BASE - regu.id, False
-            session.add(regu)
-    session.flush()
 
 
-def _sync_unit(session: Session, cfg: UnitConfig, chats: ChatIds,
-               regu_chats: dict[ReguKey, int], now: datetime) -> Unit:
-    unit = session.exec(select(Unit).where(Unit.code == cfg.code)).first()
+def _sync_unit(unit: Unit | None, cfg: UnitConfig, chats: ChatIds, now: datetime) -> Unit:
     key = f"units[{cfg.code}]"
     if unit is None:
         unit = Unit(code=cfg.code, created_at=now, kalapas_chat_id=cfg.kalapas_chat_id)
@@ -73,20 +70,26 @@ def _sync_unit(session: Session, cfg: UnitConfig, chats: ChatIds,
     unit.admin_group_chat_id = chats.current(cfg.admin_group_chat_id,
                                              f"{key}.admin_group_chat_id")
     unit.active = True
-    session.add(unit)
-    session.flush()
-    existing = {r.name: r for r in session.exec(select(Regu).where(Regu.unit_id == unit.id))}
-    for rc in cfg.regu:
-        regu = existing.pop(rc.name, None) or Regu(unit_id=unit.id, name=rc.name, chat_id=0)
-        regu.chat_id = regu_chats[(cfg.code, rc.name)]
-        regu.active = True
-        session.add(regu)
-    for gone in existing.values():
-        # Regu dropped from config: keep the row (history points at it), stop using it.
-        gone.active = False
-        session.add(gone)
-    session.flush()
     return unit
+
+
+def _sync_regu(session: Session, settings: Settings, units: dict[str, Unit],
+               regus: list[Regu], regu_chats: dict[ReguKey, int]) -> None:
+    existing = {(r.unit_id, r.name): r for r in regus}
+    for cfg in settings.units:
+        unit_id = units[cfg.code].id
+        for rc in cfg.regu:
+            regu = existing.pop((unit_id, rc.name), None)
+            if regu is None:
+                regu = Regu(unit_id=unit_id, name=rc.name, chat_id=0)
+                session.add(regu)
+            regu.chat_id = regu_chats[(cfg.code, rc.name)]
+            regu.active = True
+    configured = {units[cfg.code].id for cfg in settings.units}
+    for (unit_id, _), gone in existing.items():
+        # Regu dropped from config: keep the row (history points at it), stop using it.
+        if unit_id in configured:
+            gone.active = False
 
 
 def _sync_period(session: Session, cfg: PeriodConfig) -> PledgePeriod:
@@ -102,18 +105,26 @@ def _sync_period(session: Session, cfg: PeriodConfig) -> PledgePeriod:
 
 
 def sync_config(session: Session, settings: Settings, now: datetime) -> None:
-    """Idempotent: running it twice changes nothing. Units missing from config go inactive."""
-    codes = set()
+    """Idempotent: running it twice changes nothing. Units missing from config go inactive.
+
+    Set-based (one read of the units, one of the regu, one flush each): a national config
+    holds thousands of groups, and this runs before the bot reads its first update."""
     chats = ChatIds(session)
     regu_chats = _configured_regu_chats(settings, chats)
-    _release_chats(session, regu_chats)
-    for cfg in settings.units:
-        _sync_unit(session, cfg, chats, regu_chats, now)
-        codes.add(cfg.code)
-    for unit in session.exec(select(Unit).where(Unit.active)):
-        if unit.code not in codes:
+    units = {u.code: u for u in session.exec(select(Unit))}
+    regus = list(session.exec(select(Regu)))
+    _release_chats(regus, {u.id: code for code, u in units.items()}, regu_chats)
+    session.flush()  # parked first: the unique chat_id lets each new holder take its group
+    configured = {cfg.code for cfg in settings.units}
+    for code, unit in units.items():
+        if code not in configured:
             unit.active = False
-            session.add(unit)
+    for cfg in settings.units:
+        units[cfg.code] = _sync_unit(units.get(cfg.code), cfg, chats, now)
+        session.add(units[cfg.code])
+    session.flush()  # ids for units just added
+    _sync_regu(session, settings, units, regus, regu_chats)
+    session.flush()
     _sync_period(session, settings.period)
 
 
