@@ -32,13 +32,15 @@ from bot.platform.db import Database
 
 log = logging.getLogger(__name__)
 
-@dataclass(frozen=True)
+@dataclass
 class Received:
     """The inbox row of the update being handled: a handler commits the handled mark with its
     effect (the pledge button), and takes the time it arrived as the time it was made."""
 
     inbox_id: int
     at: datetime
+    # Set by a handler that committed the handled mark itself: no second write for it.
+    marked: bool = False
 
 
 CURRENT: contextvars.ContextVar[Received | None] = contextvars.ContextVar(
@@ -182,7 +184,8 @@ class UpdatePump:
                 log.exception("update %s could not be handled", payload.get("update_id"))
             finally:
                 CURRENT.reset(token)
-        await self._mark_handled(received.inbox_id)
+        if not received.marked:
+            await self._mark_handled(received.inbox_id)
 
     async def _mark_handled(self, row_id: int) -> None:
         """Recorded with retries: a mark lost to a cut connection would handle it again."""
@@ -204,6 +207,6 @@ class UpdatePump:
 
 
 def _mark_all(session: Session, marks: list[tuple[int, datetime]]) -> list[None]:
-    """Every handled mark waiting, in one UPDATE (a pledge's row is already marked: no-op)."""
+    """Every handled mark waiting, in one UPDATE."""
     inbox.mark_handled(session, [row_id for row_id, _ in marks], max(at for _, at in marks))
     return [None] * len(marks)

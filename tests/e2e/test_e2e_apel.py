@@ -10,6 +10,7 @@ import pytest
 from sqlmodel import select
 
 from bot.apel import counts as apel_counts
+from bot.delivery.models import InboxUpdate
 from bot.models import Apel, Pledge
 from bot.platform.clock import FakeClock
 from fake_telegram.server import FakeTelegram
@@ -197,3 +198,21 @@ async def test_a_press_answered_too_late_is_recorded_and_told_privately(world):
     note = await server.wait_for_message(BUDI, "telah tercatat")
     assert "pukul 07.05 WITA" in note.text and "Tidak perlu menekan tombol lagi" in note.text
     assert len(world.db.read(lambda s: s.exec(select(Pledge)).all())) == 1
+
+
+async def test_a_press_is_marked_handled_with_its_pledge_in_one_write(world):
+    """The pledge commits its update's handled mark; the pump writes no second mark for it
+    (one write less per burst batch on SQLite's single writer), and the row is handled."""
+    server, clock = world.server, world.clock
+    clock.set(utc(23, 0, 20))
+    await world.reconcile()
+    briefing = await server.wait_for_message(REGU_D, "APEL PAGI")
+    pump = world.runtime.pump
+    await server.wait_for(lambda: not pump._working)  # the /start updates, marked by the pump
+    marks_before = pump._marks.batches
+    clock.set(utc(23, 5))
+    query = server.press(BUDI, REGU_D, briefing.message_id, briefing.button_data("Saya berikrar"))
+    assert "tercatat" in await answer_of(server, query)
+    await server.wait_for(lambda: not pump._working)
+    assert pump._marks.batches == marks_before
+    assert all(world.db.read(lambda s: s.exec(select(InboxUpdate.handled_at)).all()))

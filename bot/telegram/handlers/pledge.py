@@ -53,6 +53,8 @@ async def _press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.exception("pledge of %d for apel %d not recorded", user_id, apel_id)
         await toast(update, render("toast_busy"), alert=True)  # nothing was acknowledged
         return
+    if received is not None:
+        received.marked = True  # committed with the pledge
     if outcome.result in _NEW_PLEDGE:
         metrics.PLEDGES_RECORDED.inc()
     answered = await toast(update, render(
