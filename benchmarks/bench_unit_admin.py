@@ -26,7 +26,7 @@ import psycopg
 from sqlalchemy import insert
 from sqlmodel import select
 
-from bot.apel import apel
+from bot.apel import opening
 from bot.calendar.duty import plan_apel
 from bot.models import Employee, Leave, OutboxMessage, Regu, Unit
 from bot.org import menus
@@ -116,7 +116,7 @@ def bench(db: Database, label: str, staff: int, runs: int) -> None:
         s, settings, actor=kalapas, text="", now=NOW).text()))
     print(f"  /jadwal with 50 person swaps                     {ms:8.1f} ms")
     plan = plan_apel(settings.unit("lapas-palu"), DAY, "malam", settings.calendar)
-    ms, opened = timed(1, lambda: db.call(lambda s: apel.open_apel(
+    ms, opened = timed(1, lambda: db.call(lambda s: opening.open_apel(
         s, settings, plan, NOW + timedelta(hours=10))))
     expected = db.call(lambda s: len(s.exec(select(OutboxMessage).where(
         OutboxMessage.key.startswith(f"briefing-dm:{opened.id}:"))).all()))  # type: ignore

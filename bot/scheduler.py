@@ -20,7 +20,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlmodel import Session, col, select
 
 from bot.announcements import periodic as announcement_upkeep
-from bot.apel import apel as apel_service
+from bot.apel import closing, opening, tally
 from bot.apel import counts as apel_counts
 from bot.audit import checkpoint_delivery as checkpoints
 from bot.audit.keys import SigningKey, load_signing_key
@@ -117,7 +117,7 @@ class ApelScheduler:
                 self._report(f"opening apel for unit {unit.code}", err)
         closed_chats: list[int] = []
         try:
-            if self.db.read(lambda s: apel_service.apels_past_deadline(s, now)):
+            if self.db.read(lambda s: closing.apels_past_deadline(s, now)):
                 closed_chats = self.db.call(lambda s: self._close_due(s, now))
                 summary.closed = len(closed_chats)
         except Exception as err:
@@ -132,15 +132,15 @@ class ApelScheduler:
         opened = missed = 0
         for plan in plans:
             if now < plan.deadline_at:
-                opened += apel_service.open_apel(session, self.settings, plan, now) is not None
+                opened += opening.open_apel(session, self.settings, plan, now) is not None
             elif plan.scheduled_at >= unit_created:  # not "missed" before the unit was set up
-                missed += apel_service.record_missed(session, self.settings, plan, now) is not None
+                missed += opening.record_missed(session, self.settings, plan, now) is not None
         return opened, missed
 
     def _close_due(self, session: Session, now: datetime) -> list[int]:
         """Close what passed its deadline; the Kalapas chats that got a report."""
-        return [apel_service.close_apel(session, apel, now).unit.kalapas_chat_id
-                for apel in apel_service.apels_past_deadline(session, now)]
+        return [closing.close_apel(session, apel, now).unit.kalapas_chat_id
+                for apel in closing.apels_past_deadline(session, now)]
 
     def signing_key(self) -> SigningKey:
         if self._key is None:  # created on first use, owner-only, outside the database
@@ -168,7 +168,7 @@ class ApelScheduler:
 
     def refresh_tallies(self) -> int:
         try:
-            queued = self.db.call(lambda s: apel_service.refresh_tallies(
+            queued = self.db.call(lambda s: tally.refresh_tallies(
                 s, self.clock.now(), self.settings.telegram.tally_edit_seconds))
         except Exception as err:
             self._report("refreshing tallies", err)

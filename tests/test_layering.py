@@ -44,15 +44,15 @@ LAYER_EXCEPTIONS: dict[tuple[str, str], str] = {
     # bot/unit_admin/models.py (was models_unit.py) holds tables the core reads: swaps and
     # corrections (the day plan, the attendance) and MenuState (delivery). Splitting it (the
     # core's tables to apel/, MenuState to delivery/) removes these five.
-    ("bot.apel.apel", "bot.unit_admin.models"): "Correction",
+    ("bot.apel.closing", "bot.unit_admin.models"): "Correction",
     ("bot.apel.classification", "bot.unit_admin.models"): "Correction",
     ("bot.org.menus", "bot.unit_admin.models"): "MenuState",
     ("bot.reports.reports", "bot.unit_admin.models"): "Correction",
     # The day plan (rotation + swaps) and the corrections read by the closing report are the
     # core's, but live in the unit_admin services: effective_plan/moves_on and corrections_for
     # belong in apel/.
-    ("bot.apel.apel", "bot.unit_admin.swaps"): "effective_plan, moves_on",
-    ("bot.apel.apel", "bot.unit_admin.corrections"): "corrections_for",
+    ("bot.apel.opening", "bot.unit_admin.swaps"): "effective_plan, moves_on",
+    ("bot.apel.closing", "bot.unit_admin.corrections"): "corrections_for",
     # A leave import changes closed apel, so it refreshes their kept counts (apel/counts.py).
     ("bot.org.leave_import", "bot.apel.counts"): "kept counts after a leave import",
     # A supergroup upgrade re-points announcement posts too; the announcements should follow
@@ -120,7 +120,7 @@ def imports() -> dict[str, frozenset[str]]:
 
 
 def package_of(module: str) -> str | None:
-    """bot.apel.apel -> apel; bot.models -> models; bot -> None."""
+    """bot.apel.opening -> apel; bot.models -> models; bot -> None."""
     parts = module.split(".")
     return parts[1] if parts[0] == "bot" and len(parts) > 1 else None
 

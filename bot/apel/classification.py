@@ -2,7 +2,7 @@
 
 Every report reads it (bot/reports/reports.py), and so do the per-apel counts kept for closed
 apel (bot/apel/counts.py). It follows the rules of the report sent when an apel
-closes (bot/apel/apel.py: build_report):
+closes (bot/apel/closing.py: build_report):
 
 - on time: pledged, not late; late: pledged, `Pledge.late` (after the deadline included);
 - leave: not pledged, and a Leave covers the apel's duty date;

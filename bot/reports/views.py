@@ -25,7 +25,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from bot.apel.apel import build_report
+from bot.apel.closing import build_report
 from bot.calendar.periods import (
     BUTTON_SPECS,
     SPEC_TODAY,

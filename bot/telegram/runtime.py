@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from sqlmodel import Session
 
-from bot.apel.apel import PledgeOutcome, Press, pledge_many
+from bot.apel.pledging import PledgeOutcome, Press, pledge_many
 from bot.delivery import outbox
 from bot.platform.batching import BatchWriter
 from bot.platform.clock import Clock

@@ -1,6 +1,6 @@
 """Corrections (/koreksi): the KPLP or the Kalapas excuses a person reported missing at a past
 apel, with a reason. The apel's own records stay as they were; the correction is a new row
-that every report reads (apel.build_report shows the person as "dikoreksi").
+that every report reads (apel.closing.build_report shows the person as "dikoreksi").
 
 For reports and exports: `corrections_for(session, apel_ids)`.
 """
@@ -109,7 +109,7 @@ def _self_refused() -> PressOutcome:
 def _missing(session: Session, apel: Apel) -> list[Employee]:
     """Those the apel's report holds missing (not pledged by the deadline, not on leave, not
     corrected yet, their group reached)."""
-    from bot.apel.apel import build_report  # apel imports this module for corrections_for
+    from bot.apel.closing import build_report  # closing imports this module for corrections_for
 
     report = build_report(session, apel, apel.deadline_at)
     return [e for g in report.groups if g.reached for e in g.missing]

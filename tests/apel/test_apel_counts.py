@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 from sqlmodel import col, select
 
-from bot.apel import apel as apel_service
+from bot.apel import closing, opening, pledging
 from bot.apel import counts as apel_counts
 from bot.calendar.duty import plan_apel
 from bot.delivery import outbox
@@ -93,7 +93,7 @@ def test_counts_follow_every_change_to_a_closed_apel(palu, settings):
     assert figures(db, apel_id) == (6, 1, 0, 0, 0, 5)
 
     # Dewi presses after the deadline: late, counted again at once.
-    db.call(lambda s: apel_service.pledge(s, apel_id=apel_id, telegram_user_id=DEWI,
+    db.call(lambda s: pledging.pledge(s, apel_id=apel_id, telegram_user_id=DEWI,
                                           chat_id=REGU_D, now=utc(1, 0, day=26)))
     assert is_current(db, apel_id) and figures(db, apel_id) == (6, 1, 1, 0, 0, 4)
 
@@ -131,7 +131,7 @@ def test_stale_counts_are_never_read_and_are_caught_up(palu, settings):
 def test_open_apel_is_always_classified_live(palu, settings):
     db = palu
     apel_id = _closed_pagi(db, settings)
-    tomorrow = db.call(lambda s: apel_service.open_apel(
+    tomorrow = db.call(lambda s: opening.open_apel(
         s, settings, plan_apel(settings.unit("lapas-palu"), DAY + timedelta(days=1), "pagi",
                      settings.calendar), utc(23, 0, day=26)).id)
     assert not is_current(db, tomorrow) and is_current(db, apel_id)
@@ -157,7 +157,7 @@ def test_an_apel_closed_with_a_briefing_in_flight_is_counted_once_it_settles(pal
     plan = plan_apel(settings.unit("lapas-palu"), DAY, "pagi", settings.calendar)
 
     def close_with_one_in_flight(s):
-        apel = apel_service.open_apel(s, settings, plan, utc(23, 0))
+        apel = opening.open_apel(s, settings, plan, utc(23, 0))
         briefings = list(s.exec(select(OutboxMessage).where(
             col(OutboxMessage.key).startswith("briefing:"))))
         for b in briefings:
@@ -165,7 +165,7 @@ def test_an_apel_closed_with_a_briefing_in_flight_is_counted_once_it_settles(pal
         briefings[0].state, briefings[0].sent_at = "sending", None
         s.add_all(briefings)
         s.flush()
-        apel_service.close_apel(s, apel, utc(23, 31))
+        closing.close_apel(s, apel, utc(23, 31))
         return apel.id, briefings[0].id
 
     apel_id, in_flight = db.call(close_with_one_in_flight)
@@ -186,7 +186,7 @@ def test_a_close_and_a_pledge_being_written_do_not_deadlock(palu, settings):
     plan = plan_apel(settings.unit("lapas-palu"), DAY, "pagi", settings.calendar)
 
     def open_delivered(s):
-        apel = apel_service.open_apel(s, settings, plan, utc(23, 0))
+        apel = opening.open_apel(s, settings, plan, utc(23, 0))
         for b in s.exec(select(OutboxMessage).where(
                 col(OutboxMessage.key).startswith("briefing:"))):
             b.state, b.sent_at = "sent", utc(23, 0)
@@ -202,7 +202,7 @@ def test_a_close_and_a_pledge_being_written_do_not_deadlock(palu, settings):
         s.flush()  # KEY SHARE on the apel row, as in pledge_many
 
     race(db, held=insert_pledge, then=lambda s: apel_counts.changed(s, [apel_id]),
-         meanwhile=lambda s: apel_service.close_apel(s, s.get(Apel, apel_id), utc(23, 31)))
+         meanwhile=lambda s: closing.close_apel(s, s.get(Apel, apel_id), utc(23, 31)))
     kept, live = kept_and_live(db, apel_id)
     assert is_current(db, apel_id) and kept == live
     assert reports.total(kept.values()).late == 1

@@ -12,7 +12,8 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlmodel import select
 
-from bot.apel.apel import close_apel, open_apel
+from bot.apel.closing import close_apel
+from bot.apel.opening import open_apel
 from bot.calendar.duty import Person, expected_people, plan_apel, standing
 from bot.delivery import outbox
 from bot.models import ApelExpected, Employee, OutboxMessage

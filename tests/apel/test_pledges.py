@@ -7,7 +7,8 @@ from datetime import UTC, date, datetime
 
 from sqlmodel import col, select
 
-from bot.apel.apel import PledgeResult, Press, open_apel, pledge_many
+from bot.apel.opening import open_apel
+from bot.apel.pledging import PledgeResult, Press, pledge_many
 from bot.audit.models import AuditEntry
 from bot.calendar.duty import plan_apel
 from bot.models import Briefing, Pledge
@@ -60,11 +61,11 @@ def test_concurrent_writer_recorded_it_first(db, settings):
 
     def stale_batch(s):
         # A batch that read "not yet pledged" before the other commit: the insert is skipped.
-        from bot.apel import apel as apel_module
+        from bot.apel import pledging
         rows = [{"apel_id": apel_id, "employee_id": s.exec(select(Pledge.employee_id)).one(),
                  "telegram_user_id": 3001, "chat_id": -1, "pledged_at": at, "late": False,
                  "after_deadline": False, "expected": True}]
-        return apel_module._insert_new_pledges(s, rows)
+        return pledging._insert_new_pledges(s, rows)
 
     assert db.call(stale_batch) == {}
     assert len(db.call(lambda s: s.exec(select(Pledge)).all())) == 1

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 from sqlmodel import Session, select
 
 from bot.announcements import confirmations, sending, withdrawal
-from bot.apel import apel as apel_service
+from bot.apel import closing, opening, pledging
 from bot.audit.chain import append
 from bot.audit.facts import employee_facts
 from bot.audit.kinds import EMPLOYEE_CHANGED
@@ -95,18 +95,18 @@ def _leave_swaps_pakta(s: Session, settings: Settings, now: datetime) -> None:
 
 def _apel(s: Session, settings: Settings) -> int:
     plan = plan_apel(settings.unit("lapas-palu"), DAY, "pagi", settings.calendar)
-    apel = apel_service.open_apel(s, settings, plan, utc(23, 0))
+    apel = opening.open_apel(s, settings, plan, utc(23, 0))
     # Pressed under the briefing in Regu D's group (a press counts only where it was posted).
-    apel_service.pledge(s, apel_id=apel.id, telegram_user_id=BUDI, chat_id=REGU_D,
+    pledging.pledge(s, apel_id=apel.id, telegram_user_id=BUDI, chat_id=REGU_D,
                         now=utc(23, 5))
-    apel_service.pledge(s, apel_id=apel.id, telegram_user_id=KARUPAM_D, chat_id=REGU_D,
+    pledging.pledge(s, apel_id=apel.id, telegram_user_id=KARUPAM_D, chat_id=REGU_D,
                         now=utc(23, 25))  # late
     for b in s.exec(select(OutboxMessage).where(
             OutboxMessage.key.startswith("briefing:"))):  # type: ignore[attr-defined]
         b.state, b.sent_at = "sent", utc(23, 0)
         s.add(b)
     s.flush()
-    apel_service.close_apel(s, apel, utc(23, 31))
+    closing.close_apel(s, apel, utc(23, 31))
     return apel.id
 
 

@@ -8,7 +8,9 @@ from datetime import UTC, date, datetime
 
 from sqlmodel import select
 
-from bot.apel.apel import Press, open_apel, pledge_many, refresh_tallies
+from bot.apel.opening import open_apel
+from bot.apel.pledging import Press, pledge_many
+from bot.apel.tally import refresh_tallies
 from bot.calendar.duty import plan_apel
 from bot.models import Briefing, Employee, OutboxMessage
 from bot.org.units import sync_config

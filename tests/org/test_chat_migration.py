@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 
 from sqlmodel import select
 
-from bot.apel.apel import open_apel
+from bot.apel.opening import open_apel
 from bot.calendar.duty import plan_apel
 from bot.models import Briefing, Regu
 from bot.org.units import move_chat, sync_config

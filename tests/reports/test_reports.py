@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlmodel import select
 
-from bot.apel.apel import build_report
+from bot.apel.closing import build_report
 from bot.calendar.periods import PERIOD, RANGE, TODAY, PeriodSpec, Span
 from bot.models import Regu, Unit
 from bot.reports import reports
@@ -75,7 +75,7 @@ def test_range_groups_by_slot_and_regu(db, palu):
 
 
 def test_figures_agree_with_the_apel_report(db, palu):
-    """/rekap and the report sent at close come from the same rules (apel.build_report)."""
+    """/rekap and the report sent at close come from the same rules (apel.closing.build_report)."""
     seeded, unit = palu
     for apel in (seeded.pagi, seeded.siang, seeded.besok):
         rows = db.call(lambda s, a=apel: reports.tallies(

@@ -12,10 +12,10 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlmodel import select
 
-from bot.apel import apel as apel_service
+from bot.apel import closing, opening, pledging
 from bot.audit.models import AuditEntry
 from bot.calendar.duty import Move, Person, expected_people, plan_apel, regu_on_duty
-from bot.models import Apel, ApelExpected, Leave, OutboxMessage
+from bot.models import Apel, ApelExpected, Briefing, Employee, Leave, OutboxMessage
 from bot.org import menus
 from bot.org.access import actor_for
 from bot.platform.config import RotationOverride
@@ -258,7 +258,7 @@ def test_early_end_keeps_the_record(world, settings):
         b = add_leave(s, budi, DAY - timedelta(days=2), DAY + timedelta(days=5))
         c = add_leave(s, agus, DAY + timedelta(days=3), DAY + timedelta(days=5))
         plan = plan_apel(settings.unit("lapas-palu"), DAY, "pagi", settings.calendar)
-        apel = apel_service.open_apel(s, settings, plan, utc(23, 0))
+        apel = opening.open_apel(s, settings, plan, utc(23, 0))
         s.add(ApelExpected(apel_id=apel.id, employee_id=agus.id))  # (not on duty; no matter)
         return a.id, b.id, c.id, apel.id
 
@@ -325,12 +325,12 @@ def test_today_list_for_officers_and_own_for_guards(world, settings):
 
 def test_leave_added_while_apel_open_excuses_in_the_report(world, settings):
     plan = plan_apel(settings.unit("lapas-palu"), DAY, "pagi", settings.calendar)
-    apel = call(world, lambda s: apel_service.open_apel(s, settings, plan, utc(23, 0)))
+    apel = call(world, lambda s: opening.open_apel(s, settings, plan, utc(23, 0)))
     reply = call(world, lambda s: leave.command(
         s, settings, actor=actor_for(s, settings, KARUPAM_D), text="Dewi hari ini sakit",
         now=utc(23, 10)))
     assert reply.context["open_apel"] is True
-    report = call(world, lambda s: apel_service.build_report(s, s.get(Apel, apel.id),
+    report = call(world, lambda s: closing.build_report(s, s.get(Apel, apel.id),
                                                              apel.deadline_at))
     missing = {e.name for g in report.groups for e in g.missing}
     excused = {e.name for g in report.groups for e in g.excused}
@@ -362,13 +362,13 @@ def test_regu_swap_exchanges_and_open_apel_honours_it(world, settings):
     # Kalapas: he receives the report), and the report is about them.
     plan = plan_apel(settings.unit("lapas-palu"), DAY, "pagi", settings.calendar)
     assert plan.regu == "Regu D"
-    apel = call(world, lambda s: apel_service.open_apel(s, settings, plan, utc(23, 0)))
+    apel = call(world, lambda s: opening.open_apel(s, settings, plan, utc(23, 0)))
     expected = call(world, lambda s: s.exec(select(ApelExpected.employee_id).where(
         ApelExpected.apel_id == apel.id)).all())
-    names = call(world, lambda s: sorted(s.get(apel_service.Employee, i).name for i in expected))
+    names = call(world, lambda s: sorted(s.get(Employee, i).name for i in expected))
     assert names == ["Agus Salim", "Andi Karupam", "Rina Marlina", "Yusuf Kurniawan"]
-    briefings = call(world, lambda s: s.exec(select(apel_service.Briefing.chat_id).where(
-        apel_service.Briefing.apel_id == apel.id)).all())
+    briefings = call(world, lambda s: s.exec(select(Briefing.chat_id).where(
+        Briefing.apel_id == apel.id)).all())
     assert -1001000000001 in briefings and -1001000000004 not in briefings
     # Opened: no more changes to it; the undo button says so.
     late = call(world, lambda s: swaps.command(s, settings, actor=kplp,
@@ -423,13 +423,13 @@ def test_person_swap_moves_the_expected_list(world, settings):
     call(world, lambda s: swaps.command(s, settings, actor=actor_for(s, settings, KPLP),
                                         text="hari ini siang Dewi Lestari", now=BEFORE_PAGI))
     palu = settings.unit("lapas-palu")
-    pagi = call(world, lambda s: apel_service.open_apel(
+    pagi = call(world, lambda s: opening.open_apel(
         s, settings, plan_apel(palu, DAY, "pagi", settings.calendar), utc(23, 0)))
-    siang = call(world, lambda s: apel_service.open_apel(
+    siang = call(world, lambda s: opening.open_apel(
         s, settings, plan_apel(palu, DAY, "siang", settings.calendar), utc(5, 0, day=26)))
 
     def expected(apel_id):
-        return call(world, lambda s: {s.get(apel_service.Employee, e.employee_id).name: e.regu_id
+        return call(world, lambda s: {s.get(Employee, e.employee_id).name: e.regu_id
                                       for e in s.exec(select(ApelExpected).where(
                                           ApelExpected.apel_id == apel_id))})
 
@@ -556,15 +556,15 @@ def _closed_pagi(world, settings):
     plan = plan_apel(settings.unit("lapas-palu"), DAY, "pagi", settings.calendar)
 
     def run(s):
-        apel = apel_service.open_apel(s, settings, plan, utc(23, 0))
-        apel_service.pledge(s, apel_id=apel.id, telegram_user_id=BUDI, chat_id=REGU_D,
+        apel = opening.open_apel(s, settings, plan, utc(23, 0))
+        pledging.pledge(s, apel_id=apel.id, telegram_user_id=BUDI, chat_id=REGU_D,
                             now=utc(23, 5))
         for b in s.exec(select(OutboxMessage).where(OutboxMessage.key.startswith(  # type: ignore
                 "briefing:"))):
             b.state, b.sent_at = "sent", utc(23, 0)
             s.add(b)
         s.flush()
-        apel_service.close_apel(s, apel, utc(23, 31))
+        closing.close_apel(s, apel, utc(23, 31))
         return apel.id
 
     return call(world, run)
@@ -594,7 +594,7 @@ def test_correction_excuses_and_every_report_shows_it(world, settings):
     twice = call(world, lambda s: corrections.press(s, settings, actor=kplp, data=data, now=now))
     assert "sudah dikoreksi" in twice.toast
     # The original record is untouched; the report shows the person as corrected.
-    report = call(world, lambda s: apel_service.build_report(s, s.get(Apel, apel_id),
+    report = call(world, lambda s: closing.build_report(s, s.get(Apel, apel_id),
                                                              s.get(Apel, apel_id).deadline_at))
     assert "Dewi Lestari" not in {e.name for g in report.groups for e in g.missing}
     assert report.corrected == 1

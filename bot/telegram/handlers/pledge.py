@@ -13,7 +13,7 @@ from telegram.ext import (
     ContextTypes,
 )
 
-from bot.apel import apel as apel_service
+from bot.apel import pledging
 from bot.apel.buttons import PLEDGE, parse_pledge_callback
 from bot.platform import metrics
 from bot.platform.texts import render
@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 # The hot path of a burst: checked before every other handler (group -1), and it stops the
 # update there, so thousands of presses don't walk the conversation handlers of group 0.
 PLEDGE_GROUP = -1
-_Result = apel_service.PledgeResult
+_Result = pledging.PledgeResult
 _NEW_PLEDGE = frozenset({_Result.RECORDED, _Result.RECORDED_LATE, _Result.NOT_EXPECTED})
 
 
@@ -47,7 +47,7 @@ async def _press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     received = CURRENT.get()  # the press as stored when it arrived (a restart may lie between)
     at = received.at if received else rt.clock.now()
     try:
-        outcome = await rt.pledge(apel_service.Press(
+        outcome = await rt.pledge(pledging.Press(
             apel_id, user_id, chat_id, at, received.inbox_id if received else None))
     except Exception:  # database down, locked too long, anything: say so, never stay silent
         log.exception("pledge of %d for apel %d not recorded", user_id, apel_id)
@@ -64,11 +64,11 @@ async def _press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await _tell_privately(rt, update, outcome)
 
 
-async def _tell_privately(rt, update: Update, outcome: apel_service.PledgeOutcome) -> None:  # noqa: ANN001
+async def _tell_privately(rt, update: Update, outcome: pledging.PledgeOutcome) -> None:  # noqa: ANN001
     """The toast came too late (the press waited in the inbox across a restart): the person
     learns in the private chat, where it works, that the pledge is recorded."""
     user_id = update.callback_query.from_user.id
-    note = await rt.run(lambda s: apel_service.unanswered_press_note(s, user_id, outcome))
+    note = await rt.run(lambda s: pledging.unanswered_press_note(s, user_id, outcome))
     if note is not None:
         await rt.reply(user_id, "pledge_note_unanswered",
                        key=f"pledge-note:{update.callback_query.id}", **note)
