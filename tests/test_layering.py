@@ -48,11 +48,9 @@ LAYER_EXCEPTIONS: dict[tuple[str, str], str] = {
     ("bot.apel.classification", "bot.unit_admin.models"): "Correction",
     ("bot.org.menus", "bot.unit_admin.models"): "MenuState",
     ("bot.reports.reports", "bot.unit_admin.models"): "Correction",
-    # The day plan (rotation + swaps) and the corrections read by the closing report are the
-    # core's, but live in the unit_admin services: effective_plan/moves_on and corrections_for
-    # belong in apel/.
+    # The day plan (rotation + swaps) is the core's, but lives in the unit_admin services:
+    # effective_plan/moves_on belong in apel/.
     ("bot.apel.opening", "bot.unit_admin.swaps"): "effective_plan, moves_on",
-    ("bot.apel.closing", "bot.unit_admin.corrections"): "corrections_for",
     # A leave import changes closed apel, so it refreshes their kept counts (apel/counts.py).
     ("bot.org.leave_import", "bot.apel.counts"): "kept counts after a leave import",
     # A supergroup upgrade re-points announcement posts too; the announcements should follow

@@ -17,7 +17,7 @@ closes (bot/apel/closing.py: build_report):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date
 
 from sqlalchemy import Boolean, case, text
@@ -121,3 +121,15 @@ def expected_rows(columns: Sequence, apel_where: Sequence):  # noqa: ANN201 (a S
                    & (col(Correction.employee_id) == ApelExpected.employee_id))
         .where(*apel_where, in_apel(col(ApelExpected.apel_id), ids))
     )
+
+
+def corrections_for(session: Session, apel_ids: Iterable[int]
+                    ) -> dict[tuple[int, int], Correction]:
+    """Every correction of these apel, by (apel_id, employee_id). One indexed query per 500."""
+    ids = sorted(set(apel_ids))
+    out: dict[tuple[int, int], Correction] = {}
+    for i in range(0, len(ids), 500):
+        for row in session.exec(select(Correction).where(
+                col(Correction.apel_id).in_(ids[i:i + 500]))):
+            out[(row.apel_id, row.employee_id)] = row
+    return out

@@ -11,12 +11,12 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from bot.apel import counts as apel_counts
+from bot.apel.classification import corrections_for
 from bot.apel.opening import leaves_on
 from bot.audit.log import record_event
 from bot.delivery import outbox
 from bot.models import Apel, ApelExpected, Briefing, Employee, OutboxMessage, Pledge, Regu, Unit
 from bot.platform.texts import render
-from bot.unit_admin.corrections import corrections_for
 from bot.unit_admin.models import Correction
 
 log = logging.getLogger(__name__)

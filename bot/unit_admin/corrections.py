@@ -2,19 +2,19 @@
 apel, with a reason. The apel's own records stay as they were; the correction is a new row
 that every report reads (apel.closing.build_report shows the person as "dikoreksi").
 
-For reports and exports: `corrections_for(session, apel_ids)`.
+Reports and exports read them with `bot.apel.classification.corrections_for`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from bot.apel import counts as apel_counts
+from bot.apel.closing import build_report
 from bot.audit.log import record_event
 from bot.delivery import outbox
 from bot.delivery.callbacks import choice, number, register
@@ -58,18 +58,6 @@ LIST_APEL = 8
 MAX_PEOPLE = 30
 
 
-def corrections_for(session: Session, apel_ids: Iterable[int]
-                    ) -> dict[tuple[int, int], Correction]:
-    """Every correction of these apel, by (apel_id, employee_id). One indexed query per 500."""
-    ids = sorted(set(apel_ids))
-    out: dict[tuple[int, int], Correction] = {}
-    for i in range(0, len(ids), 500):
-        for row in session.exec(select(Correction).where(
-                col(Correction.apel_id).in_(ids[i:i + 500]))):
-            out[(row.apel_id, row.employee_id)] = row
-    return out
-
-
 def reason_label(code: str) -> str:
     return render("koreksi_reason", code=code)
 
@@ -109,8 +97,6 @@ def _self_refused() -> PressOutcome:
 def _missing(session: Session, apel: Apel) -> list[Employee]:
     """Those the apel's report holds missing (not pledged by the deadline, not on leave, not
     corrected yet, their group reached)."""
-    from bot.apel.closing import build_report  # closing imports this module for corrections_for
-
     report = build_report(session, apel, apel.deadline_at)
     return [e for g in report.groups if g.reached for e in g.missing]
 

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlmodel import select
 
-from bot.apel import closing, opening, pledging
+from bot.apel import classification, closing, opening, pledging
 from bot.audit.models import AuditEntry
 from bot.calendar.duty import Move, Person, expected_people, plan_apel, regu_on_duty
 from bot.models import Apel, ApelExpected, Briefing, Employee, Leave, OutboxMessage
@@ -601,7 +601,7 @@ def test_correction_excuses_and_every_report_shows_it(world, settings):
     text = render("apel_report", report=report, unit=report.unit, apel=report.apel)
     assert "Dikoreksi: 1" in text
     assert "Dewi Lestari — Pengarahan tidak sampai kepada yang bersangkutan (oleh Yusuf" in text
-    found = call(world, lambda s: corrections.corrections_for(s, [apel_id, 999]))
+    found = call(world, lambda s: classification.corrections_for(s, [apel_id, 999]))
     assert list(found) == [(apel_id, 4)] and isinstance(found[(apel_id, 4)], Correction)
     note = call(world, lambda s: s.exec(select(OutboxMessage).where(
         OutboxMessage.key.startswith("correction-note:"))).one())  # type: ignore
