@@ -239,7 +239,8 @@ def count_closed(db: Database, batch: int = 2000) -> None:
     for i in range(0, len(ids), batch):
         n += db.call(lambda s, part=ids[i:i + batch]: apel_counts.recount(s, part))
     took = time.perf_counter() - t
-    print(f"  counted {n:,} closed apel in {took:.1f} s ({load_text()})")
+    print(f"  counted {n:,} closed apel in {took:.1f} s, {took / max(n, 1) * 1000:.2f} ms per "
+          f"apel ({load_text()})")
     raw = db.engine.raw_connection()
     try:
         _vacuum(raw)
