@@ -25,21 +25,31 @@ import ipaddress
 import itertools
 import json
 import logging
-import math
 import mimetypes
 import re
 import time
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from pathlib import PurePosixPath
 from typing import Any
 
 from aiohttp import web
 
 from fake_telegram.control import ControlApi
+from fake_telegram.limits import (
+    CALLBACK_ANSWER_SECONDS,
+    MAX_CAPTION_LENGTH,
+    MAX_TEXT_LENGTH,
+    MAX_UPLOAD_BYTES,
+    RATE_LIMITED_METHODS,
+    _RateLimiter,
+    check_callback_data,
+    check_length,
+)
+from fake_telegram.text import command_entities, render_text
 from fake_telegram.webhook import Webhook, WebhookPusher
+from fake_telegram.wire import ApiError, Handler, Upload, error_body, int_param, read_params
 
 log = logging.getLogger(__name__)
 
@@ -61,60 +71,7 @@ BOT_ME: dict[str, Any] = {
     "has_main_web_app": False,
 }
 
-# Telegram's flood limits (https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this),
-# strictly, over sliding windows: Telegram tolerates short bursts, but no bot may count on them.
-GLOBAL_LIMIT = 30  # messages ...
-GLOBAL_PERIOD = 1.0  # ... per any sliding second, over all chats
-GROUP_LIMIT = 20  # messages ...
-GROUP_PERIOD = 60.0  # ... per sliding minute, per group or supergroup
-PRIVATE_LIMIT = 1  # message ...
-PRIVATE_PERIOD = 1.0  # ... per sliding second, per private chat
-RATE_LIMITED_METHODS = frozenset(
-    {
-        "sendMessage",
-        "sendPhoto",
-        "sendDocument",
-        "copyMessage",
-        "editMessageText",
-        "editMessageCaption",
-        "editMessageReplyMarkup",
-    }
-)
-
-MAX_TEXT_LENGTH = 4096
-MAX_CAPTION_LENGTH = 1024
-MAX_CALLBACK_DATA_BYTES = 64
-# A callback query not answered within this many seconds of the press is "too old". The Bot API
-# documents no figure; about 15 s is what bots observe (the client's progress bar gives up then).
-CALLBACK_ANSWER_SECONDS = 15.0
-MAX_UPLOAD_BYTES = 60 * 1024 * 1024
 PHOTO_WIDTH, PHOTO_HEIGHT = 800, 600
-
-# Form values are strings; PTB JSON-encodes everything that is not already a string
-# (ints, bools, lists, dicts). These parameters are free text and must never be JSON-decoded.
-STRING_PARAMS = frozenset(
-    {
-        "text",
-        "caption",
-        "secret_token",
-        "parse_mode",
-        "callback_query_id",
-        "inline_message_id",
-        "file_id",
-        "language_code",
-        "url",
-        "title",
-        "name",
-        "description",
-        "short_description",
-        "document",
-        "photo",
-        "thumbnail",
-        "business_connection_id",
-        "message_effect_id",
-        "emoji",
-    }
-)
 
 INLINE_BUTTON_ACTIONS = (
     "callback_data",
@@ -139,36 +96,10 @@ POLL_CONFLICT = (
     "make sure that only one bot instance is running"
 )
 
-_COMMAND_RE = re.compile(r"/[A-Za-z0-9_]{1,64}(?:@[A-Za-z0-9_]{1,64})?(?=\s|$)")
 _BOT_COMMAND_RE = re.compile(r"[a-z0-9_]{1,32}")
 
 
 # --------------------------------------------------------------------------- errors
-
-
-class ApiError(Exception):
-    """A Bot API error answer: HTTP status, description and optional response parameters."""
-
-    def __init__(
-        self, status: int, description: str, parameters: dict[str, Any] | None = None
-    ) -> None:
-        super().__init__(description)
-        self.status = status
-        self.description = description
-        self.parameters = parameters
-
-    def body(self) -> dict[str, Any]:
-        return error_body(self.status, self.description, self.parameters)
-
-
-def error_body(
-    status: int, description: str, parameters: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    """The JSON body Telegram sends with an error."""
-    body: dict[str, Any] = {"ok": False, "error_code": status, "description": description}
-    if parameters:
-        body["parameters"] = parameters
-    return body
 
 
 def _chat_not_found() -> ApiError:
@@ -201,15 +132,6 @@ class FakeUser:
             data["username"] = self.username
         data["language_code"] = self.language_code
         return data
-
-
-@dataclass
-class Upload:
-    """A file part of a multipart request."""
-
-    filename: str
-    content: bytes
-    mime_type: str | None = None
 
 
 @dataclass
@@ -429,196 +351,7 @@ class _PendingQuery:
     data: str
 
 
-# --------------------------------------------------------------------------- flood limits
-
-
-class _SlidingWindow:
-    """At most ``limit`` events in any ``period`` seconds."""
-
-    __slots__ = ("limit", "period", "stamps")
-
-    def __init__(self, limit: int, period: float) -> None:
-        self.limit = limit
-        self.period = period
-        self.stamps: deque[float] = deque()
-
-    def wait(self, now: float) -> float:
-        horizon = now - self.period
-        while self.stamps and self.stamps[0] <= horizon:
-            self.stamps.popleft()
-        if len(self.stamps) < self.limit:
-            return 0.0
-        return self.stamps[0] + self.period - now
-
-    def record(self, now: float) -> None:
-        self.stamps.append(now)
-
-
-class _RateLimiter:
-    def __init__(self) -> None:
-        self._global = _SlidingWindow(GLOBAL_LIMIT, GLOBAL_PERIOD)
-        self._chats: dict[int, _SlidingWindow] = {}
-
-    def acquire(self, chat_id: int, private: bool, now: float) -> int:
-        """Takes a slot and returns 0, or returns the whole seconds to wait (at least 1)."""
-        per_chat = self._chats.get(chat_id)
-        if per_chat is None:
-            limits = (PRIVATE_LIMIT, PRIVATE_PERIOD) if private else (GROUP_LIMIT, GROUP_PERIOD)
-            per_chat = self._chats[chat_id] = _SlidingWindow(*limits)
-        wait = max(self._global.wait(now), per_chat.wait(now))
-        if wait > 0:
-            return max(1, math.ceil(wait))
-        self._global.record(now)
-        per_chat.record(now)
-        return 0
-
-
 # --------------------------------------------------------------------------- text rendering
-
-
-def _utf16_len(text: str) -> int:
-    return len(text) if text.isascii() else len(text.encode("utf-16-le")) // 2
-
-
-_SIMPLE_TAGS = {
-    "b": "bold",
-    "strong": "bold",
-    "i": "italic",
-    "em": "italic",
-    "u": "underline",
-    "ins": "underline",
-    "s": "strikethrough",
-    "strike": "strikethrough",
-    "del": "strikethrough",
-    "tg-spoiler": "spoiler",
-    "code": "code",
-    "pre": "pre",
-}
-_NAMED_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
-
-
-def _entity_for_tag(tag: str, attrs: dict[str, str | None]) -> dict[str, Any] | None:
-    """The MessageEntity (without offset/length) an HTML tag stands for, or None if unsupported."""
-    if tag in _SIMPLE_TAGS:
-        return {"type": _SIMPLE_TAGS[tag]}
-    if tag == "a":
-        return {"type": "text_link", "url": attrs.get("href") or ""}
-    if tag == "span" and attrs.get("class") == "tg-spoiler":
-        return {"type": "spoiler"}
-    if tag == "blockquote":
-        return {"type": "expandable_blockquote" if "expandable" in attrs else "blockquote"}
-    if tag == "tg-emoji":
-        return {"type": "custom_emoji", "custom_emoji_id": attrs.get("emoji-id") or ""}
-    return None
-
-
-class _TelegramHtml(HTMLParser):
-    """Parses Telegram's HTML subset into plain text and entities, failing like Telegram."""
-
-    def __init__(self, source: str) -> None:
-        super().__init__(convert_charrefs=False)
-        self._source = source
-        self._parts: list[str] = []
-        self._length = 0  # UTF-16 code units so far
-        self._open: list[tuple[str, int, dict[str, Any]]] = []
-        self.entities: list[dict[str, Any]] = []
-
-    @property
-    def text(self) -> str:
-        return "".join(self._parts)
-
-    def _append(self, text: str) -> None:
-        self._parts.append(text)
-        self._length += _utf16_len(text)
-
-    def _fail(self, reason: str) -> None:
-        line, column = self.getpos()
-        index = sum(len(row) + 1 for row in self._source.split("\n")[: line - 1]) + column
-        offset = len(self._source[:index].encode())
-        raise ApiError(400, f"Bad Request: can't parse entities: {reason} at byte offset {offset}")
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        entity = _entity_for_tag(tag, dict(attrs))
-        if entity is None:
-            self._fail(f'Unsupported start tag "{tag}"')
-        else:
-            self._open.append((tag, self._length, entity))
-
-    def handle_endtag(self, tag: str) -> None:
-        if not self._open or self._open[-1][0] != tag:
-            self._fail(f'Unexpected end tag "{tag}"')
-        _, start, entity = self._open.pop()
-        if self._length > start:
-            self.entities.append({**entity, "offset": start, "length": self._length - start})
-
-    def handle_comment(self, data: str) -> None:
-        self._unsupported_markup("!--")
-
-    def handle_decl(self, decl: str) -> None:
-        self._unsupported_markup("!" + decl)
-
-    def unknown_decl(self, data: str) -> None:
-        self._unsupported_markup("![" + data)
-
-    def handle_pi(self, data: str) -> None:
-        self._unsupported_markup("?" + data)
-
-    def _unsupported_markup(self, body: str) -> None:
-        """Comments, declarations and processing instructions: Telegram reads a start tag."""
-        self._fail(f'Unsupported start tag "{body.split()[0].lower()}"')
-
-    def handle_data(self, data: str) -> None:
-        if "<" in data:
-            self._fail('Unexpected character "<"; use &lt;')
-        self._append(data)
-
-    def handle_entityref(self, name: str) -> None:
-        self._append(_NAMED_ENTITIES.get(name, f"&{name};"))
-
-    def handle_charref(self, name: str) -> None:
-        try:
-            code = int(name[1:], 16) if name[:1] in ("x", "X") else int(name)
-            self._append(chr(code))
-        except (ValueError, OverflowError):
-            self._append(f"&#{name};")
-
-    def finish(self) -> tuple[str, list[dict[str, Any]]]:
-        self.close()
-        if self._open:
-            tag = self._open[-1][0]
-            raise ApiError(
-                400,
-                "Bad Request: can't parse entities: "
-                f'Can\'t find end tag corresponding to start tag "{tag}"',
-            )
-        self.entities.sort(key=lambda e: (e["offset"], -e["length"]))
-        return self.text, self.entities
-
-
-def render_text(
-    text: str, parse_mode: str | None, entities: list[dict[str, Any]] | None = None
-) -> tuple[str, list[dict[str, Any]]]:
-    """What Telegram shows for ``text``: plain text and entities. Only HTML is parsed."""
-    if entities:
-        return text, list(entities)
-    if parse_mode and parse_mode.upper() == "HTML":
-        parser = _TelegramHtml(text)
-        parser.feed(text)
-        return parser.finish()
-    return text, []
-
-
-def _check_length(plain: str, limit: int, description: str) -> None:
-    """Telegram counts what the reader sees (after entity parsing) in UTF-16 code units."""
-    if _utf16_len(plain) > limit:
-        raise ApiError(400, description)
-
-
-def _command_entities(text: str) -> list[dict[str, Any]]:
-    match = _COMMAND_RE.match(text)
-    if match is None:
-        return []
-    return [{"type": "bot_command", "offset": 0, "length": _utf16_len(match.group())}]
 
 
 def _chat_instance(chat_id: int) -> str:
@@ -626,45 +359,6 @@ def _chat_instance(chat_id: int) -> str:
 
 
 # --------------------------------------------------------------------------- request decoding
-
-
-def _decode_param(key: str, value: Any) -> Any:
-    """Turns a form value back into what the client meant (PTB JSON-encodes non-strings)."""
-    if not isinstance(value, str) or key in STRING_PARAMS:
-        return value
-    try:
-        return json.loads(value)
-    except ValueError:
-        return value
-
-
-async def _read_params(request: web.Request) -> tuple[dict[str, Any], dict[str, Upload]]:
-    raw: dict[str, Any] = dict(request.query)
-    files: dict[str, Upload] = {}
-    if request.body_exists:
-        if request.content_type == "application/json":
-            body = await request.json()
-            if isinstance(body, dict):
-                raw.update(body)
-        else:
-            form = await request.post()
-            for key, value in form.items():
-                if isinstance(value, web.FileField):
-                    content = value.file.read()
-                    files[key] = Upload(value.filename, content, value.content_type)
-                else:
-                    raw[key] = value.decode() if isinstance(value, bytes) else value
-    return {key: _decode_param(key, value) for key, value in raw.items()}, files
-
-
-def _int_param(params: dict[str, Any], key: str, default: int | None = None) -> int | None:
-    value = params.get(key, default)
-    if value is None or isinstance(value, int):
-        return value
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise ApiError(400, f"Bad Request: invalid {key} specified") from None
 
 
 def _inline_only(markup: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -696,9 +390,7 @@ def _check_button(button: Any) -> None:
             "Bad Request: can't parse inline keyboard button: "
             "Text buttons are unallowed in the inline keyboard",
         )
-    data = button.get("callback_data")
-    if data is not None and not 1 <= len(str(data).encode()) <= MAX_CALLBACK_DATA_BYTES:
-        raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
+    check_callback_data(button.get("callback_data"))
 
 
 def _member_json(user: dict[str, Any], status: str) -> dict[str, Any]:
@@ -720,7 +412,6 @@ def _member_json(user: dict[str, Any], status: str) -> dict[str, Any]:
 MEMBER_STATUSES = frozenset({"creator", "administrator", "member", "left", "kicked"})
 
 FaultHook = Callable[[str, dict[str, Any]], "tuple[int, dict[str, Any]] | None"]
-Handler = Callable[[dict[str, Any], dict[str, Upload]], Any]
 
 
 # --------------------------------------------------------------------------- the server
@@ -946,7 +637,7 @@ class FakeTelegram:
         """A text message from a user; a leading /command gets a bot_command entity."""
         user, chat = self._sender(user_id, chat_id)
         content: dict[str, Any] = {"text": text}
-        entities = _command_entities(text)
+        entities = command_entities(text)
         if entities:
             content["entities"] = entities
         self._emit(lambda: f"[{chat.label}] {user.full_name} › {text}")
@@ -1209,7 +900,7 @@ class FakeTelegram:
 
     async def _handle_api(self, request: web.Request) -> web.Response:
         try:
-            params, files = await _read_params(request)
+            params, files = await read_params(request)
         except ValueError as exc:
             return web.json_response(error_body(400, f"Bad Request: {exc}"), status=400)
         status, body, delay = await self._execute(request.match_info["method"], params, files)
@@ -1329,8 +1020,8 @@ class FakeTelegram:
     async def _get_updates(
         self, params: dict[str, Any], files: dict[str, Upload]
     ) -> list[dict[str, Any]]:
-        offset = _int_param(params, "offset", 0) or 0
-        limit = min(max(_int_param(params, "limit", 100) or 100, 1), 100)
+        offset = int_param(params, "offset", 0) or 0
+        limit = min(max(int_param(params, "limit", 100) or 100, 1), 100)
         timeout = max(0.0, float(params.get("timeout") or 0))
         if self.webhook.hook is not None:
             raise ApiError(409, "Conflict: can't use getUpdates method while webhook is active; "
@@ -1431,7 +1122,7 @@ class FakeTelegram:
         plain, entities = render_text(text, params.get("parse_mode"), params.get("entities"))
         if not plain.strip():
             raise ApiError(400, "Bad Request: message text is empty")
-        _check_length(plain, MAX_TEXT_LENGTH, "Bad Request: message is too long")
+        check_length(plain, MAX_TEXT_LENGTH, "Bad Request: message is too long")
         msg = self._new_message(chat, params)
         msg.sent_text, msg.text, msg.entities = text, plain, entities
         return self._deliver(chat, msg)
@@ -1493,7 +1184,7 @@ class FakeTelegram:
         plain, entities = render_text(
             str(caption), params.get("parse_mode"), params.get("caption_entities")
         )
-        _check_length(plain, MAX_CAPTION_LENGTH, "Bad Request: message caption is too long")
+        check_length(plain, MAX_CAPTION_LENGTH, "Bad Request: message caption is too long")
         msg.sent_caption, msg.caption, msg.caption_entities = str(caption), plain, entities
 
     def _input_file(
@@ -1608,7 +1299,7 @@ class FakeTelegram:
         if not isinstance(text, str) or not text.strip():
             raise ApiError(400, "Bad Request: message text is empty")
         plain, entities = render_text(text, params.get("parse_mode"), params.get("entities"))
-        _check_length(plain, MAX_TEXT_LENGTH, "Bad Request: message is too long")
+        check_length(plain, MAX_TEXT_LENGTH, "Bad Request: message is too long")
         markup = _inline_only(_checked_markup(params.get("reply_markup")))
         old = (msg.text, msg.entities, _inline_only(msg.reply_markup))
         if old == (plain, entities, markup):
@@ -1682,7 +1373,7 @@ class FakeTelegram:
 
     def _get_chat_member(self, params: dict[str, Any], files: dict[str, Upload]) -> dict:
         chat = self._target_chat(params)
-        user_id = _int_param(params, "user_id")
+        user_id = int_param(params, "user_id")
         if user_id == BOT_ID:
             return _member_json(BOT_USER, "member")
         user = self._users.get(user_id) if user_id is not None else None
