@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from fake_telegram.text import utf16_len
 from fake_telegram.wire import ApiError
+
+if TYPE_CHECKING:
+    from fake_telegram.chats import Chat
+    from fake_telegram.traffic import Traffic
 
 # Telegram's flood limits (https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this),
 # strictly, over sliding windows: Telegram tolerates short bursts, but no bot may count on them.
@@ -78,6 +83,28 @@ class _RateLimiter:
         self._global.record(now)
         per_chat.record(now)
         return 0
+
+
+class FloodLimits:
+    """The flood limits on the methods that send or edit a message. A call over one gets 429
+    with the whole seconds to wait, takes no slot, and counts in the traffic's 429s."""
+
+    def __init__(self, enabled: bool, clock: Callable[[], float], traffic: Traffic) -> None:
+        self.enabled = enabled
+        self.clock = clock
+        self.traffic = traffic
+        self._limiter = _RateLimiter()
+
+    def admit(self, method: str, chat: Chat) -> Chat:
+        """``chat``, once ``method`` may go to it now."""
+        if self.enabled and method in RATE_LIMITED_METHODS:
+            wait = self._limiter.acquire(chat.id, chat.is_private, self.clock())
+            if wait:
+                self.traffic.count_429 += 1
+                self.traffic.per_chat[chat.id]["429"] += 1
+                self.traffic.emit(lambda: f"[429] [{chat.label}] {method}: retry after {wait}")
+                raise ApiError(429, f"Too Many Requests: retry after {wait}", {"retry_after": wait})
+        return chat
 
 
 def check_length(plain: str, limit: int, description: str) -> None:
