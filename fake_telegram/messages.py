@@ -115,6 +115,7 @@ def _file_summary(stored: StoredFile | None) -> dict[str, Any] | None:
 
 
 def inline_only(markup: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The markup if it is an inline keyboard: the only kind a Message carries back."""
     return markup if markup and "inline_keyboard" in markup else None
 
 

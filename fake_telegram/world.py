@@ -39,7 +39,7 @@ class World:
         self._admin = BotAdmin(self._chats)
         self._users = UserActions(
             self._chats, self._files, self._updates, self._callbacks, self._traffic)
-        self.webhook = self._updates.webhook
+        self.webhook = self._updates.webhook  # its ``failures``: refused pushes, for tests
 
     # ----------------------------------------------------------------- settings and counters
 
