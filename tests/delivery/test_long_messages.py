@@ -16,7 +16,8 @@ from bot.models import OutboxMessage
 from bot.platform.clock import FakeClock
 from bot.platform.config import MAX_POINT, MAX_TOPIC
 from bot.platform.texts import render
-from fake_telegram.server import MAX_TEXT_LENGTH, _utf16_len, render_text
+from fake_telegram.limits import MAX_TEXT_LENGTH
+from fake_telegram.text import render_text, utf16_len
 from tests.factories import KALAPAS, Member, running_bot, seed_crew, utc
 
 REGU_D = -1001000000004
@@ -41,7 +42,7 @@ def test_visible_length_counts_like_telegram():
     assert visible_length("😀 &#128512; &#x1F600;") == 8  # outside the BMP: two units each
     assert visible_length("&nbsp;") == 6  # Telegram knows only &lt; &gt; &amp; &quot;
     sample = "<i>Kalapas &lt;Palu&gt;</i> — 😀 ok"
-    assert visible_length(sample) == _utf16_len(plain(sample))
+    assert visible_length(sample) == utf16_len(plain(sample))
 
 
 def test_split_at_line_ends_with_tags_closed_and_reopened():
@@ -51,7 +52,7 @@ def test_split_at_line_ends_with_tags_closed_and_reopened():
     assert len(parts) > 3
     for part in parts:
         text, entities = render_text(part, "HTML")  # each part is valid Telegram HTML
-        assert _utf16_len(text) <= 300
+        assert utf16_len(text) <= 300
         assert entities[0]["type"] == "bold" or part == parts[-1]  # <b> reopened in each part
         assert not part.startswith("\n") and not part.endswith("\n")
     # Every line whole, in order, nothing lost or repeated.
@@ -63,13 +64,13 @@ def test_a_line_longer_than_the_limit_is_cut_at_spaces_then_anywhere():
     sentence = " ".join(f"kata{i}😀" for i in range(80))  # one line, emoji: two units each
     parts = split_html(f"<i>{sentence}</i>", 100)
     assert len(parts) > 5
-    assert all(_utf16_len(plain(p)) <= 100 for p in parts)
+    assert all(utf16_len(plain(p)) <= 100 for p in parts)
     assert [w for p in parts for w in words(p)] == sentence.split()  # cut between words only
     assert all(p.startswith("<i>") and p.endswith("</i>") for p in parts)
 
     word = "&amp;" + "x" * 250 + "😀" * 30  # no space at all: cut anywhere but inside an entity
     parts = split_html(f"<b>{word}</b>", 100)
-    assert all(_utf16_len(plain(p)) <= 100 for p in parts)
+    assert all(utf16_len(plain(p)) <= 100 for p in parts)
     assert "".join(plain(p) for p in parts) == plain(word)
     assert parts[0].startswith("<b>&amp;x")
 
@@ -78,7 +79,7 @@ def test_a_text_that_fits_is_left_alone_and_clip_keeps_the_start():
     short = "<b>Laporan</b>\n" + "• nama\n" * 10
     assert split_html(short, 4096) == [short]
     clipped = clip_html("<b>" + "baris panjang\n" * 100 + "</b>", 50)
-    assert _utf16_len(plain(clipped)) <= 50 and clipped.endswith("</b>…")
+    assert utf16_len(plain(clipped)) <= 50 and clipped.endswith("</b>…")
 
 
 # --- the outbox --------------------------------------------------------------------------------
@@ -98,7 +99,7 @@ def test_a_long_message_is_queued_as_parts_in_order_buttons_on_the_last(db):
     assert len(rows) == 4 and rows[0].id == first
     assert [r.key for r in rows] == ["reply:7", "reply:7:2", "reply:7:3", "reply:7:4"]
     for row in rows:
-        assert _utf16_len(plain(row.payload["text"])) <= MAX_TEXT_LENGTH - outbox.RESEND_ROOM
+        assert utf16_len(plain(row.payload["text"])) <= MAX_TEXT_LENGTH - outbox.RESEND_ROOM
     assert [r.payload.get("reply_markup") for r in rows] == [None, None, None,
                                                              {"inline_keyboard": keyboard}]
     numbers = [int(n) for r in rows for n in re.findall(r"Nomor (\d+)", plain(r.payload["text"]))]
@@ -138,9 +139,9 @@ def test_a_later_part_waits_for_the_part_before(db):
 
 def test_an_edit_or_caption_too_long_is_clipped():
     [edit] = outbox.fitted("editMessageText", {"text": long_list(), "message_id": 5})
-    assert _utf16_len(plain(edit["text"])) <= MAX_TEXT_LENGTH and edit["text"].endswith("…")
+    assert utf16_len(plain(edit["text"])) <= MAX_TEXT_LENGTH and edit["text"].endswith("…")
     [photo] = outbox.fitted("sendPhoto", {"photo": "x", "caption": long_list()})
-    assert _utf16_len(plain(photo["caption"])) <= 1024 - outbox.RESEND_ROOM
+    assert utf16_len(plain(photo["caption"])) <= 1024 - outbox.RESEND_ROOM
 
 
 def test_the_longest_briefing_the_config_allows_fits_one_message():
@@ -195,14 +196,14 @@ async def test_the_report_and_the_nudge_for_152_missing_arrive_in_full(db, setti
         assert start is not None, "the Kalapas got no report"
         report = server.messages(KALAPAS)[start:start + 3]  # one after the other
         assert "Pegawai yang belum berikrar telah diingatkan" in report[-1].text
-        assert all(_utf16_len(m.text) <= MAX_TEXT_LENGTH for m in report)
+        assert all(utf16_len(m.text) <= MAX_TEXT_LENGTH for m in report)
         shown = "\n".join(m.text for m in report)
         assert "Belum berikrar: 152" in shown
         assert re.findall(r"Pegawai Pemasyarakatan Nomor \d+", shown) == missing  # in order
 
         nudge = [m for m in server.messages(REGU_D) if m.message_id > briefing.message_id]
         assert len(nudge) >= 2 and "Pengingat ikrar" in nudge[0].text
-        assert all(_utf16_len(m.text) <= MAX_TEXT_LENGTH for m in nudge)
+        assert all(utf16_len(m.text) <= MAX_TEXT_LENGTH for m in nudge)
         mentioned = [e["url"] for m in nudge for e in m.entities if e["type"] == "text_link"]
         assert mentioned == [f"tg://user?id={3000 + i}" for i in range(4, CROWD + 1)]
         assert "Saya berikrar" in nudge[-1].text  # the closing request, in the last part

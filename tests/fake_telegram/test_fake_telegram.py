@@ -21,13 +21,9 @@ from telegram.error import (
 )
 from telegram.request import HTTPXRequest
 
-from fake_telegram.server import (
-    BOT_ID,
-    BOT_USERNAME,
-    CALLBACK_ANSWER_SECONDS,
-    GROUP_LIMIT,
-    FakeTelegram,
-)
+from fake_telegram.chats import BOT_ID, BOT_USERNAME
+from fake_telegram.limits import CALLBACK_ANSWER_SECONDS, GROUP_LIMIT
+from fake_telegram.server import FakeTelegram
 
 TOKEN = "123456:TEST-token"
 GROUP = -1001
