@@ -28,7 +28,8 @@ class Updates:
         self._update_event = asyncio.Event()
         self._poll_generation = 0
         self.closing = False  # the server is stopping: long polls return at once
-        self.webhook = WebhookPusher(self._updates, self._update_event, lambda _u: None)
+        # The pusher keeps an event of its own: the pollers' is replaced at every wake-up.
+        self.webhook = WebhookPusher(self._updates, asyncio.Event(), lambda _u: None)
 
     def methods(self) -> dict[str, Handler]:
         return {
@@ -64,9 +65,10 @@ class Updates:
         return update
 
     def wake(self) -> None:
-        """Wakes the long polls waiting now."""
+        """Wakes the long polls waiting now, and the webhook pusher."""
         self._update_event.set()
         self._update_event = asyncio.Event()
+        self.webhook.wake.set()
 
     def _set_webhook(self, params: dict[str, Any], files: dict[str, Upload]) -> bool:
         url = params.get("url") or ""

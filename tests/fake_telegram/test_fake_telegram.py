@@ -8,6 +8,7 @@ import time
 
 import aiohttp
 import pytest
+from aiohttp import web
 from telegram import Bot, BotCommand, BotCommandScopeChat, InlineKeyboardButton
 from telegram import InlineKeyboardMarkup as Markup
 from telegram.constants import ParseMode
@@ -512,3 +513,34 @@ async def test_chats_the_bot_is_not_in_are_refused(tg: FakeTelegram, bot: Bot) -
     tg.kick_bot(SARI)  # Sari blocks the bot
     with pytest.raises(Forbidden, match="(?i)bot was blocked by the user"):
         await bot.send_message(SARI, "halo")
+
+
+async def test_the_webhook_gets_an_update_at_once_when_idle(tg: FakeTelegram, bot: Bot) -> None:
+    """Telegram pushes an update as it happens; the fake once waited up to a second when its
+    pusher was idle (it waited on an event the update queue had replaced)."""
+    arrived: list[float] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        await request.json()
+        arrived.append(time.monotonic())
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    try:
+        await bot.set_webhook(f"http://127.0.0.1:{port}/hook")
+        await asyncio.sleep(0.2)  # the pusher is idle, waiting
+        for expected in (1, 2):
+            sent = time.monotonic()
+            tg.send_text(BUDI, GROUP, f"halo {expected}")
+            await tg.wait_for(lambda n=expected: len(arrived) >= n, timeout=3)
+            assert arrived[-1] - sent < 0.3, arrived[-1] - sent
+            await asyncio.sleep(0.2)
+    finally:
+        await bot.delete_webhook()
+        await runner.cleanup()
