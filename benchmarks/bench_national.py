@@ -40,7 +40,7 @@ from bot.models import PledgePeriod, Regu, RoleGrant, Unit
 from bot.org.units import sync_config
 from bot.platform.config import Settings
 from bot.platform.db import Database
-from bot.reports import reports, views
+from bot.reports import tally, views
 
 YEAR_START, YEAR_END = date(2024, 1, 1), date(2024, 12, 31)
 NOW = datetime(2024, 12, 31, 13, 0, tzinfo=UTC)  # 21.00 WITA on 31 December: all closed
@@ -262,11 +262,11 @@ def leave_stale(db: Database, how_many: int, rng: random.Random) -> None:
 def check(db: Database, unit_ids: list[int]) -> None:
     """The kept counts plus the live half equal the live classification for these units."""
     def both(s):  # noqa: ANN001, ANN202
-        kept = reports.tallies(s, unit_ids, YEAR_START, YEAR_END, ("unit",))
-        live: dict[tuple, reports.Tally] = {}
-        for (unit_id, _), t in reports.tallies(s, unit_ids, YEAR_START, YEAR_END,
+        kept = tally.tallies(s, unit_ids, YEAR_START, YEAR_END, ("unit",))
+        live: dict[tuple, tally.Tally] = {}
+        for (unit_id, _), t in tally.tallies(s, unit_ids, YEAR_START, YEAR_END,
                                                ("unit", "employee")).items():
-            live.setdefault((unit_id,), reports.Tally()).add(t)
+            live.setdefault((unit_id,), tally.Tally()).add(t)
         return kept, live
     kept, live = db.read(both)
     if kept != live:
@@ -312,7 +312,7 @@ def explain(db: Database) -> None:
     """EXPLAIN ANALYZE of the national year's tallies statement."""
     def go(s):  # noqa: ANN001, ANN202
         ids = list(s.exec(select(Unit.id)))
-        query = reports.tally_query(s, ids, YEAR_START, YEAR_END, ("unit",))
+        query = tally.tally_query(s, ids, YEAR_START, YEAR_END, ("unit",))
         compiled = query.compile(s.get_bind(), compile_kwargs={"literal_binds": True})
         return [r[0] for r in s.execute(text(f"EXPLAIN (ANALYZE, BUFFERS) {compiled}"))]
     print("\n".join(db.read(go)))

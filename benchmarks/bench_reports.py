@@ -39,7 +39,7 @@ from bot.models import Employee, PledgePeriod, Regu, RoleGrant, Unit
 from bot.org.units import sync_config
 from bot.platform.config import Settings, UnitConfig
 from bot.platform.db import Database
-from bot.reports import reports, views
+from bot.reports import tally, views
 
 PG_ADMIN = os.environ.get("APEL_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 KANWIL = "Kanwil Bench"
@@ -276,11 +276,11 @@ def check_counts(db: Database) -> None:
     person, which never reads the counts); a benchmark of wrong figures would be worthless."""
     def both(s):  # noqa: ANN001, ANN202
         ids = list(s.exec(select(Unit.id)))
-        kept = reports.tallies(s, ids, YEAR_START, YEAR_END, ("unit",))
-        live: dict[tuple, reports.Tally] = {}
-        for (unit_id, _), t in reports.tallies(s, ids, YEAR_START, YEAR_END,
+        kept = tally.tallies(s, ids, YEAR_START, YEAR_END, ("unit",))
+        live: dict[tuple, tally.Tally] = {}
+        for (unit_id, _), t in tally.tallies(s, ids, YEAR_START, YEAR_END,
                                                ("unit", "employee")).items():
-            live.setdefault((unit_id,), reports.Tally()).add(t)
+            live.setdefault((unit_id,), tally.Tally()).add(t)
         return kept, live
     kept, live = db.read(both)
     if kept != live:

@@ -25,7 +25,7 @@ from bot.models import Apel, OutboxMessage, Unit
 from bot.platform.config import Settings
 from bot.platform.db import Database
 from bot.platform.texts import render
-from bot.reports import reports, views
+from bot.reports import one_unit, per_person, tally, views
 
 log = logging.getLogger(__name__)
 
@@ -92,14 +92,14 @@ class Digest:
 def collect(session: Session, unit: Unit, week_start: date) -> Digest:
     span = week_span(week_start)
     label = views.period_label(span)
-    series = reports.daily_series(session, unit, span)
+    series = one_unit.daily_series(session, unit, span)
     groups = []
     for name, points in series.series:
-        groups.append((name, reports.total(points.values())))
-    worst = min(groups, key=lambda g: reports.worst_first(g[1], g[0]), default=None)
+        groups.append((name, tally.total(points.values())))
+    worst = min(groups, key=lambda g: tally.worst_first(g[1], g[0]), default=None)
     if worst is not None and not worst[1].due:
         worst = None
-    missers = [p for p in reports.person_totals(session, unit, span)
+    missers = [p for p in per_person.person_totals(session, unit, span)
                if p.total.missing >= MISSED_AGAIN]
     missers.sort(key=lambda p: (-p.total.missing, p.name))
     text = render("rekap_digest", unit=unit, period=label, span=span, total=series.total,

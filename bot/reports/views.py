@@ -40,7 +40,7 @@ from bot.org import people
 from bot.org.access import Actor, actor_for, visible_units
 from bot.platform.config import Settings
 from bot.platform.texts import render
-from bot.reports import charts, exports, reports
+from bot.reports import charts, exports, many_units, one_unit, per_person, tally
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +179,7 @@ def rekap_view(session: Session, settings: Settings, scope: Scope, spec: PeriodS
 def unit_view(session: Session, settings: Settings, scope: Scope, unit: Unit,
               spec: PeriodSpec, now: datetime) -> View:
     span = span_for(settings, unit, spec, now)
-    rekap = reports.unit_rekap(session, unit, span)
+    rekap = one_unit.unit_rekap(session, unit, span)
     text = render("rekap_unit", rekap=rekap, unit=unit, period=period_label(span),
                   status_label=_status_label)
     keyboard = _period_rows("unit", unit.id, spec)
@@ -192,14 +192,14 @@ def unit_view(session: Session, settings: Settings, scope: Scope, unit: Unit,
 
 
 def scope_rollup(session: Session, settings: Settings, scope: Scope, kanwil_of: Unit | None,
-                 spec: PeriodSpec, now: datetime) -> reports.Rollup:
+                 spec: PeriodSpec, now: datetime) -> many_units.Rollup:
     """The units of `kanwil_of`'s Kanwil one by one, or (None) the whole scope per Kanwil;
     worst first."""
     units = scope.units if kanwil_of is None else [
         u for u in scope.units if u.kanwil == kanwil_of.kanwil]
     spans = {u.id: span_for(settings, u, spec, now) for u in units}
-    return reports.rollup(session, units, spans, spans[units[0].id],
-                          by_kanwil=kanwil_of is None)
+    return many_units.rollup(session, units, spans, spans[units[0].id],
+                             by_kanwil=kanwil_of is None)
 
 
 def kanwil_view(session: Session, settings: Settings, scope: Scope, any_unit: Unit,
@@ -220,7 +220,7 @@ def national_view(session: Session, settings: Settings, scope: Scope, spec: Peri
     return View(render("rekap_rollup", roll=roll, period=period_label(roll.span)), keyboard)
 
 
-def _rollup_rows(roll: reports.Rollup, action: str, drill: str, target: int | None,
+def _rollup_rows(roll: many_units.Rollup, action: str, drill: str, target: int | None,
                  spec: PeriodSpec) -> list[list[dict]]:
     """Period buttons, then one button per line (in the roll-up's order) to drill into."""
     return _period_rows(action, target, spec) + _pairs(
@@ -278,7 +278,7 @@ def press_view(session: Session, settings: Settings, scope: Scope, press: Press,
 
 
 def belum_view(session: Session, scope: Scope, unit: Unit, now: datetime) -> View:
-    apel = reports.last_apel(session, unit, now)
+    apel = one_unit.last_apel(session, unit, now)
     report = None
     if apel is not None and apel.state != "missed":
         report = build_report(session, apel, at=now, reached_at=min(now, apel.deadline_at))
@@ -303,7 +303,7 @@ def status_search_view(session: Session, settings: Settings, scope: Scope, query
         return View(render("rekap_choose", kind="status", query=query, count=0, more=False))
     shown = found[:MAX_CHOICES]
     units = {u.id: u for u in scope.units}
-    regus = reports.regu_names(session, list(units))
+    regus = tally.regu_names(session, list(units))
     buttons = [[_button("person", callback("status", e.id, spec), person=e,
                         regu=regus.get(e.regu_id) if e.regu_id else None,
                         unit=units[e.unit_id], several_units=len(units) > 1)]
@@ -317,7 +317,7 @@ def status_view(session: Session, settings: Settings, scope: Scope, employee: Em
     unit = scope.unit(employee.unit_id)
     assert unit is not None, "the caller checks the scope"
     span = span_for(settings, unit, spec, now)
-    record = reports.person_record(session, employee, unit, span)
+    record = per_person.person_record(session, employee, unit, span)
     text = render("rekap_status", record=record, unit=unit, period=period_label(span),
                   status_label=_status_label, max_list=MAX_LIST)
     return View(text, _period_rows("status", employee.id, spec))
@@ -349,7 +349,7 @@ def regu_view(session: Session, settings: Settings, scope: Scope, regu: Regu,
     unit = scope.unit(regu.unit_id)
     assert unit is not None, "the caller checks the scope"
     span = span_for(settings, unit, spec, now)
-    rekap = reports.regu_rekap(session, regu, unit, span)
+    rekap = per_person.regu_rekap(session, regu, unit, span)
     text = render("rekap_regu", rekap=rekap, unit=unit, period=period_label(span))
     return View(text, _period_rows("regu", regu.id, spec))
 
@@ -363,7 +363,7 @@ class FileJob:
     unit: Unit  # for a ranking: the first unit of it (for the log)
     span: Span
     label: str
-    data: object  # exports.WorkbookData | reports.DailySeries | reports.Rollup
+    data: object  # exports.WorkbookData | one_unit.DailySeries | many_units.Rollup
 
 
 @dataclass
@@ -381,7 +381,7 @@ def prepare_file(session: Session, settings: Settings, unit: Unit, spec: PeriodS
     if kind == "unduh":
         data: object = exports.collect(session, unit, span, now, label)
     else:
-        data = reports.daily_series(session, unit, span)
+        data = one_unit.daily_series(session, unit, span)
     return FileJob(kind, unit, span, label, data)
 
 
@@ -439,13 +439,13 @@ def render_file(job: FileJob) -> RenderedFile:
         total, missed = data.rekap.total, len(data.rekap.missed)
     elif job.kind == "peringkat":
         roll = job.data
-        assert isinstance(roll, reports.Rollup)
+        assert isinstance(roll, many_units.Rollup)
         content = charts.render_ranking(roll, job.label)
         name, kind = charts.ranking_filename(roll), "photo"
         total, missed = roll.total, roll.missed
     else:
         series = job.data
-        assert isinstance(series, reports.DailySeries)
+        assert isinstance(series, one_unit.DailySeries)
         content = charts.render_chart(series, job.label)
         name, kind = charts.filename(series), "photo"
         total, missed = series.total, series.missed_apel
