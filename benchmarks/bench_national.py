@@ -41,6 +41,7 @@ from bot.org.units import sync_config
 from bot.platform.config import Settings
 from bot.platform.db import Database
 from bot.reports import tally, views
+from bot.reports.scope import scope_for
 
 YEAR_START, YEAR_END = date(2024, 1, 1), date(2024, 12, 31)
 NOW = datetime(2024, 12, 31, 13, 0, tzinfo=UTC)  # 21.00 WITA on 31 December: all closed
@@ -298,12 +299,12 @@ def measure(db: Database, settings: Settings, runs: int) -> dict[str, list[float
         for who, user in (("national", ADMIN), ("kanwil", OFFICER)):
             def go(spec=spec, user=user) -> None:  # noqa: ANN001
                 db.read(lambda s: views.rekap_view(
-                    s, settings, views.scope_for(s, settings, user), spec, NOW))
+                    s, settings, scope_for(s, settings, user), spec, NOW))
             out[f"{who} {label}"] = timed(f"{who} /rekap {label}", go, runs)
 
         def one(spec=spec) -> None:  # noqa: ANN001
             db.read(lambda s: views.unit_view(
-                s, settings, views.scope_for(s, settings, ADMIN), unit, spec, NOW))
+                s, settings, scope_for(s, settings, ADMIN), unit, spec, NOW))
         out[f"unit {label}"] = timed(f"unit /rekap {label}", one, runs)
     return out
 

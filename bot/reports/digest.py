@@ -25,7 +25,7 @@ from bot.models import Apel, OutboxMessage, Unit
 from bot.platform.config import Settings
 from bot.platform.db import Database
 from bot.platform.texts import render
-from bot.reports import one_unit, per_person, tally, views
+from bot.reports import files, one_unit, per_person, replies, tally, views
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ def _weeks_held(session: Session, wanted: list[tuple[Unit, date]]) -> set[tuple[
 class Digest:
     unit: Unit
     key: str
-    job: views.FileJob  # the week's chart, rendered outside the transaction
+    job: files.FileJob  # the week's chart, rendered outside the transaction
     text: str
 
 
@@ -106,16 +106,16 @@ def collect(session: Session, unit: Unit, week_start: date) -> Digest:
                   worst=worst, missers=missers, at_least=MISSED_AGAIN,
                   missed=series.missed_apel)
     return Digest(unit, key_for(unit.id, week_start),
-                  views.FileJob("grafik", unit, span, label, series), text)
+                  files.FileJob("grafik", unit, span, label, series), text)
 
 
-def queue(session: Session, digest: Digest, chart: views.RenderedFile, now: datetime) -> int:
+def queue(session: Session, digest: Digest, chart: files.RenderedFile, now: datetime) -> int:
     """The text, then the chart, to the Kalapas' chat. Idempotent by key."""
     chat_id = digest.unit.kalapas_chat_id
     outbox.send_message(session, key=digest.key, chat_id=chat_id, text=digest.text, now=now)
-    views.send_file(session, chat_id=chat_id, kind=chart.method_kind, filename=chart.filename,
-                    content=chart.content, caption=chart.caption, key=f"{digest.key}:chart",
-                    now=now)
+    replies.send_file(session, chat_id=chat_id, kind=chart.method_kind,
+                      filename=chart.filename, content=chart.content, caption=chart.caption,
+                      key=f"{digest.key}:chart", now=now)
     return 2
 
 
@@ -127,7 +127,7 @@ def send_due(db: Database, settings: Settings, now: datetime,
         if monotonic_time.monotonic() > until:
             break
         digest = db.read(lambda s, u=unit, w=week_start: collect(s, u, w))
-        chart = views.render_file(digest.job)  # CPU only, outside any transaction
+        chart = files.render_file(digest.job)  # CPU only, outside any transaction
         queued += db.call(lambda s, d=digest, c=chart: queue(s, d, c, now))
         log.info("weekly digest queued for unit %s, week of %s", unit.code, week_start)
     return queued
