@@ -14,7 +14,7 @@ from bot.models import ApelExpected, Employee, Leave, OutboxMessage, RoleGrant, 
 from bot.org.access import actor_for, visible_units
 from bot.reports import scope as report_scope
 from bot.unit_admin import common as unit_common
-from bot.unit_admin import corrections, leave, pakta, swaps
+from bot.unit_admin import corrections, leave, pakta, schedule
 from bot.unit_admin.models import Correction, LeaveRequest
 from tests.factories import add_employee
 from tests.unit_admin import test_unit_admin as ua
@@ -97,8 +97,8 @@ def test_jadwal_when_own_unit_is_inactive(world, settings):
         s.add(unit)
 
     world.call(deactivate)
-    reply = world.call(lambda s: swaps.schedule(s, settings, actor=actor_for(s, settings, AGUS),
-                                                text="", now=NOW))
+    reply = world.call(lambda s: schedule.schedule(s, settings, actor=actor_for(s, settings, AGUS),
+                                                   text="", now=NOW))
     assert reply.context["result"] == "usage"
 
 
