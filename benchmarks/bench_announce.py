@@ -32,7 +32,8 @@ from bot.platform.clock import SystemClock
 from bot.platform.config import Settings
 from bot.platform.config_loading import parse_settings
 from bot.platform.db import Database
-from bot.telegram.sender import Limits, OutboxSender
+from bot.telegram.pacing import Limits
+from bot.telegram.sender import OutboxSender
 from fake_telegram.deployment import database, print_figures
 from fake_telegram.server import FakeTelegram
 

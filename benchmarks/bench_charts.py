@@ -23,7 +23,9 @@ from pathlib import Path
 from bot.calendar.periods import RANGE, PeriodSpec, Span
 from bot.models import Unit
 from bot.reports import charts
-from bot.reports.reports import DailySeries, Rollup, RollupLine, Tally, total, worst_first
+from bot.reports.many_units import Rollup, RollupLine
+from bot.reports.one_unit import DailySeries
+from bot.reports.tally import Tally, total, worst_first
 
 YEAR_START = date(2024, 1, 1)
 TARGET_S = 2.0

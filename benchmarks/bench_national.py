@@ -40,7 +40,8 @@ from bot.models import PledgePeriod, Regu, RoleGrant, Unit
 from bot.org.units import sync_config
 from bot.platform.config import Settings
 from bot.platform.db import Database
-from bot.reports import reports, views
+from bot.reports import tally, views
+from bot.reports.scope import scope_for
 
 YEAR_START, YEAR_END = date(2024, 1, 1), date(2024, 12, 31)
 NOW = datetime(2024, 12, 31, 13, 0, tzinfo=UTC)  # 21.00 WITA on 31 December: all closed
@@ -262,11 +263,11 @@ def leave_stale(db: Database, how_many: int, rng: random.Random) -> None:
 def check(db: Database, unit_ids: list[int]) -> None:
     """The kept counts plus the live half equal the live classification for these units."""
     def both(s):  # noqa: ANN001, ANN202
-        kept = reports.tallies(s, unit_ids, YEAR_START, YEAR_END, ("unit",))
-        live: dict[tuple, reports.Tally] = {}
-        for (unit_id, _), t in reports.tallies(s, unit_ids, YEAR_START, YEAR_END,
+        kept = tally.tallies(s, unit_ids, YEAR_START, YEAR_END, ("unit",))
+        live: dict[tuple, tally.Tally] = {}
+        for (unit_id, _), t in tally.tallies(s, unit_ids, YEAR_START, YEAR_END,
                                                ("unit", "employee")).items():
-            live.setdefault((unit_id,), reports.Tally()).add(t)
+            live.setdefault((unit_id,), tally.Tally()).add(t)
         return kept, live
     kept, live = db.read(both)
     if kept != live:
@@ -298,12 +299,12 @@ def measure(db: Database, settings: Settings, runs: int) -> dict[str, list[float
         for who, user in (("national", ADMIN), ("kanwil", OFFICER)):
             def go(spec=spec, user=user) -> None:  # noqa: ANN001
                 db.read(lambda s: views.rekap_view(
-                    s, settings, views.scope_for(s, settings, user), spec, NOW))
+                    s, settings, scope_for(s, settings, user), spec, NOW))
             out[f"{who} {label}"] = timed(f"{who} /rekap {label}", go, runs)
 
         def one(spec=spec) -> None:  # noqa: ANN001
             db.read(lambda s: views.unit_view(
-                s, settings, views.scope_for(s, settings, ADMIN), unit, spec, NOW))
+                s, settings, scope_for(s, settings, ADMIN), unit, spec, NOW))
         out[f"unit {label}"] = timed(f"unit /rekap {label}", one, runs)
     return out
 
@@ -312,7 +313,7 @@ def explain(db: Database) -> None:
     """EXPLAIN ANALYZE of the national year's tallies statement."""
     def go(s):  # noqa: ANN001, ANN202
         ids = list(s.exec(select(Unit.id)))
-        query = reports.tally_query(s, ids, YEAR_START, YEAR_END, ("unit",))
+        query = tally.tally_query(s, ids, YEAR_START, YEAR_END, ("unit",))
         compiled = query.compile(s.get_bind(), compile_kwargs={"literal_binds": True})
         return [r[0] for r in s.execute(text(f"EXPLAIN (ANALYZE, BUFFERS) {compiled}"))]
     print("\n".join(db.read(go)))

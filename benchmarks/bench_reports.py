@@ -39,7 +39,8 @@ from bot.models import Employee, PledgePeriod, Regu, RoleGrant, Unit
 from bot.org.units import sync_config
 from bot.platform.config import Settings, UnitConfig
 from bot.platform.db import Database
-from bot.reports import reports, views
+from bot.reports import files, tally, views
+from bot.reports.scope import Scope, scope_for
 
 PG_ADMIN = os.environ.get("APEL_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 KANWIL = "Kanwil Bench"
@@ -276,11 +277,11 @@ def check_counts(db: Database) -> None:
     person, which never reads the counts); a benchmark of wrong figures would be worthless."""
     def both(s):  # noqa: ANN001, ANN202
         ids = list(s.exec(select(Unit.id)))
-        kept = reports.tallies(s, ids, YEAR_START, YEAR_END, ("unit",))
-        live: dict[tuple, reports.Tally] = {}
-        for (unit_id, _), t in reports.tallies(s, ids, YEAR_START, YEAR_END,
+        kept = tally.tallies(s, ids, YEAR_START, YEAR_END, ("unit",))
+        live: dict[tuple, tally.Tally] = {}
+        for (unit_id, _), t in tally.tallies(s, ids, YEAR_START, YEAR_END,
                                                ("unit", "employee")).items():
-            live.setdefault((unit_id,), reports.Tally()).add(t)
+            live.setdefault((unit_id,), tally.Tally()).add(t)
         return kept, live
     kept, live = db.read(both)
     if kept != live:
@@ -311,15 +312,15 @@ def measure_unit(db: Database, settings: Settings, runs: int,
                                     .order_by(Regu.name)).first())
 
     def scope(s):  # noqa: ANN001, ANN202
-        return views.Scope(views.scope_for(s, settings, OFFICER).actor, [unit])
+        return Scope(scope_for(s, settings, OFFICER).actor, [unit])
 
     def view(build):  # noqa: ANN001, ANN202
         return lambda: db.call(lambda s: build(s, scope(s)))
 
     def file(kind: str, spec):  # noqa: ANN001, ANN202
         def go() -> None:
-            job = db.call(lambda s: views.prepare_file(s, settings, unit, spec, NOW, kind))
-            out = views.render_file(job)
+            job = db.call(lambda s: files.prepare_file(s, settings, unit, spec, NOW, kind))
+            out = files.render_file(job)
             if keep is not None:
                 keep.mkdir(parents=True, exist_ok=True)
                 (keep / out.filename).write_bytes(out.content)
@@ -353,7 +354,7 @@ def measure_kanwil(db: Database, settings: Settings, runs: int) -> list[tuple[st
 
         def go(spec=spec) -> None:  # noqa: ANN001
             def work(s):  # noqa: ANN001, ANN202
-                sc = views.scope_for(s, settings, OFFICER)
+                sc = scope_for(s, settings, OFFICER)
                 return views.rekap_view(s, settings, sc, spec, NOW)
             view = db.call(work)
             assert "Kanwil Bench" in view.text
@@ -361,9 +362,9 @@ def measure_kanwil(db: Database, settings: Settings, runs: int) -> list[tuple[st
 
     def chart() -> None:  # the ranking of the Kanwil's units: read, then render
         def work(s):  # noqa: ANN001, ANN202
-            sc = views.scope_for(s, settings, OFFICER)
-            return views.prepare_ranking(s, settings, sc, None, parse_period("periode"), NOW)
-        assert views.render_file(db.call(work)).content
+            sc = scope_for(s, settings, OFFICER)
+            return files.prepare_ranking(s, settings, sc, None, parse_period("periode"), NOW)
+        assert files.render_file(db.call(work)).content
     out.append(("Kanwil /grafik periode (1 year)",
                 timed("Kanwil /grafik periode (1 year)", chart, runs)))
     return out

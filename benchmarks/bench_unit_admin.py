@@ -34,7 +34,7 @@ from bot.org.access import actor_for
 from bot.org.units import period_row, sync_config
 from bot.platform.config_loading import load_settings
 from bot.platform.db import Database
-from bot.unit_admin import leave, pakta, swaps
+from bot.unit_admin import leave, pakta, schedule
 from bot.unit_admin.models import DutySwap, PaktaSignature
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -112,7 +112,7 @@ def bench(db: Database, label: str, staff: int, runs: int) -> None:
     ms, _ = timed(runs, lambda: db.call(lambda s: leave.command(
         s, settings, actor=kalapas, text="", now=NOW).text()))
     print(f"  /cuti list of today ({staff // 20} on leave)             {ms:8.1f} ms")
-    ms, _ = timed(runs, lambda: db.call(lambda s: swaps.schedule(
+    ms, _ = timed(runs, lambda: db.call(lambda s: schedule.schedule(
         s, settings, actor=kalapas, text="", now=NOW).text()))
     print(f"  /jadwal with 50 person swaps                     {ms:8.1f} ms")
     plan = plan_apel(settings.unit("lapas-palu"), DAY, "malam", settings.calendar)

@@ -20,8 +20,8 @@ from bot.telegram.app import (
     start_services,
     stop_services,
 )
+from bot.telegram.pacing import Limits
 from bot.telegram.runtime import KEY, Runtime
-from bot.telegram.sender import Limits
 from fake_telegram.server import FakeTelegram
 
 TEST_TOKEN = "123456:TEST-token-for-the-fake-server-only"  # noqa: S105

@@ -47,7 +47,7 @@ LAYER_EXCEPTIONS: dict[tuple[str, str], str] = {
     ("bot.apel.closing", "bot.unit_admin.models"): "Correction",
     ("bot.apel.classification", "bot.unit_admin.models"): "Correction",
     ("bot.org.menus", "bot.unit_admin.models"): "MenuState",
-    ("bot.reports.reports", "bot.unit_admin.models"): "Correction",
+    ("bot.reports.one_unit", "bot.unit_admin.models"): "Correction",
     # The day plan (rotation + swaps) is the core's, but lives in the unit_admin services:
     # effective_plan/moves_on belong in apel/.
     ("bot.apel.opening", "bot.unit_admin.swaps"): "effective_plan, moves_on",

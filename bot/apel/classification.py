@@ -1,6 +1,6 @@
 """The one classification of a person expected at an apel, in SQL.
 
-Every report reads it (bot/reports/reports.py), and so do the per-apel counts kept for closed
+Every report reads it (bot/reports/), and so do the per-apel counts kept for closed
 apel (bot/apel/counts.py). It follows the rules of the report sent when an apel
 closes (bot/apel/closing.py: build_report):
 

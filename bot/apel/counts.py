@@ -142,7 +142,7 @@ def summed(keys: Sequence[str], unit_ids: Sequence[int], start: date, end: date,
            regu_id: int | None = None):  # noqa: ANN201
     """SQL: (keys..., status, n) from the counts of the counted apel of `unit_ids` with duty
     dates in [start, end], in the shape of the live classification's grouped rows
-    (reports.tallies).
+    (bot/reports/tally.py: tallies).
 
     The count rows carry their apel's unit, date and slot, so no apel is read for them: only
     the few stale ones (ix_apel_uncounted) are left out, read live instead (`uncounted`)."""

@@ -217,7 +217,7 @@ def _role(revoked: bool) -> Callable[[Ledger, int, int | None, dict], None]:
 
 
 def _supersede(ledger: Ledger, seq: int, scope: tuple, slots: set | None) -> None:
-    """A new swap revokes the active ones it replaces (bot/unit_admin/swaps.py does the same)."""
+    """A new swap revokes the active ones it replaces (as bot/unit_admin/swap_rules.py does)."""
     rows = ledger.tables["dutyswap"]
     for key in ledger._swaps[scope]:
         row = rows.get(key)

@@ -26,7 +26,9 @@ from typing import TYPE_CHECKING
 from babel.dates import format_date
 
 from bot.platform.texts import LOCALE, persen, render
-from bot.reports.reports import DailySeries, Rollup, Tally, total
+from bot.reports.many_units import Rollup
+from bot.reports.one_unit import DailySeries
+from bot.reports.tally import Tally, total
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

@@ -25,7 +25,7 @@ from bot.models import Apel, OutboxMessage, Unit
 from bot.platform.config import Settings
 from bot.platform.db import Database
 from bot.platform.texts import render
-from bot.reports import reports, views
+from bot.reports import files, one_unit, per_person, replies, tally, views
 
 log = logging.getLogger(__name__)
 
@@ -85,37 +85,37 @@ def _weeks_held(session: Session, wanted: list[tuple[Unit, date]]) -> set[tuple[
 class Digest:
     unit: Unit
     key: str
-    job: views.FileJob  # the week's chart, rendered outside the transaction
+    job: files.FileJob  # the week's chart, rendered outside the transaction
     text: str
 
 
 def collect(session: Session, unit: Unit, week_start: date) -> Digest:
     span = week_span(week_start)
     label = views.period_label(span)
-    series = reports.daily_series(session, unit, span)
+    series = one_unit.daily_series(session, unit, span)
     groups = []
     for name, points in series.series:
-        groups.append((name, reports.total(points.values())))
-    worst = min(groups, key=lambda g: reports.worst_first(g[1], g[0]), default=None)
+        groups.append((name, tally.total(points.values())))
+    worst = min(groups, key=lambda g: tally.worst_first(g[1], g[0]), default=None)
     if worst is not None and not worst[1].due:
         worst = None
-    missers = [p for p in reports.person_totals(session, unit, span)
+    missers = [p for p in per_person.person_totals(session, unit, span)
                if p.total.missing >= MISSED_AGAIN]
     missers.sort(key=lambda p: (-p.total.missing, p.name))
     text = render("rekap_digest", unit=unit, period=label, span=span, total=series.total,
                   worst=worst, missers=missers, at_least=MISSED_AGAIN,
                   missed=series.missed_apel)
     return Digest(unit, key_for(unit.id, week_start),
-                  views.FileJob("grafik", unit, span, label, series), text)
+                  files.FileJob("grafik", unit, span, label, series), text)
 
 
-def queue(session: Session, digest: Digest, chart: views.RenderedFile, now: datetime) -> int:
+def queue(session: Session, digest: Digest, chart: files.RenderedFile, now: datetime) -> int:
     """The text, then the chart, to the Kalapas' chat. Idempotent by key."""
     chat_id = digest.unit.kalapas_chat_id
     outbox.send_message(session, key=digest.key, chat_id=chat_id, text=digest.text, now=now)
-    views.send_file(session, chat_id=chat_id, kind=chart.method_kind, filename=chart.filename,
-                    content=chart.content, caption=chart.caption, key=f"{digest.key}:chart",
-                    now=now)
+    replies.send_file(session, chat_id=chat_id, kind=chart.method_kind,
+                      filename=chart.filename, content=chart.content, caption=chart.caption,
+                      key=f"{digest.key}:chart", now=now)
     return 2
 
 
@@ -127,7 +127,7 @@ def send_due(db: Database, settings: Settings, now: datetime,
         if monotonic_time.monotonic() > until:
             break
         digest = db.read(lambda s, u=unit, w=week_start: collect(s, u, w))
-        chart = views.render_file(digest.job)  # CPU only, outside any transaction
+        chart = files.render_file(digest.job)  # CPU only, outside any transaction
         queued += db.call(lambda s, d=digest, c=chart: queue(s, d, c, now))
         log.info("weekly digest queued for unit %s, week of %s", unit.code, week_start)
     return queued

@@ -35,11 +35,12 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.properties import PageSetupProperties
 from sqlmodel import Session
 
+from bot.apel.classification import MISSING, NOT_REACHED, PENDING, STATUSES
 from bot.calendar.periods import Span
 from bot.models import Unit
 from bot.platform.config import TIMEZONES
 from bot.platform.texts import render
-from bot.reports import reports
+from bot.reports import one_unit, per_person, tally
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DANGEROUS_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -94,10 +95,10 @@ def status_label(status: str) -> str:
 
 @dataclass
 class WorkbookData:
-    rekap: reports.UnitRekap
+    rekap: one_unit.UnitRekap
     regu_names: dict[int | None, str]
-    rows: list[tuple]  # reports.detail_rows
-    people: list[reports.PersonLine]  # reports.person_totals: worst first
+    rows: list[tuple]  # one_unit.detail_rows
+    people: list[per_person.PersonLine]  # per_person.person_totals: worst first
     generated_at: datetime
     period_label: str
 
@@ -105,10 +106,10 @@ class WorkbookData:
 def collect(session: Session, unit: Unit, span: Span, now: datetime,
             period_label: str) -> WorkbookData:
     """Everything the workbook needs, read in one transaction (rendering happens outside)."""
-    return WorkbookData(rekap=reports.unit_rekap(session, unit, span),
-                        regu_names=reports.regu_names(session, [unit.id]),
-                        rows=reports.detail_rows(session, unit, span),
-                        people=reports.person_totals(session, unit, span), generated_at=now,
+    return WorkbookData(rekap=one_unit.unit_rekap(session, unit, span),
+                        regu_names=tally.regu_names(session, [unit.id]),
+                        rows=one_unit.detail_rows(session, unit, span),
+                        people=per_person.person_totals(session, unit, span), generated_at=now,
                         period_label=period_label)
 
 
@@ -125,8 +126,8 @@ def _detail_values(data: WorkbookData) -> tuple[list[tuple], list[tuple]]:
     offset = data.generated_at.astimezone(zone).utcoffset() or timedelta(0)  # no DST here
     slots = {s: s.capitalize() for s in ("pagi", "siang", "malam")}
     regu = {k: safe_text(v) for k, v in data.regu_names.items()}
-    status = {s: status_label(s) for s in reports.STATUSES}
-    notes = dict(zip(("after_deadline", reports.PENDING, reports.NOT_REACHED),
+    status = {s: status_label(s) for s in STATUSES}
+    notes = dict(zip(("after_deadline", PENDING, NOT_REACHED),
                      labels("notes"), strict=True))
     detail: list[tuple] = []
     missing: list[tuple] = []
@@ -137,7 +138,7 @@ def _detail_values(data: WorkbookData) -> tuple[list[tuple], list[tuple]]:
             safe_text(reason) if reason else notes.get(st))
         group = regu.get(regu_id, "?")
         detail.append((day, slots.get(slot, slot), group, nip, name, status[st], local, note))
-        if st == reports.MISSING:
+        if st == MISSING:
             missing.append((day, slots.get(slot, slot), group, nip, name))
     return detail, missing
 
@@ -266,7 +267,7 @@ def _style_ids(cell: Cell) -> tuple[int, int]:
     return plain, quoted
 
 
-def _tally_row(ws, row: int, name: str, t: reports.Tally, bold: bool = False) -> None:  # noqa: ANN001
+def _tally_row(ws, row: int, name: str, t: tally.Tally, bold: bool = False) -> None:  # noqa: ANN001
     values = [name, t.expected, t.on_time, t.late, t.leave, t.corrected, t.missing,
               t.pending, t.not_reached, t.ratio]
     for i, value in enumerate(values, 1):
@@ -321,7 +322,7 @@ def _summary_sheet(ws, data: WorkbookData) -> None:  # noqa: ANN001
 
 
 def _person_sheet(ws, data: WorkbookData) -> None:  # noqa: ANN001
-    """One row per person over the period, worst first, as sorted by reports.person_totals."""
+    """One row per person over the period, worst first, as sorted by per_person.person_totals."""
     table_head(ws, labels("person_headers"), PERSON_WIDTHS)
     admin = data.regu_names.get(None, "")
     for row, p in enumerate(data.people, 2):

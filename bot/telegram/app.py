@@ -33,8 +33,9 @@ from bot.telegram.handlers import (
 )
 from bot.telegram.http import AiohttpRequest
 from bot.telegram.ops_server import OpsServer, Probes
+from bot.telegram.pacing import Limits
 from bot.telegram.runtime import KEY, Runtime
-from bot.telegram.sender import Limits, OutboxSender
+from bot.telegram.sender import OutboxSender
 from bot.telegram.updates import UpdatePump
 
 log = logging.getLogger(__name__)

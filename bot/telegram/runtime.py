@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     from bot.platform.leadership import Leadership
     from bot.scheduler import ApelScheduler
     from bot.telegram.ops_server import OpsServer
-    from bot.telegram.sender import Limits, OutboxSender
+    from bot.telegram.pacing import Limits
+    from bot.telegram.sender import OutboxSender
     from bot.telegram.updates import UpdatePump
 
 T = TypeVar("T")

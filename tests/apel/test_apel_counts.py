@@ -17,7 +17,7 @@ from bot.calendar.duty import plan_apel
 from bot.delivery import outbox
 from bot.models import Apel, ApelStatusCount, Employee, OutboxMessage, Pledge
 from bot.org.access import actor_for
-from bot.reports import reports
+from bot.reports import tally
 from bot.unit_admin import corrections, leave
 from tests.unit_admin.test_unit_admin import DAY, DEWI, KPLP, REGU_D, _closed_pagi, utc
 from tests.unit_admin.test_unit_admin import world as unit_admin_world  # noqa: F401 (a fixture)
@@ -34,9 +34,9 @@ def kept_and_live(db, apel_id: int) -> tuple[dict, dict]:
     the live classification gives them (per person, which never reads the kept counts)."""
     def read(s):
         unit_id = s.get(Apel, apel_id).unit_id
-        kept = reports.tallies(s, [unit_id], DAY, DAY, ("apel", "regu"))
-        live: dict[tuple, reports.Tally] = defaultdict(reports.Tally)
-        for (a, r, _), t in reports.tallies(s, [unit_id], DAY, DAY,
+        kept = tally.tallies(s, [unit_id], DAY, DAY, ("apel", "regu"))
+        live: dict[tuple, tally.Tally] = defaultdict(tally.Tally)
+        for (a, r, _), t in tally.tallies(s, [unit_id], DAY, DAY,
                                             ("apel", "regu", "employee")).items():
             live[(a, r)].add(t)
         return kept, dict(live)
@@ -52,7 +52,7 @@ def is_current(db, apel_id: int) -> bool:
 def figures(db, apel_id: int) -> tuple:
     kept, live = kept_and_live(db, apel_id)
     assert kept == live
-    t = reports.total(kept.values())
+    t = tally.total(kept.values())
     return (t.expected, t.on_time, t.late, t.leave, t.corrected, t.missing)
 
 
@@ -176,7 +176,7 @@ def test_an_apel_closed_with_a_briefing_in_flight_is_counted_once_it_settles(pal
     assert db.call(apel_counts.recount_stale) == 1
     kept, live = kept_and_live(db, apel_id)
     assert is_current(db, apel_id) and kept == live
-    assert reports.total(kept.values()).not_reached == 0
+    assert tally.total(kept.values()).not_reached == 0
 
 
 def test_a_close_and_a_pledge_being_written_do_not_deadlock(palu, settings):
@@ -205,4 +205,4 @@ def test_a_close_and_a_pledge_being_written_do_not_deadlock(palu, settings):
          meanwhile=lambda s: closing.close_apel(s, s.get(Apel, apel_id), utc(23, 31)))
     kept, live = kept_and_live(db, apel_id)
     assert is_current(db, apel_id) and kept == live
-    assert reports.total(kept.values()).late == 1
+    assert tally.total(kept.values()).late == 1

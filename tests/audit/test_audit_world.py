@@ -19,7 +19,7 @@ from bot.org import registration, roles
 from bot.org.access import actor_for
 from bot.platform.config import Settings
 from bot.platform.db import Database
-from bot.unit_admin import corrections, leave, pakta, swaps
+from bot.unit_admin import corrections, leave, pakta, swap_command, swap_rules, swaps
 from tests.factories import (
     BUDI,
     DEWI,
@@ -83,10 +83,10 @@ def _leave_swaps_pakta(s: Session, settings: Settings, now: datetime) -> None:
     leave.command(s, settings, actor=kplp, text="Agus 28-11-2024 s.d. 30-11-2024 cuti", now=now)
     agus = max(r.id for r in s.exec(select(Leave)))
     leave.end_early(s, actor=kplp, leave_id=agus, now=now)
-    swaps.command(s, settings, actor=kplp, text="besok malam Regu C", now=now)
-    swaps.command(s, settings, actor=kplp, text="besok siang Citra Dewi", now=now)
+    swap_command.command(s, settings, actor=kplp, text="besok malam Regu C", now=now)
+    swap_command.command(s, settings, actor=kplp, text="besok siang Citra Dewi", now=now)
     first = min(r.id for r in s.exec(select(swaps.DutySwap)))
-    swaps.revoke(s, settings, actor=kplp, swap_id=first, now=now)
+    swap_rules.revoke(s, settings, actor=kplp, swap_id=first, now=now)
     budi = actor_for(s, settings, BUDI)
     pakta.command(s, settings, actor=budi, text="", now=now)
     pakta.sign(s, settings, actor=budi, typed=nip(2), now=now)

@@ -10,7 +10,7 @@ from sqlmodel import select
 
 from bot.delivery import outbox
 from bot.models import OutboxMessage
-from bot.telegram.sender import Limits
+from bot.telegram.pacing import Limits
 from tests.delivery.test_faults import GROUPS, all_settled, delivered_texts, queue, running
 
 # Two sends a second: the rest of a batch waits its turn in the sender, not on the wire.

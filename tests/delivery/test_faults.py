@@ -20,7 +20,8 @@ from bot.models import OutboxMessage, Pledge, Regu
 from bot.org.units import sync_config
 from bot.platform.clock import RunningClock
 from bot.platform.texts import render
-from bot.telegram.sender import Limits, failure_kind
+from bot.telegram.pacing import Limits
+from bot.telegram.send_outcomes import failure_kind
 from fake_telegram.deployment import (
     ZONES,
     BotProcess,

@@ -256,7 +256,7 @@ async def test_kalapas_asks_everything(world, caplog):
                                      "/unduh", "/grafik"])
 async def test_refused_politely_and_logged(world, caplog, command):
     server = world.server
-    caplog.set_level(logging.WARNING, logger="bot.reports.views")
+    caplog.set_level(logging.WARNING, logger="bot.reports.scope")
     for user in (BUDI, KARUPAM):  # a guard and a Karupam: no report role
         answer = await ask(world, user, command, "Mohon maaf")
         assert "Kalapas/Karutan/Kepala LPKA, Satgas Netralitas, petugas Kanwil" in answer.text

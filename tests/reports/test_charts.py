@@ -13,7 +13,9 @@ from PIL import Image
 from bot.calendar.periods import RANGE, PeriodSpec, Span
 from bot.models import Unit
 from bot.reports import charts
-from bot.reports.reports import DailySeries, Rollup, RollupLine, Tally, total, worst_first
+from bot.reports.many_units import Rollup, RollupLine
+from bot.reports.one_unit import DailySeries
+from bot.reports.tally import Tally, total, worst_first
 
 UNIT = Unit(id=1, code="lapas-palu", name="Lapas Kelas IIA Palu", kind="Lapas",
             kanwil="Kanwil Sulawesi Tengah", timezone="Asia/Makassar", kalapas_chat_id=1)

@@ -15,7 +15,7 @@ from sqlmodel import col, select
 from bot.models import OutboxMessage, Unit
 from bot.platform.clock import FakeClock
 from bot.platform.config import ReportsConfig
-from bot.reports import digest
+from bot.reports import digest, files
 from bot.scheduler import ApelScheduler
 from tests.report_factories import add_apel, add_pledge, seed_palu
 
@@ -92,7 +92,7 @@ def test_the_digest_says_the_share_the_lowest_regu_and_who_missed_again(db, on, 
 
 def test_the_digest_chart_is_the_week_chart(db, on, week):
     found = db.read(lambda s: digest.collect(s, week, WEEK))
-    rendered = digest.views.render_file(found.job)
+    rendered = files.render_file(found.job)
     image = Image.open(io.BytesIO(rendered.content))
     assert image.size == (1280, 720) and rendered.method_kind == "photo"
     if out := os.environ.get("APEL_VIEWS_DIR"):  # to look at it: APEL_VIEWS_DIR=/tmp/views

@@ -13,7 +13,7 @@ from bot.audit.models import AuditEntry
 from bot.cli import main
 from bot.models import RoleGrant
 from bot.platform.db import Database
-from bot.reports import views as report_views
+from bot.reports import scope as report_scope
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,18 +52,18 @@ def test_grant_list_revoke(config, capsys, settings):
     assert "7002  satgas  unit lapas-palu" in out and "7003  admin   all" in out
 
     db = Database(tomllib.loads(config.read_text())["database"]["url"])
-    scope = db.call(lambda s: report_views.scope_for(s, settings, 7001))
+    scope = db.call(lambda s: report_scope.scope_for(s, settings, 7001))
     assert [u.code for u in scope.units] == ["lapas-cilacap"]
-    scope = db.call(lambda s: report_views.scope_for(s, settings, 7002))
+    scope = db.call(lambda s: report_scope.scope_for(s, settings, 7002))
     assert [u.code for u in scope.units] == ["lapas-palu"]
-    assert len(db.call(lambda s: report_views.scope_for(s, settings, 7003)).units) == 2
+    assert len(db.call(lambda s: report_scope.scope_for(s, settings, 7003)).units) == 2
 
     assert run(config, "role", "revoke", "--user", "7001", "--role", "kanwil",
                "--kanwil", "Kanwil Jawa Tengah") == 0
     assert "revoked grant 1" in capsys.readouterr().out
     assert run(config, "role", "revoke", "--user", "7001", "--role", "kanwil",
                "--kanwil", "Kanwil Jawa Tengah") == 1
-    assert not db.call(lambda s: report_views.scope_for(s, settings, 7001)).allowed
+    assert not db.call(lambda s: report_scope.scope_for(s, settings, 7001)).allowed
     assert run(config, "role", "list", "--user", "7001", "--all") == 0
     assert "revoked" in capsys.readouterr().out
     rows = db.call(lambda s: s.exec(select(RoleGrant).order_by(RoleGrant.id)).all())
@@ -92,6 +92,6 @@ def test_satgas_per_kanwil_sees_its_units(config, settings):
     assert run(config, "role", "grant", "--user", "7009", "--role", "satgas",
                "--kanwil", "Kanwil Sulawesi Tengah") == 0
     db = Database(tomllib.loads(config.read_text())["database"]["url"])
-    scope = db.call(lambda s: report_views.scope_for(s, settings, 7009))
+    scope = db.call(lambda s: report_scope.scope_for(s, settings, 7009))
     assert [u.code for u in scope.units] == ["lapas-palu"]
     db.dispose()

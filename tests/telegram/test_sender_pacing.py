@@ -6,22 +6,19 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from datetime import UTC, datetime
 
-from bot.platform.clock import FakeClock
-from bot.telegram.sender import ChatWindows, Limits, OutboxSender
+from bot.telegram.pacing import ChatWindows, GlobalPace, Limits
 
 PER_WINDOW, WINDOW = 10, 0.25  # 40/s
 
 
 async def test_pace_keeps_the_window_and_makes_up_late_wakeups():
     limits = Limits(global_per_window=PER_WINDOW, global_window_seconds=WINDOW)
-    sender = OutboxSender(None, None, FakeClock(datetime(2024, 1, 1, tzinfo=UTC)),  # type: ignore[arg-type]
-                          limits=limits)
+    pace = GlobalPace(limits)
     starts = []
     for i in range(80):
-        await sender._pace()
-        sender._answer_came()  # answered at once
+        await pace.turn()
+        pace.answered()  # answered at once
         starts.append(time.monotonic())
         if i % 7 == 3:
             time.sleep(0.03)  # the event loop is busy elsewhere: the next wake-up is late
@@ -34,15 +31,14 @@ async def test_pace_keeps_the_window_and_makes_up_late_wakeups():
 
 async def test_a_long_pause_does_not_become_a_burst():
     limits = Limits(global_per_window=PER_WINDOW, global_window_seconds=WINDOW)
-    sender = OutboxSender(None, None, FakeClock(datetime(2024, 1, 1, tzinfo=UTC)),  # type: ignore[arg-type]
-                          limits=limits)
-    await sender._pace()
-    sender._answer_came()
+    pace = GlobalPace(limits)
+    await pace.turn()
+    pace.answered()
     time.sleep(1.0)  # nothing to send for a while
     starts = []
     for _ in range(PER_WINDOW + 1):
-        await sender._pace()
-        sender._answer_came()
+        await pace.turn()
+        pace.answered()
         starts.append(time.monotonic())
     gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
     assert min(gaps) >= WINDOW / PER_WINDOW / 2 - 0.002  # at most double speed while catching up
@@ -53,16 +49,15 @@ async def test_requests_travelling_unevenly_cannot_bunch_into_one_window():
     """Telegram counts a request when it arrives, anywhere between its start and its answer.
     However long each takes, no window can be made to hold more than PER_WINDOW arrivals."""
     limits = Limits(global_per_window=PER_WINDOW, global_window_seconds=WINDOW)
-    sender = OutboxSender(None, None, FakeClock(datetime(2024, 1, 1, tzinfo=UTC)),  # type: ignore[arg-type]
-                          limits=limits)
+    pace = GlobalPace(limits)
     rng = random.Random(7)
     spans: list[tuple[float, float]] = []
 
     async def one() -> None:
-        await sender._pace()
+        await pace.turn()
         start = time.monotonic()
         await asyncio.sleep(rng.choice([0.0, 0.01, 0.08, 0.2]))  # uneven travel
-        sender._answer_came()
+        pace.answered()
         spans.append((start, time.monotonic()))
 
     await asyncio.gather(*(one() for _ in range(4 * PER_WINDOW)))

@@ -21,7 +21,7 @@ from bot.org.access import actor_for
 from bot.platform.config import RotationOverride
 from bot.platform.texts import render
 from bot.scheduler import ApelScheduler
-from bot.unit_admin import corrections, leave, pakta, swaps
+from bot.unit_admin import corrections, leave, pakta, schedule, swap_command, swaps
 from bot.unit_admin.common import DateWords, Jurisdiction, Origin, find_people, split_dates
 from bot.unit_admin.models import (
     Correction,
@@ -344,8 +344,8 @@ def test_regu_swap_exchanges_and_open_apel_honours_it(world, settings):
     now = BEFORE_PAGI
     kplp = actor(world, settings, KPLP)
     # Regu A (siang) takes pagi: Regu D, displaced, takes siang.
-    reply = call(world, lambda s: swaps.command(s, settings, actor=kplp,
-                                                text="hari ini pagi Regu A", now=now))
+    reply = call(world, lambda s: swap_command.command(s, settings, actor=kplp,
+                                                       text="hari ini pagi Regu A", now=now))
     assert reply.template == "tukar_saved"
     assert [p.regu for p in reply.context["plans"]] == ["Regu A", "Regu D", "Regu B"]
     rows = call(world, lambda s: s.exec(select(DutySwap).order_by(DutySwap.id)).all())
@@ -354,8 +354,8 @@ def test_regu_swap_exchanges_and_open_apel_honours_it(world, settings):
         OutboxMessage.key.startswith("swap-group:"))).all())  # type: ignore[attr-defined]
     assert sorted(groups) == [-1001000000004, -1001000000001]
     # Regu C (off) takes malam: Regu B is off instead.
-    call(world, lambda s: swaps.command(s, settings, actor=kplp, text="hari ini malam C",
-                                        now=now))
+    call(world, lambda s: swap_command.command(s, settings, actor=kplp, text="hari ini malam C",
+                                               now=now))
     plans = call(world, lambda s: swaps.day_plans(s, settings, _palu(s), DAY))
     assert [p.regu for p in plans] == ["Regu A", "Regu D", "Regu C"]
     # The apel opens with Regu A's people and the administration staff with the KPLP (not the
@@ -371,11 +371,11 @@ def test_regu_swap_exchanges_and_open_apel_honours_it(world, settings):
         Briefing.apel_id == apel.id)).all())
     assert -1001000000001 in briefings and -1001000000004 not in briefings
     # Opened: no more changes to it; the undo button says so.
-    late = call(world, lambda s: swaps.command(s, settings, actor=kplp,
-                                               text="hari ini pagi Regu B", now=utc(23, 5)))
+    late = call(world, lambda s: swap_command.command(s, settings, actor=kplp,
+                                                      text="hari ini pagi Regu B", now=utc(23, 5)))
     assert late.context["result"] == "already_open"
-    undo = call(world, lambda s: swaps.press(s, settings, actor=kplp,
-                                             data=f"t:u:{rows[0].id}", now=utc(23, 5)))
+    undo = call(world, lambda s: swap_command.press(s, settings, actor=kplp,
+                                                    data=f"t:u:{rows[0].id}", now=utc(23, 5)))
     assert "sudah dimulai" in undo.toast
     kinds = call(world, lambda s: s.exec(select(AuditEntry.kind)).all())
     assert kinds.count("swap.recorded") == 2
@@ -396,32 +396,32 @@ def test_swap_rights_and_undo(world, settings):
             (KARUPAM_A, "besok siang Dewi", "not_found"),  # not in his regu
             (KPLP, "01-11-2024 pagi Regu C", "past"),
             (KPLP, "hari ini pagi Regu D", "already")]:
-        out = call(world, lambda s, w=who, t=text: swaps.command(
+        out = call(world, lambda s, w=who, t=text: swap_command.command(
             s, settings, actor=actor_for(s, settings, w), text=t, now=now))
         assert out.context.get("result") == result, (who, text)
-    usage = call(world, lambda s: swaps.command(s, settings, actor=actor_for(s, settings, KPLP),
-                                                text="besok", now=now))
+    usage = call(world, lambda s: swap_command.command(
+        s, settings, actor=actor_for(s, settings, KPLP), text="besok", now=now))
     assert usage.template == "tukar_usage"
     # The Karupam moves his own man; the undo puts him back.
-    moved = call(world, lambda s: swaps.command(
+    moved = call(world, lambda s: swap_command.command(
         s, settings, actor=actor_for(s, settings, KARUPAM_D), text="hari ini siang Budi",
         now=now))
     assert moved.template == "tukar_saved" and moved.context["own"] == "pagi"
     assert call(world, lambda s: swaps.moves_on(s, _palu(s).id, DAY))[0].slot == "siang"
     undo = moved.keyboard[0][0]["callback_data"]
-    refused = call(world, lambda s: swaps.press(s, settings, actor=actor_for(s, settings, BUDI),
-                                                data=undo, now=now))
+    refused = call(world, lambda s: swap_command.press(
+        s, settings, actor=actor_for(s, settings, BUDI), data=undo, now=now))
     assert "tidak berwenang" in refused.toast
-    ok = call(world, lambda s: swaps.press(s, settings, actor=actor_for(s, settings, KPLP),
-                                           data=undo, now=now))
+    ok = call(world, lambda s: swap_command.press(s, settings, actor=actor_for(s, settings, KPLP),
+                                                  data=undo, now=now))
     assert ok.reply.template == "tukar_revoked"
     assert call(world, lambda s: swaps.moves_on(s, _palu(s).id, DAY)) == []
     assert len(call(world, lambda s: s.exec(select(DutySwap)).all())) == 1  # kept, revoked
 
 
 def test_person_swap_moves_the_expected_list(world, settings):
-    call(world, lambda s: swaps.command(s, settings, actor=actor_for(s, settings, KPLP),
-                                        text="hari ini siang Dewi Lestari", now=BEFORE_PAGI))
+    call(world, lambda s: swap_command.command(s, settings, actor=actor_for(s, settings, KPLP),
+                                               text="hari ini siang Dewi Lestari", now=BEFORE_PAGI))
     palu = settings.unit("lapas-palu")
     pagi = call(world, lambda s: opening.open_apel(
         s, settings, plan_apel(palu, DAY, "pagi", settings.calendar), utc(23, 0)))
@@ -445,24 +445,24 @@ def test_person_swap_moves_the_expected_list(world, settings):
 
 def test_jadwal_shows_swaps_in_local_time(world, settings):
     now = BEFORE_PAGI
-    call(world, lambda s: swaps.command(s, settings, actor=actor_for(s, settings, KPLP),
-                                        text="hari ini pagi Regu C", now=now))
-    call(world, lambda s: swaps.command(s, settings, actor=actor_for(s, settings, KPLP),
-                                        text="hari ini malam Budi", now=now))
-    reply = call(world, lambda s: swaps.schedule(s, settings, actor=actor_for(s, settings, AGUS),
-                                                 text="", now=now))
+    call(world, lambda s: swap_command.command(s, settings, actor=actor_for(s, settings, KPLP),
+                                               text="hari ini pagi Regu C", now=now))
+    call(world, lambda s: swap_command.command(s, settings, actor=actor_for(s, settings, KPLP),
+                                               text="hari ini malam Budi", now=now))
+    reply = call(world, lambda s: schedule.schedule(s, settings, actor=actor_for(s, settings, AGUS),
+                                                    text="", now=now))
     text = re.sub(r"<[^>]+>", "", reply.text())
     assert "Selasa, 26 November 2024" in text
     assert "Apel pagi 07.00 WITA: Regu C (tukar jaga) + staf administrasi" in text
     assert "Apel siang 13.00 WITA: Regu A" in text
     assert "Libur: Regu D" in text and "Budi Santoso — apel malam" in text
-    tomorrow = call(world, lambda s: swaps.schedule(
+    tomorrow = call(world, lambda s: schedule.schedule(
         s, settings, actor=actor_for(s, settings, AGUS), text="besok", now=now)).text()
     assert "Rabu, 27 November 2024" in tomorrow and "(tukar jaga)" not in tomorrow
-    bad = call(world, lambda s: swaps.schedule(s, settings, actor=actor_for(s, settings, AGUS),
-                                               text="kapan-kapan", now=now))
+    bad = call(world, lambda s: schedule.schedule(s, settings, actor=actor_for(s, settings, AGUS),
+                                                  text="kapan-kapan", now=now))
     assert bad.context["result"] == "usage"
-    assert call(world, lambda s: swaps.schedule(
+    assert call(world, lambda s: schedule.schedule(
         s, settings, actor=actor_for(s, settings, STRANGER), text="", now=now)
     ).context["result"] == "not_registered"
 
@@ -712,14 +712,14 @@ def test_end_search_and_upcoming_swaps(world, settings):
     refused = call(world, lambda s: leave.command(
         s, settings, actor=actor_for(s, settings, DEWI), text="selesai Budi", now=now))
     assert refused.context["result"] == "not_allowed"
-    call(world, lambda s: swaps.command(s, settings, actor=kplp, text="besok apel pagi Regu A",
-                                        now=now))
-    call(world, lambda s: swaps.command(s, settings, actor=kplp, text="besok malam Budi",
-                                        now=now))
-    listed = call(world, lambda s: swaps.command(s, settings, actor=kplp, text="", now=now))
+    call(world, lambda s: swap_command.command(s, settings, actor=kplp,
+                                               text="besok apel pagi Regu A", now=now))
+    call(world, lambda s: swap_command.command(s, settings, actor=kplp, text="besok malam Budi",
+                                               now=now))
+    listed = call(world, lambda s: swap_command.command(s, settings, actor=kplp, text="", now=now))
     assert listed.template == "tukar_list" and len(listed.keyboard) == 2
     assert "27-11-2024 apel pagi: Regu A" in listed.text()
-    karupam = call(world, lambda s: swaps.command(
+    karupam = call(world, lambda s: swap_command.command(
         s, settings, actor=actor_for(s, settings, KARUPAM_D), text="", now=now))
     assert [b[0]["text"] for b in karupam.keyboard] == ["Batalkan: 27-11-2024 malam — Budi Santoso"]
     own = call(world, lambda s: pakta.command(s, settings, actor=actor_for(s, settings, KALAPAS),

@@ -12,9 +12,9 @@ from sqlmodel import select
 
 from bot.models import ApelExpected, Employee, Leave, OutboxMessage, RoleGrant, Unit
 from bot.org.access import actor_for, visible_units
-from bot.reports import views as report_views
+from bot.reports import scope as report_scope
 from bot.unit_admin import common as unit_common
-from bot.unit_admin import corrections, leave, pakta, swaps
+from bot.unit_admin import corrections, leave, pakta, schedule
 from bot.unit_admin.models import Correction, LeaveRequest
 from tests.factories import add_employee
 from tests.unit_admin import test_unit_admin as ua
@@ -67,7 +67,7 @@ def test_kalapas_known_by_chat_and_satgas_per_kanwil_see_the_same_everywhere(wor
         def views(s, tg=tg):
             person = actor_for(s, settings, tg)
             return ([u.id for u in visible_units(s, person)],
-                    [u.id for u in report_views.scope_for(s, settings, tg).units],
+                    [u.id for u in report_scope.scope_for(s, settings, tg).units],
                     unit_common.reader_scope(s, person),
                     pakta.command(s, settings, actor=person, text="", now=NOW).template)
 
@@ -97,8 +97,8 @@ def test_jadwal_when_own_unit_is_inactive(world, settings):
         s.add(unit)
 
     world.call(deactivate)
-    reply = world.call(lambda s: swaps.schedule(s, settings, actor=actor_for(s, settings, AGUS),
-                                                text="", now=NOW))
+    reply = world.call(lambda s: schedule.schedule(s, settings, actor=actor_for(s, settings, AGUS),
+                                                   text="", now=NOW))
     assert reply.context["result"] == "usage"
 
 

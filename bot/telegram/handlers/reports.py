@@ -1,8 +1,8 @@
 """/rekap, /belum, /status, /regu, /unduh, /grafik and their `q:` buttons (private chat only).
 
 Thin: parse, check who asks (from the database, on every command and every press), call
-bot/reports/views.py, answer through the outbox. Workbooks and charts are read in one
-transaction and rendered in a worker thread, so nobody waits behind them.
+bot/reports/ (views.py, files.py), answer through the outbox (replies.py). Workbooks and charts
+are read in one transaction and rendered in a worker thread, so nobody waits behind them.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ from bot.calendar.periods import (
     split_period,
 )
 from bot.platform.texts import render
-from bot.reports import views
+from bot.reports import buttons, files, replies, views
+from bot.reports.scope import log_refusal, scope_for
 from bot.telegram.handlers.common import is_private, real_user_id, reply_key, toast
 from bot.telegram.runtime import Runtime, runtime
 
@@ -60,7 +61,7 @@ async def _gate(update: Update, context: ContextTypes.DEFAULT_TYPE, command: str
     user_id = real_user_id(update)
     if user_id is None:
         who = update.effective_user.id if update.effective_user else None
-        views.log_refusal(command, who, None, "(anonymous admin, channel or service account)")
+        log_refusal(command, who, None, "(anonymous admin, channel or service account)")
         await rt.reply(chat_id, "rekap_refused", key=key, reason="anonymous")
         return None
     if not is_private(update):
@@ -78,15 +79,15 @@ async def _gate(update: Update, context: ContextTypes.DEFAULT_TYPE, command: str
     return asked
 
 
-async def _answer(asked: Asked, command: str, build: views.Build, *, pressed: bool = False,
+async def _answer(asked: Asked, command: str, build: replies.Build, *, pressed: bool = False,
                   edit_message_id: int | None = None) -> bool:
     """Check the scope, build the view and queue it, in one transaction. False: refused."""
     rt, user_id, now = asked.rt, asked.user_id, asked.rt.clock.now()
-    scope, ok = await rt.run(lambda s: views.answer(
+    scope, ok = await rt.run(lambda s: replies.answer(
         s, rt.settings, user_id=user_id, chat_id=asked.chat_id, key=asked.key, now=now,
         build=build, pressed=pressed, edit_message_id=edit_message_id))
     if not ok:
-        views.log_refusal(command, user_id, scope)
+        log_refusal(command, user_id, scope)
     rt.wake_sender()
     return ok
 
@@ -151,16 +152,16 @@ async def _send_file(rt: Runtime, kind: str, user_id: int, chat_id: int, key: st
                      unit_id: int | None, spec: PeriodSpec, *, command: bool) -> bool:
     """Read (one transaction), render (worker thread), send (outbox). False: refused."""
     now = rt.clock.now()
-    scope, job, ok = await rt.run(lambda s: views.read_file_request(
+    scope, job, ok = await rt.run(lambda s: files.read_file_request(
         s, rt.settings, user_id=user_id, chat_id=chat_id, key=key, now=now, kind=kind,
         unit_id=unit_id, spec=spec, command=command))
     if not ok:
-        views.log_refusal(kind, user_id, scope, f"unit {unit_id}")
+        log_refusal(kind, user_id, scope, f"unit {unit_id}")
     if job is not None:
-        done = await asyncio.to_thread(views.render_file, job)
+        done = await asyncio.to_thread(files.render_file, job)
         log.info("%s for tg:%s: unit %s %s..%s, %d bytes", kind, user_id, job.unit.code,
                  job.span.start, job.span.end, len(done.content))
-        await rt.run(lambda s: views.send_file(
+        await rt.run(lambda s: replies.send_file(
             s, chat_id=chat_id, kind=done.method_kind, filename=done.filename,
             content=done.content, caption=done.caption, key=f"{key}:file", now=now))
     rt.wake_sender()
@@ -173,11 +174,11 @@ async def _send_file(rt: Runtime, kind: str, user_id: int, chat_id: int, key: st
 async def press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     rt = runtime(context)
     query = update.callback_query
-    parsed = views.parse_callback(query.data)
+    parsed = buttons.parse_callback(query.data)
     user_id = real_user_id(update)
     if parsed is None or user_id is None:
         if user_id is None:
-            views.log_refusal(f"button {query.data!r}", None, None, "(anonymous)")
+            log_refusal(f"button {query.data!r}", None, None, "(anonymous)")
         await toast(update, render("toast_invalid"))
         return
     message = query.message
@@ -186,11 +187,11 @@ async def press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     chat_id, key, now = user_id, f"q:{query.id}", rt.clock.now()
     action, target, spec = parsed.action, parsed.target, parsed.spec
 
-    if action in views.FILE_ACTIONS:
+    if action in buttons.FILE_ACTIONS:
         # Check first (cheap), so a refusal is not announced as "being prepared".
-        scope = await rt.run(lambda s: views.scope_for(s, rt.settings, user_id))
+        scope = await rt.run(lambda s: scope_for(s, rt.settings, user_id))
         if not scope.allowed or (target is not None and scope.unit(target) is None):
-            views.log_refusal(f"button {query.data}", user_id, scope)
+            log_refusal(f"button {query.data}", user_id, scope)
             await toast(update, render("rekap_toast", part="refused"))
             return
         await toast(update, render("rekap_toast", part="preparing"))

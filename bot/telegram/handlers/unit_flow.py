@@ -24,7 +24,7 @@ Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
 
 def command_handler(service: Callable[..., Reply], *, private_only: bool = True) -> Handler:
     """The handler of a command whose service is `service(session, settings, *, actor, text,
-    now)` (leave.command, swaps.command, ...): run_command with the runtime's settings."""
+    now)` (leave.command, swap_command.command, ...): run_command with the runtime's settings."""
     async def handle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         settings = runtime(context).settings
         await run_command(update, context, lambda s, actor, text, now: service(
@@ -35,7 +35,8 @@ def command_handler(service: Callable[..., Reply], *, private_only: bool = True)
 
 def press_handler(service: Callable[..., PressOutcome]) -> Handler:
     """The handler of a feature's buttons whose service is `service(session, settings, *, actor,
-    data, now, origin)` (leave.press, swaps.press, ...): run_press with the runtime's settings."""
+    data, now, origin)` (leave.press, swap_command.press, ...): run_press with the runtime's
+    settings."""
     async def handle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         settings = runtime(context).settings
         await run_press(update, context, lambda s, actor, data, now, origin: service(
