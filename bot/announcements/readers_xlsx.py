@@ -6,6 +6,7 @@ import io
 from zoneinfo import ZoneInfo
 
 from bot.announcements.read_report import ReadReport
+from bot.delivery import outbox
 from bot.platform.texts import render
 
 XLSX_WIDTHS = (34, 20, 30, 20, 12, 10, 20)
@@ -35,3 +36,10 @@ def workbook(report: ReadReport) -> bytes:
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+def document(report: ReadReport) -> dict:
+    """The workbook as a sendDocument payload, named by the announcement, with its caption."""
+    return outbox.document_payload(f"konfirmasi-pengumuman-{report.announcement.id}.xlsx",
+                                   workbook(report),
+                                   render("announce_xlsx_caption", report=report))

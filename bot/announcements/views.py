@@ -1,8 +1,10 @@
-"""What the announcement dialogs show: keyboards as plain data, the /dibaca report's text."""
+"""What the announcement dialogs show: keyboards as plain data, the /dibaca report's text, the
+"Sudah dibaca" toast."""
 
 from __future__ import annotations
 
 from bot.announcements.buttons import COMPOSE, FOLLOW_UP
+from bot.announcements.confirmations import AckOutcome
 from bot.announcements.posts import excerpt
 from bot.announcements.read_report import ReadReport
 from bot.announcements.targets import TargetOption
@@ -71,3 +73,15 @@ def report_keyboard(report: ReadReport) -> Keyboard:
 def withdraw_keyboard(announcement_id: int) -> Keyboard:
     return [[_follow_up("announce_button_withdraw_yes", "withdraw_yes", announcement_id),
              _follow_up("announce_button_withdraw_no", "withdraw_no", announcement_id)]]
+
+
+def toast(what: str) -> str:
+    """The short answer to a compose or follow-up button: what happened (announce_toast)."""
+    return render("announce_toast", what=what)
+
+
+def ack_toast(outcome: AckOutcome) -> str:
+    """The answer to a "Sudah dibaca" press: recorded (at what time, in the presser's zone),
+    recorded before, or why not."""
+    return render("announce_toast_ack", result=outcome.result.value, name=outcome.name or "",
+                  at=outcome.at, zone=outcome.timezone)

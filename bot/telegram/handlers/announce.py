@@ -1,4 +1,8 @@
-"""/umumkan (compose, preview, send), the "Sudah dibaca" button, /dibaca, /pengumuman, /tarik.
+"""/umumkan (compose, preview, send), the "Sudah dibaca" button, and the wiring of every
+announcement handler (/dibaca, /pengumuman, /tarik and the buttons under a report are in
+announce_follow_up.py). Each handler parses the update, calls the dialog
+(bot/announcements/dialog.py) and renders what comes back: a toast, the conversation's next
+stage. The answers themselves are in the outbox.
 
 The compose conversation and concurrent updates: the Application runs with
 concurrent_updates(True), and PTB's ConversationHandler warns that it expects updates one by
@@ -22,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import warnings
+from collections.abc import Callable
 
 from sqlalchemy.exc import SQLAlchemyError
 from telegram import Update
@@ -37,25 +42,13 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
-from bot.announcements import (
-    compose,
-    confirmations,
-    listing,
-    posts,
-    read_report,
-    readers_xlsx,
-    sending,
-    targets,
-    views,
-    withdrawal,
-)
-from bot.announcements.arguments import announcement_number
+from bot.announcements import compose, confirmations, dialog, views
 from bot.announcements.buttons import COMPOSE, FOLLOW_UP, READ, parse_ack_callback
-from bot.announcements.compose import MEDIA, PREVIEW, TARGET, TEXT, Draft, Next
-from bot.delivery import outbox
-from bot.org.access import actor_for
+from bot.announcements.compose import MEDIA, PREVIEW, TARGET, TEXT, Draft, Next, Step
+from bot.delivery.replies import Asker
 from bot.platform.texts import render
-from bot.telegram.handlers.common import is_private, real_user_id, reply_key, toast, update_key
+from bot.telegram.handlers import announce_follow_up as follow_up
+from bot.telegram.handlers.common import answer, asker_of, real_user_id, reply_key, toast
 from bot.telegram.runtime import KEY, Runtime, runtime
 
 log = logging.getLogger(__name__)
@@ -80,41 +73,11 @@ def _lock(context: ContextTypes.DEFAULT_TYPE, user_id: int) -> asyncio.Lock:
     return lock
 
 
-async def _send(rt: Runtime, chat_id: int, text: str, *, key: str,
-                keyboard: views.Keyboard | None = None) -> None:
-    """A reply through the outbox (ahead of every fan-out), optionally with buttons."""
-    now = rt.clock.now()
-    await rt.run(lambda s: outbox.send_message(s, key=key, chat_id=chat_id, text=text, now=now,
-                                               keyboard=keyboard, priority=outbox.PRIORITY_REPLY))
-    rt.wake_sender()
-
-
-def _close_buttons(session, update: Update, now) -> None:  # noqa: ANN001
-    """Drop the buttons of the message just answered, so it cannot be pressed again."""
-    message = update.callback_query.message if update.callback_query else None
-    if message is None:
-        return
-    outbox.enqueue(session, key=f"an-close:{message.chat.id}:{message.message_id}",
-                   chat_id=message.chat.id, method="editMessageReplyMarkup",
-                   payload={"message_id": message.message_id}, now=now,
-                   priority=outbox.PRIORITY_REPLY)
-
-
-async def _close(rt: Runtime, update: Update) -> None:
-    now = rt.clock.now()
-    await rt.run(lambda s: _close_buttons(s, update, now))
-    rt.wake_sender()
-
-
-async def _toast_announce(update: Update, what: str) -> None:
-    await toast(update, render("announce_toast", what=what))
+def _stage(stage: str | None) -> object:
+    return END if stage == dialog.DONE else stage
 
 
 # --- compose -----------------------------------------------------------------------------------
-
-
-async def _target_options(rt: Runtime, user_id: int) -> list[targets.TargetOption]:
-    return await rt.run(lambda s: targets.target_options(s, actor_for(s, rt.settings, user_id)))
 
 
 async def umumkan(update: Update, context: ContextTypes.DEFAULT_TYPE) -> object:
@@ -122,64 +85,36 @@ async def umumkan(update: Update, context: ContextTypes.DEFAULT_TYPE) -> object:
     user_id = real_user_id(update)
     if user_id is None:
         return END
-    key = reply_key(update)
-    if not await _target_options(rt, user_id):
-        await rt.reply(update.effective_chat.id, "announce_refused", key=key)
-        return END
     draft = compose.new_draft()
+    asker = asker_of(update, user_id, rt.clock.now())
+    stage = await answer(rt, lambda s: dialog.start(s, rt.settings, asker, draft))
+    if stage == TEXT:
+        async with _lock(context, user_id):
+            context.user_data[DRAFT] = draft
+    return _stage(stage)
+
+
+async def _on_message(update: Update, context: ContextTypes.DEFAULT_TYPE, user_id: int,
+                      step_of: Callable[[Draft | None], Step]) -> object:
+    """A text or a media message: the draft's step under its lock, then what it asks next."""
+    rt = runtime(context)
     async with _lock(context, user_id):
-        context.user_data[DRAFT] = draft
-    await _send(rt, update.effective_chat.id, render("announce_ask_text"), key=key,
-                keyboard=views.cancel_keyboard(draft.token))
-    return TEXT
-
-
-async def _ask_target(rt: Runtime, update: Update, draft: Draft, user_id: int) -> object:
-    options = await _target_options(rt, user_id)
-    if not options:
-        await rt.reply(update.effective_chat.id, "announce_refused", key=reply_key(update))
-        return END
-    draft.targets_shown()
-    await _send(rt, update.effective_chat.id, render("announce_ask_target"),
-                key=reply_key(update), keyboard=views.target_keyboard(draft.token, options))
-    return TARGET
-
-
-async def _after_message(rt: Runtime, update: Update, draft: Draft | None, user_id: int,
-                         step: compose.Step) -> object:
-    """Render what the draft asks for next after a text or a media message."""
-    chat_id, key = update.effective_chat.id, reply_key(update)
-    if step.next is Next.EXPIRED:
-        return await _expired(rt, update, draft)
-    if step.next is Next.TOO_LONG:
-        await rt.reply(chat_id, "announce_too_long", key=key, length=step.length,
-                       limit=step.limit, with_media=step.with_media)
-        return None
-    if step.next is Next.ASK_TARGET:
-        return await _ask_target(rt, update, draft, user_id)
-    if step.next is Next.ASK_MEDIA:
-        await _send(rt, chat_id, render("announce_ask_media", replaced=step.replaced), key=key,
-                    keyboard=views.media_keyboard(draft.token))
-        return MEDIA
-    await _send(rt, chat_id, render("announce_ask_caption", kind=draft.media_kind), key=key,
-                keyboard=views.cancel_keyboard(draft.token))
-    return TEXT
+        draft: Draft | None = context.user_data.get(DRAFT)
+        step, asker = step_of(draft), asker_of(update, user_id, rt.clock.now())
+        return _stage(await answer(rt, lambda s: dialog.after_message(
+            s, rt.settings, asker, draft, step)))
 
 
 async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> object:
-    rt = runtime(context)
     user_id = real_user_id(update)
     message = update.effective_message
     if user_id is None or message is None:
         return None
-    async with _lock(context, user_id):
-        draft: Draft | None = context.user_data.get(DRAFT)
-        step = compose.typed_text(draft, message.text_html, len(message.text or ""))
-        return await _after_message(rt, update, draft, user_id, step)
+    return await _on_message(update, context, user_id, lambda draft: compose.typed_text(
+        draft, message.text_html, len(message.text or "")))
 
 
 async def on_media(update: Update, context: ContextTypes.DEFAULT_TYPE) -> object:
-    rt = runtime(context)
     user_id = real_user_id(update)
     message = update.effective_message
     if user_id is None or message is None:
@@ -191,10 +126,8 @@ async def on_media(update: Update, context: ContextTypes.DEFAULT_TYPE) -> object
     else:
         return await on_other(update, context)
     caption_html = message.caption_html if message.caption else None
-    async with _lock(context, user_id):
-        draft: Draft | None = context.user_data.get(DRAFT)
-        step = compose.sent_media(draft, kind, file_id, caption_html, len(message.caption or ""))
-        return await _after_message(rt, update, draft, user_id, step)
+    return await _on_message(update, context, user_id, lambda draft: compose.sent_media(
+        draft, kind, file_id, caption_html, len(message.caption or "")))
 
 
 async def on_other(update: Update, context: ContextTypes.DEFAULT_TYPE) -> object:
@@ -206,97 +139,50 @@ async def on_other(update: Update, context: ContextTypes.DEFAULT_TYPE) -> object
     return None
 
 
-async def _expired(rt: Runtime, update: Update, draft: Draft | None) -> object:
-    """A step that no longer matches the draft: say so; end only if there is no draft."""
-    if update.callback_query is not None:
-        await _toast_announce(update, "expired")
-    else:
-        await rt.reply(update.effective_chat.id, "announce_hint",
-                       key=reply_key(update), stage=draft.stage if draft else "")
-    return END if draft is None else None
-
-
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> object:
     rt = runtime(context)
-    user_id = real_user_id(update)
-    button = COMPOSE.decode(update.callback_query.data)
-    if user_id is None or button is None or not is_private(update):
-        await _toast_announce(update, "invalid")
+    if (press := await follow_up.pressed(update, COMPOSE)) is None:
         return None
+    user_id, button = press
     async with _lock(context, user_id):
         draft: Draft | None = context.user_data.get(DRAFT)
-        step = compose.pressed(draft, button)
-        if step.next is Next.EXPIRED:
-            return await _expired(rt, update, draft)
+        step, asker = compose.pressed(draft, button), asker_of(update, user_id, rt.clock.now())
+        if step.next is Next.EXPIRED:  # a stale or repeated button: the draft stays as it is
+            await toast(update, views.toast("expired"))
+            return END if draft is None else None
         if step.next is Next.CANCEL:
             context.user_data.pop(DRAFT, None)
-            await _toast_announce(update, "cancelled")
-            await _close(rt, update)
-            await rt.reply(update.effective_chat.id, "announce_cancelled", key=reply_key(update))
-            return END
+            await toast(update, views.toast("cancelled"))
+            return _stage(await answer(rt, lambda s: dialog.cancel(s, asker)))
         if step.next is Next.SKIP_MEDIA:
-            await _toast_announce(update, "no_media")
-            await _close(rt, update)
-            return await _ask_target(rt, update, draft, user_id)
+            await toast(update, views.toast("no_media"))
+            return _stage(await answer(rt, lambda s: dialog.skip_media(
+                s, rt.settings, asker, draft)))
         if step.next is Next.PREVIEW:
-            return await _preview(rt, update, draft, user_id, step.scope)
-        return await _send_announcement(rt, update, context, draft, user_id)
+            return await _preview(rt, update, draft, asker, step.scope)
+        return await _send_announcement(rt, update, context, draft, asker)
 
 
-async def _preview(rt: Runtime, update: Update, draft: Draft, user_id: int,
+async def _preview(rt: Runtime, update: Update, draft: Draft, asker: Asker,
                    scope: str) -> object:
-    chat_id = update.effective_chat.id
-    now = rt.clock.now()
-
-    def work(session):  # noqa: ANN001, ANN202
-        option = targets.target_for(session, actor_for(session, rt.settings, user_id), scope)
-        if option is None:
-            return None
-        reach = targets.reach_of(session, option.unit_ids)
-        method, payload = posts.post_message(draft.text_html, draft.media_kind,
-                                             draft.media_file_id, None)
-        outbox.enqueue(session, key=f"an-preview:{update_key(update)}", chat_id=chat_id,
-                       method=method, payload=payload, now=now, priority=outbox.PRIORITY_REPLY)
-        outbox.send_message(session, key=f"an-summary:{update_key(update)}", chat_id=chat_id,
-                            text=render("announce_preview", option=option, reach=reach),
-                            now=now, keyboard=views.preview_keyboard(draft.token),
-                            priority=outbox.PRIORITY_REPLY)
-        _close_buttons(session, update, now)
-        return option
-
-    if await rt.run(work) is None:
-        await _toast_announce(update, "not_allowed")
+    if not await answer(rt, lambda s: dialog.preview(s, rt.settings, asker, draft, scope)):
+        await toast(update, views.toast("not_allowed"))
         return None
     draft.previewed(scope)
-    rt.wake_sender()
-    await _toast_announce(update, "target")
+    await toast(update, views.toast("target"))
     return PREVIEW
 
 
 async def _send_announcement(rt: Runtime, update: Update, context: ContextTypes.DEFAULT_TYPE,
-                             draft: Draft, user_id: int) -> object:
-    now = rt.clock.now()
-
-    def work(session):  # noqa: ANN001, ANN202
-        outcome = sending.send(
-            session, rt.settings, sender_user_id=user_id, draft_key=f"{user_id}:{draft.token}",
-            text_html=draft.text_html, media_kind=draft.media_kind,
-            media_file_id=draft.media_file_id, scope=draft.scope, now=now)
-        _close_buttons(session, update, now)
-        return outcome
-
+                             draft: Draft, asker: Asker) -> object:
     try:
-        outcome = await rt.run(work)
+        await answer(rt, lambda s: dialog.send(s, rt.settings, asker, draft))
     except SQLAlchemyError:
-        log.exception("announcement of %d not sent", user_id)
+        log.exception("announcement of %d not sent", asker.user_id)
         await toast(update, render("toast_busy"), alert=True)
         return None  # the draft stays: "Kirim" may be pressed again
     context.user_data.pop(DRAFT, None)
-    rt.wake_sender()
-    await _toast_announce(update, "sent")
-    await rt.reply(update.effective_chat.id, "announce_sent", key=reply_key(update),
-                   result=outcome.result.value, announcement=outcome.announcement,
-                   remind_after=rt.settings.announcements.remind_after_minutes)
+    await toast(update, views.toast("sent"))
     return END
 
 
@@ -307,8 +193,8 @@ async def on_cancel_command(update: Update, context: ContextTypes.DEFAULT_TYPE) 
         return None
     async with _lock(context, user_id):
         context.user_data.pop(DRAFT, None)
-    await rt.reply(update.effective_chat.id, "announce_cancelled", key=reply_key(update))
-    return END
+    asker = asker_of(update, user_id, rt.clock.now())
+    return _stage(await answer(rt, lambda s: dialog.cancel(s, asker)))
 
 
 async def on_timeout(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -329,14 +215,14 @@ async def on_waiting(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     """An update while this user's previous one is still being handled."""
     rt = runtime(context)
     if update.callback_query is not None:
-        await _toast_announce(update, "wait")
+        await toast(update, views.toast("wait"))
     elif update.effective_chat is not None:
         await rt.reply(update.effective_chat.id, "announce_wait", key=reply_key(update))
 
 
 async def stale_compose_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A compose button with no conversation behind it (finished, timed out, restarted)."""
-    await _toast_announce(update, "expired")
+    await toast(update, views.toast("expired"))
 
 
 # --- confirmations -----------------------------------------------------------------------------
@@ -360,127 +246,7 @@ async def on_read(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                       announcement_id)
         await toast(update, render("toast_busy"), alert=True)
         return
-    await toast(update, render("announce_toast_ack", result=outcome.result.value,
-                               name=outcome.name or "", at=outcome.at, zone=outcome.timezone))
-
-
-# --- follow-up ---------------------------------------------------------------------------------
-
-
-async def _follow_up(rt: Runtime, user_id: int, number: int | None) -> read_report.FollowUp:
-    return await rt.run(lambda s: read_report.follow_up(
-        s, rt.settings, telegram_user_id=user_id, announcement_id=number))
-
-
-async def dibaca(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    rt = runtime(context)
-    user_id = real_user_id(update)
-    if user_id is None:
-        return
-    chat_id, key = update.effective_chat.id, reply_key(update)
-    valid, number = announcement_number(context.args or [])
-    if not valid:
-        await rt.reply(chat_id, "announce_dibaca_error", key=key, result="usage", number="")
-        return
-    found = await _follow_up(rt, user_id, number)
-    if found.report is None:
-        await rt.reply(chat_id, "announce_dibaca_error", key=key, result=found.result.value,
-                       number=number or "")
-        return
-    await _send(rt, chat_id, views.report_text(found.report), key=key,
-                keyboard=views.report_keyboard(found.report))
-
-
-async def pengumuman(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    rt = runtime(context)
-    user_id = real_user_id(update)
-    if user_id is None:
-        return
-    chat_id, key = update.effective_chat.id, reply_key(update)
-    items = await rt.run(lambda s: listing.recent(s, rt.settings, telegram_user_id=user_id))
-    if items is None:
-        await rt.reply(chat_id, "announce_list_refused", key=key)
-        return
-    await rt.reply(chat_id, "announce_list", key=key, items=items)
-
-
-async def tarik(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    rt = runtime(context)
-    user_id = real_user_id(update)
-    if user_id is None:
-        return
-    valid, number = announcement_number(context.args or [])
-    if not valid or number is None:
-        await rt.reply(update.effective_chat.id, "announce_withdraw_reply",
-                       key=reply_key(update), result="usage", announcement=None)
-        return
-    await _confirm_withdraw(rt, update, user_id, number)
-
-
-async def _confirm_withdraw(rt: Runtime, update: Update, user_id: int, number: int) -> None:
-    chat_id, key = update.effective_chat.id, reply_key(update)
-    check = await rt.run(lambda s: withdrawal.withdraw_check(
-        s, rt.settings, announcement_id=number, telegram_user_id=user_id))
-    if check.result is not None:
-        await rt.reply(chat_id, "announce_withdraw_reply", key=key, result=check.result.value,
-                       announcement=check.announcement)
-        return
-    await _send(rt, chat_id, render("announce_withdraw_confirm",
-                                    announcement=check.announcement), key=key,
-                keyboard=views.withdraw_keyboard(number))
-
-
-async def on_report_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    rt = runtime(context)
-    user_id = real_user_id(update)
-    button = FOLLOW_UP.decode(update.callback_query.data)
-    if user_id is None or button is None or not is_private(update):
-        await _toast_announce(update, "invalid")
-        return
-    number = button["announcement"]
-    if button.shape == "xlsx":
-        await _send_xlsx(rt, update, user_id, number)
-    elif button.shape == "withdraw":
-        await toast(update, "")
-        await _confirm_withdraw(rt, update, user_id, number)
-    elif button.shape == "withdraw_no":
-        await _toast_announce(update, "kept")
-        await _close(rt, update)
-    else:
-        await _withdraw(rt, update, user_id, number)
-
-
-async def _withdraw(rt: Runtime, update: Update, user_id: int, number: int) -> None:
-    now = rt.clock.now()
-
-    def work(session):  # noqa: ANN001, ANN202
-        outcome = withdrawal.withdraw(session, rt.settings, announcement_id=number,
-                                      telegram_user_id=user_id, now=now)
-        _close_buttons(session, update, now)
-        return outcome
-
-    outcome = await rt.run(work)
-    rt.wake_sender()
-    await _toast_announce(update, f"w_{outcome.result.value}")
-    await rt.reply(update.effective_chat.id, "announce_withdraw_reply", key=reply_key(update),
-                   result=outcome.result.value, announcement=outcome.announcement)
-
-
-async def _send_xlsx(rt: Runtime, update: Update, user_id: int, number: int) -> None:
-    found = await _follow_up(rt, user_id, number)
-    if found.report is None:
-        await _toast_announce(update, "not_allowed")
-        return
-    await _toast_announce(update, "xlsx")
-    report = found.report
-    content = await asyncio.to_thread(readers_xlsx.workbook, report)
-    caption = render("announce_xlsx_caption", report=report)
-    chat_id, now = update.effective_chat.id, rt.clock.now()
-    payload = outbox.document_payload(f"konfirmasi-pengumuman-{number}.xlsx", content, caption)
-    await rt.run(lambda s: outbox.enqueue(
-        s, key=f"an-xlsx:{update_key(update)}", chat_id=chat_id, method="sendDocument",
-        payload=payload, now=now, priority=outbox.PRIORITY_REPLY))
-    rt.wake_sender()
+    await toast(update, views.ack_toast(outcome))
 
 
 async def private_only(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -530,11 +296,11 @@ def register(app: Application) -> None:
     rt: Runtime = app.bot_data[KEY]
     app.add_handler(conversation(rt.settings.announcements.compose_timeout_minutes * 60))
     private = filters.ChatType.PRIVATE
-    app.add_handler(CommandHandler(["umumkan", "dibaca", "pengumuman", "tarik"], private_only,
-                                   filters=~private))
-    app.add_handler(CommandHandler("dibaca", dibaca, filters=private))
-    app.add_handler(CommandHandler("pengumuman", pengumuman, filters=private))
-    app.add_handler(CommandHandler("tarik", tarik, filters=private))
+    app.add_handler(CommandHandler(["umumkan", "dibaca", "pengumuman", "tarik"],
+                                   private_only, filters=~private))
+    app.add_handler(CommandHandler("dibaca", follow_up.dibaca, filters=private))
+    app.add_handler(CommandHandler("pengumuman", follow_up.pengumuman, filters=private))
+    app.add_handler(CommandHandler("tarik", follow_up.tarik, filters=private))
     app.add_handler(CallbackQueryHandler(on_read, pattern=READ.pattern))
-    app.add_handler(CallbackQueryHandler(on_report_button, pattern=FOLLOW_UP.pattern))
+    app.add_handler(CallbackQueryHandler(follow_up.on_report_button, pattern=FOLLOW_UP.pattern))
     app.add_handler(CallbackQueryHandler(stale_compose_button, pattern=COMPOSE.pattern))

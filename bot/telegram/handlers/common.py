@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, TypeVar
 
+from sqlmodel import Session
 from telegram import Update
 from telegram.constants import ChatType
 from telegram.error import TelegramError
 
+from bot.delivery.replies import Asker
+
+if TYPE_CHECKING:
+    from bot.telegram.runtime import Runtime
+
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Telegram's own accounts: anonymous group admins, channel posts, service notifications.
 SERVICE_ACCOUNTS = frozenset({1087968824, 136817688, 777000})
@@ -39,6 +49,22 @@ def update_key(update: Update) -> str:
 def reply_key(update: Update) -> str:
     """The outbox key of the answer to this update: the same update delivered twice, one answer."""
     return f"reply:{update_key(update)}"
+
+
+def asker_of(update: Update, user_id: int, now: datetime) -> Asker:
+    """This update as a dialog answers it (bot/delivery/replies.py): in its chat, keyed by it,
+    the pressed message's buttons within reach."""
+    pressed = update.callback_query.message if update.callback_query else None
+    return Asker(user_id=user_id, chat_id=update.effective_chat.id, update=update_key(update),
+                 key=reply_key(update), now=now,
+                 pressed=(pressed.chat.id, pressed.message_id) if pressed else None)
+
+
+async def answer(rt: Runtime, step: Callable[[Session], T]) -> T:
+    """A dialog step in one transaction; then the sender, for the answers it queued."""
+    result = await rt.run(step)
+    rt.wake_sender()
+    return result
 
 
 def is_private(update: Update) -> bool:
