@@ -26,7 +26,8 @@ from telegram import Bot
 
 from bot.announcements import periodic, read_report, readers_xlsx, sending, tally
 from bot.announcements.models import Acknowledgement
-from bot.models import Employee, OutboxMessage, Regu, Unit
+from bot.delivery.models import OutboxMessage
+from bot.org.models import Employee, Regu, Unit
 from bot.org.units import sync_config
 from bot.platform.clock import SystemClock
 from bot.platform.config import Settings

@@ -21,7 +21,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from bot.calendar.periods import RANGE, PeriodSpec, Span
-from bot.models import Unit
+from bot.org.models import Unit
 from bot.reports import charts
 from bot.reports.many_units import Rollup, RollupLine
 from bot.reports.one_unit import DailySeries

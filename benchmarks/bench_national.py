@@ -36,7 +36,7 @@ from benchmarks.bench_reports import POINTS, _naive, _pg_database, _pg_drop
 from bot.apel import counts as apel_counts
 from bot.calendar.duty import is_working_day, plan_apel
 from bot.calendar.periods import parse_period
-from bot.models import PledgePeriod, Regu, RoleGrant, Unit
+from bot.org.models import PledgePeriod, Regu, RoleGrant, Unit
 from bot.org.units import sync_config
 from bot.platform.config import Settings
 from bot.platform.db import Database

@@ -35,7 +35,7 @@ from sqlmodel import select
 from bot.apel import counts as apel_counts
 from bot.calendar.duty import is_working_day, plan_apel
 from bot.calendar.periods import parse_period
-from bot.models import Employee, PledgePeriod, Regu, RoleGrant, Unit
+from bot.org.models import Employee, PledgePeriod, Regu, RoleGrant, Unit
 from bot.org.units import sync_config
 from bot.platform.config import Settings, UnitConfig
 from bot.platform.db import Database

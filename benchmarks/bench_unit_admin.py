@@ -27,15 +27,17 @@ from sqlalchemy import insert
 from sqlmodel import select
 
 from bot.apel import opening
+from bot.apel.models import DutySwap
 from bot.calendar.duty import plan_apel
-from bot.models import Employee, Leave, OutboxMessage, Regu, Unit
+from bot.delivery.models import OutboxMessage
 from bot.org import menus
 from bot.org.access import actor_for
+from bot.org.models import Employee, Leave, Regu, Unit
 from bot.org.units import period_row, sync_config
 from bot.platform.config_loading import load_settings
 from bot.platform.db import Database
 from bot.unit_admin import leave, pakta, schedule
-from bot.unit_admin.models import DutySwap, PaktaSignature
+from bot.unit_admin.models import PaktaSignature
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN = os.environ.get("APEL_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")

@@ -22,12 +22,13 @@ from sqlmodel import Session, col, select
 from bot.announcements import periodic as announcement_upkeep
 from bot.apel import closing, opening, tally
 from bot.apel import counts as apel_counts
+from bot.apel.models import Apel
 from bot.audit import checkpoint_delivery as checkpoints
 from bot.audit.keys import SigningKey, load_signing_key
 from bot.calendar.duty import ApelPlan, plans_due
 from bot.delivery import inbox
-from bot.models import Apel, Unit
 from bot.org import menus
+from bot.org.models import Unit
 from bot.platform import metrics
 from bot.platform.clock import Clock
 from bot.platform.config import SLOTS, Settings, UnitConfig

@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlmodel import select
 from telegram.ext import Application
 
-from bot.models import OutboxMessage
+from bot.delivery.models import OutboxMessage
 from bot.platform.clock import FakeClock
 from bot.platform.config import Settings
 from bot.platform.db import Database

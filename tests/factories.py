@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime
 
 from sqlmodel import Session, select
 
-from bot.models import Employee, Leave, Regu, Unit
+from bot.org.models import Employee, Leave, Regu, Unit
 from bot.org.units import sync_config
 from bot.platform.clock import FakeClock
 from bot.platform.config import Settings

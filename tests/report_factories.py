@@ -18,8 +18,10 @@ from datetime import date, datetime, timedelta
 
 from sqlmodel import Session, select
 
+from bot.apel.models import Apel, ApelExpected, Briefing, Pledge
 from bot.calendar.duty import plan_apel
-from bot.models import Apel, ApelExpected, Briefing, Employee, OutboxMessage, Pledge, Regu, Unit
+from bot.delivery.models import OutboxMessage
+from bot.org.models import Employee, Regu, Unit
 from bot.org.units import period_row
 from bot.platform.config import Settings
 from tests.factories import APEL_CREW, seed_crew

@@ -17,8 +17,7 @@ BOT = Path(__file__).resolve().parents[1] / "bot"
 # Lower layers first. A package may import a package of a lower layer, or of its own layer,
 # except the features, which depend on the apel core and never on each other.
 LAYERS: list[tuple[str, ...]] = [
-    # bot/models.py is the shared schema (and column types) of every capability, for now.
-    ("platform", "calendar", "models"),
+    ("platform", "calendar"),
     ("audit", "delivery"),
     ("org",),
     ("apel",),
@@ -26,36 +25,19 @@ LAYERS: list[tuple[str, ...]] = [
     # The inspector's checks read every capability's tables to reconcile them with the log.
     ("inspection",),
     # Entry points. bot/scheduler.py is one too: the bell of apel, announcements, pakta and
-    # checkpoints, driven by time as telegram/ is driven by updates.
+    # checkpoints, driven by time as telegram/ is driven by updates. migrations/ holds the one
+    # registry of every capability's tables (tables.py), for Alembic.
     ("telegram", "commands", "scheduler", "cli", "demo", "migrations"),
 ]
 INDEPENDENT = {"announcements", "unit_admin", "reports"}
 
 # (importer, imported module) -> why it is still there. Each one breaks ARCHITECTURE.md's rule.
 LAYER_EXCEPTIONS: dict[tuple[str, str], str] = {
-    # bot/models.py imports every capability's models so their tables join one metadata (and
-    # Alembic's); they import its column types. Goes when the column types move to platform/
-    # and the registry to the migrations environment and the database runner.
-    ("bot.models", "bot.announcements.models"): "table registry",
-    ("bot.models", "bot.audit.models"): "table registry",
-    ("bot.models", "bot.delivery.models"): "table registry",
-    ("bot.models", "bot.reports.models"): "table registry",
-    ("bot.models", "bot.unit_admin.models"): "table registry",
-    # bot/unit_admin/models.py (was models_unit.py) holds tables the core reads: swaps and
-    # corrections (the day plan, the attendance) and MenuState (delivery). Splitting it (the
-    # core's tables to apel/, MenuState to delivery/) removes these five.
-    ("bot.apel.closing", "bot.unit_admin.models"): "Correction",
-    ("bot.apel.classification", "bot.unit_admin.models"): "Correction",
-    ("bot.org.menus", "bot.unit_admin.models"): "MenuState",
-    ("bot.reports.one_unit", "bot.unit_admin.models"): "Correction",
     # The day plan (rotation + swaps) is the core's, but lives in the unit_admin services:
-    # effective_plan/moves_on belong in apel/.
+    # effective_plan/moves_on belong in apel/ (DutySwap, their table, is apel's already).
     ("bot.apel.opening", "bot.unit_admin.swaps"): "effective_plan, moves_on",
     # A leave import changes closed apel, so it refreshes their kept counts (apel/counts.py).
     ("bot.org.leave_import", "bot.apel.counts"): "kept counts after a leave import",
-    # A supergroup upgrade re-points announcement posts too; the announcements should follow
-    # the move themselves (a hook, or the update in announcements/).
-    ("bot.org.units", "bot.announcements.models"): "move_chat re-points AnnouncementPost",
     # The confirmations workbook of an announcement reuses the XLSX helpers of the reports;
     # safe_text/table_head belong in a shared place (platform/ or a small xlsx module).
     ("bot.announcements.readers_xlsx", "bot.reports.exports"): "safe_text, table_head",
@@ -64,15 +46,8 @@ LAYER_EXCEPTIONS: dict[tuple[str, str], str] = {
 # Package edges that close a cycle; without them the package graph has none. Each is also a
 # layering exception above (an import going up is what closes a cycle).
 CYCLE_EXCEPTIONS: dict[tuple[str, str], str] = {
-    ("models", "announcements"): "table registry (bot/models.py)",
-    ("models", "audit"): "table registry (bot/models.py)",
-    ("models", "delivery"): "table registry (bot/models.py)",
-    ("models", "reports"): "table registry (bot/models.py)",
-    ("models", "unit_admin"): "table registry (bot/models.py)",
-    ("apel", "unit_admin"): "unit_admin models and the day plan in swaps/corrections",
-    ("org", "unit_admin"): "MenuState in unit_admin/models.py",
+    ("apel", "unit_admin"): "the day plan in unit_admin/swaps.py",
     ("org", "apel"): "leave import refreshes kept counts",
-    ("org", "announcements"): "move_chat re-points AnnouncementPost",
 }
 
 # Modules outside bot/telegram/ that import python-telegram-bot. Empty: keep it so.
@@ -118,7 +93,7 @@ def imports() -> dict[str, frozenset[str]]:
 
 
 def package_of(module: str) -> str | None:
-    """bot.apel.opening -> apel; bot.models -> models; bot -> None."""
+    """bot.apel.opening -> apel; bot.scheduler -> scheduler; bot -> None."""
     parts = module.split(".")
     return parts[1] if parts[0] == "bot" and len(parts) > 1 else None
 

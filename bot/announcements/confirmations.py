@@ -16,7 +16,7 @@ from bot.announcements.models import (
     AnnouncementUnit,
 )
 from bot.audit.log import record_event
-from bot.models import Employee, Unit
+from bot.org.models import Employee, Unit
 
 
 class AckResult(enum.Enum):

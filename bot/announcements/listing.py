@@ -16,8 +16,8 @@ from bot.announcements.models import (
 from bot.announcements.posts import excerpt
 from bot.announcements.read_report import sender_name
 from bot.announcements.visibility import visible_query
-from bot.models import Unit
 from bot.org.access import actor_for, announce_reach, kalapas_units
+from bot.org.models import Unit
 from bot.platform.config import Settings
 
 

@@ -17,8 +17,9 @@ from bot.announcements.models import (
     AnnouncementPost,
 )
 from bot.announcements.visibility import may_withdraw, viewer_units, visible_query
-from bot.models import Employee, OutboxMessage, Regu, Unit
+from bot.delivery.models import OutboxMessage
 from bot.org.access import actor_for
+from bot.org.models import Employee, Regu, Unit
 from bot.platform.config import Settings
 from bot.platform.texts import render
 

@@ -16,7 +16,8 @@ from bot.announcements.models import (
 )
 from bot.announcements.posts import PRIORITY_ANNOUNCEMENT, read_keyboard
 from bot.delivery import outbox
-from bot.models import Employee, OutboxMessage
+from bot.delivery.models import OutboxMessage
+from bot.org.models import Employee
 from bot.platform.texts import render
 
 log = logging.getLogger(__name__)

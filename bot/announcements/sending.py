@@ -27,8 +27,9 @@ from bot.announcements.posts import (
 from bot.announcements.targets import groups_of, target_for
 from bot.audit.log import record_event
 from bot.delivery import tallies
-from bot.models import Employee, OutboxMessage
+from bot.delivery.models import OutboxMessage
 from bot.org.access import actor_for
+from bot.org.models import Employee
 from bot.platform.config import Settings
 
 log = logging.getLogger(__name__)

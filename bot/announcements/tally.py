@@ -15,7 +15,7 @@ from bot.announcements.models import (
 )
 from bot.announcements.posts import edit_message, post_text, read_keyboard
 from bot.delivery import tallies
-from bot.models import OutboxMessage
+from bot.delivery.models import OutboxMessage
 
 TALLY_HORIZON = timedelta(days=7)  # confirmations keep moving the tallies for a week
 

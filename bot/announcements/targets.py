@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from bot.models import Employee, Regu, Unit
 from bot.org.access import Actor, announce_home_unit, announce_reach
+from bot.org.models import Employee, Regu, Unit
 
 SCOPES = ("unit", "kanwil", "all")
 

@@ -15,7 +15,7 @@ from bot.announcements.posts import edit_message
 from bot.announcements.visibility import may_withdraw
 from bot.audit.log import record_event
 from bot.delivery import outbox
-from bot.models import OutboxMessage
+from bot.delivery.models import OutboxMessage
 from bot.org.access import actor_for
 from bot.platform.config import Settings
 from bot.platform.texts import render

@@ -26,8 +26,9 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import Session, col, select
 
-from bot.models import Apel, ApelExpected, Briefing, Leave, OutboxMessage, Pledge
-from bot.unit_admin.models import Correction
+from bot.apel.models import Apel, ApelExpected, Briefing, Correction, Pledge
+from bot.delivery.models import OutboxMessage
+from bot.org.models import Leave
 
 ON_TIME, LATE, LEAVE, CORRECTED, MISSING, PENDING, NOT_REACHED = (
     "on_time", "late", "leave", "corrected", "missing", "pending", "not_reached")

@@ -12,12 +12,13 @@ from sqlmodel import Session, col, select
 
 from bot.apel import counts as apel_counts
 from bot.apel.classification import corrections_for
+from bot.apel.models import Apel, ApelExpected, Briefing, Correction, Pledge
 from bot.apel.opening import leaves_on
 from bot.audit.log import record_event
 from bot.delivery import outbox
-from bot.models import Apel, ApelExpected, Briefing, Employee, OutboxMessage, Pledge, Regu, Unit
+from bot.delivery.models import OutboxMessage
+from bot.org.models import Employee, Regu, Unit
 from bot.platform.texts import render
-from bot.unit_admin.models import Correction
 
 log = logging.getLogger(__name__)
 

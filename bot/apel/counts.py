@@ -23,7 +23,8 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from bot.apel.classification import expected_rows, status_expr
-from bot.models import Apel, ApelExpected, ApelStatusCount, Briefing, OutboxMessage
+from bot.apel.models import Apel, ApelExpected, ApelStatusCount, Briefing
+from bot.delivery.models import OutboxMessage
 
 _APEL = Apel.__table__
 

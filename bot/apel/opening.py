@@ -10,10 +10,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from bot.apel.buttons import pledge_callback
+from bot.apel.models import Apel, ApelExpected, Briefing
 from bot.audit.log import record_event
 from bot.calendar.duty import ApelPlan, LeaveSpan, Person, expected_people, standing
 from bot.delivery import outbox
-from bot.models import Apel, ApelExpected, Briefing, Employee, Leave, PledgePeriod, Regu, Unit
+from bot.org.models import Employee, Leave, PledgePeriod, Regu, Unit
 from bot.org.units import period_row
 from bot.platform.config import Settings
 from bot.platform.texts import render

@@ -11,19 +11,12 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from bot.apel import counts as apel_counts
+from bot.apel.models import Apel, ApelExpected, Briefing, Pledge
 from bot.apel.opening import private_briefing_key
 from bot.audit.log import Event, format_at, record_events
 from bot.delivery import inbox
-from bot.models import (
-    Apel,
-    ApelExpected,
-    Briefing,
-    ChatMigration,
-    Employee,
-    OutboxMessage,
-    Pledge,
-    Unit,
-)
+from bot.delivery.models import ChatMigration, OutboxMessage
+from bot.org.models import Employee, Unit
 from bot.platform.db import insert_ignoring_duplicates
 
 log = logging.getLogger(__name__)

@@ -9,9 +9,10 @@ from sqlmodel import Session, col, select
 
 from bot.apel.buttons import pledge_callback
 from bot.apel.classification import leave_covers
+from bot.apel.models import Apel, ApelExpected, Briefing, Pledge
 from bot.apel.opening import briefing_text
 from bot.delivery import outbox, tallies
-from bot.models import Apel, ApelExpected, Briefing, OutboxMessage, Pledge
+from bot.delivery.models import OutboxMessage
 from bot.platform.texts import render
 
 # Late pledges still move the tally for a day after the apel.

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Column, Text
 from sqlmodel import Field, SQLModel
 
-from bot.models import UTCDateTime
+from bot.platform.columns import UTCDateTime
 
 
 class AuditEntry(SQLModel, table=True):

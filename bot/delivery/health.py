@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from bot.models import OutboxMessage
+from bot.delivery.models import OutboxMessage
 
 
 @dataclass(frozen=True)

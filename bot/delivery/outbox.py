@@ -16,7 +16,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from bot.delivery.html_parts import clip_html, split_html, visible_length
-from bot.models import ChatMigration, OutboxMessage
+from bot.delivery.models import ChatMigration, OutboxMessage
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from sqlmodel import Session, col, select
 
 from bot.delivery import outbox
-from bot.models import OutboxMessage
+from bot.delivery.models import OutboxMessage
 
 
 class TalliedPost(Protocol):

@@ -24,7 +24,7 @@ from bot.audit.canonical import leaf_data
 from bot.audit.report import Problem
 from bot.inspection.ledger import FOLD_KINDS, Ledger
 from bot.inspection.recount import Figures, shown_figures
-from bot.models import Unit
+from bot.org.models import Unit
 
 LEAVE_KINDS = frozenset({k.LEAVE_ADDED, k.LEAVE_CHANGED, k.LEAVE_ENDED})
 LATER_KINDS = frozenset({k.PLEDGE_RECORDED, k.CORRECTION_RECORDED, k.APEL_CLOSED})

@@ -27,10 +27,10 @@ from bot.apel.classification import (
     expected_rows,
     status_expr,
 )
+from bot.apel.models import Apel, ApelExpected, ApelStatusCount
 from bot.audit.report import Problem
 from bot.inspection.ledger import Ledger
 from bot.inspection.tables import MISSING as UNSTATED
-from bot.models import Apel, ApelExpected, ApelStatusCount
 
 LAYER = 3  # after the tables
 

@@ -13,9 +13,10 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from bot.announcements.models import Acknowledgement, Announcement
+from bot.apel.models import Correction, DutySwap, Pledge
 from bot.audit.facts import digest
-from bot.models import Employee, Leave, Pledge, RegistrationRequest, RoleGrant
-from bot.unit_admin.models import Correction, DutySwap, LeaveEnding, PaktaSignature
+from bot.org.models import Employee, Leave, RegistrationRequest, RoleGrant
+from bot.unit_admin.models import LeaveEnding, PaktaSignature
 
 
 class _Missing:

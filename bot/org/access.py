@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
-from bot.models import Employee, RoleGrant, Unit
+from bot.org.models import Employee, RoleGrant, Unit
 from bot.platform.config import Settings
 
 

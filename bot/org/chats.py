@@ -15,8 +15,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from bot.delivery import outbox
-from bot.models import Regu, Unit
 from bot.org import units
+from bot.org.models import Regu, Unit
 from bot.platform.config import Settings
 from bot.platform.texts import render
 

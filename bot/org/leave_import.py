@@ -17,7 +17,7 @@ from typing import Final
 from sqlmodel import Session, select
 
 from bot.apel import counts as apel_counts
-from bot.models import Employee, Leave
+from bot.org.models import Employee, Leave
 from bot.org.roster_files import DEFAULT_LIMITS, Cell, FileLimits, RowError
 from bot.org.roster_rows import (
     ImportResult,

@@ -29,10 +29,10 @@ from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from bot.delivery import outbox
-from bot.models import Employee, OutboxMessage, RoleGrant, Unit
+from bot.delivery.models import OutboxMessage
 from bot.org.access import GUEST, Actor, menu_roles
+from bot.org.models import Employee, MenuState, RoleGrant, Unit
 from bot.platform.config import STANDS_NONE, Settings
-from bot.unit_admin.models import MenuState
 
 log = logging.getLogger(__name__)
 

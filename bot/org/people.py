@@ -8,7 +8,7 @@ from collections.abc import Collection
 
 from sqlmodel import Session, col, func, select
 
-from bot.models import Employee, Regu
+from bot.org.models import Employee, Regu
 
 
 def search(session: Session, query: str, *, unit_ids: Collection[int] | None,

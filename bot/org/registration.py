@@ -12,8 +12,8 @@ from sqlmodel import Session, select
 from bot.audit.log import record_event
 from bot.delivery import outbox
 from bot.delivery.callbacks import number, register
-from bot.models import Employee, RegistrationRequest, Regu, Unit
 from bot.org.access import approvers_for, may_approve
+from bot.org.models import Employee, RegistrationRequest, Regu, Unit
 from bot.platform.config import Settings
 from bot.platform.texts import render
 

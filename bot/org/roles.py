@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from bot.audit.log import record_event
-from bot.models import RoleGrant, Unit
+from bot.org.models import RoleGrant, Unit
 
 GRANTABLE = ("admin", "kanwil", "satgas")
 

@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from sqlmodel import Session, select
 
-from bot.models import Employee, Regu, Unit
+from bot.org.models import Employee, Regu, Unit
 from bot.org.roster_files import DEFAULT_LIMITS, Cell, FileLimits, RowError
 from bot.org.roster_rows import (
     ROLE_SYNONYMS,

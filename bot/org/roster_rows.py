@@ -16,7 +16,7 @@ from typing import Any, Final
 
 from sqlmodel import Session, select
 
-from bot.models import Employee
+from bot.org.models import Employee
 from bot.org.roster_files import Cell, FileError, FileLimits, RowError, read_table
 from bot.platform.clock import Clock
 

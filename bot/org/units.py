@@ -8,9 +8,9 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from bot.announcements.models import AnnouncementPost
 from bot.delivery import outbox
-from bot.models import Briefing, ChatMigration, PledgePeriod, Regu, Unit
+from bot.delivery.models import GROUP_POSTS, ChatMigration
+from bot.org.models import PledgePeriod, Regu, Unit
 from bot.platform.config import TIMEZONES, PeriodConfig, Settings, UnitConfig
 from bot.platform.config_loading import period_gap, period_warning
 from bot.platform.db import insert_ignoring_duplicates
@@ -161,9 +161,9 @@ def move_chat(session: Session, old_chat_id: int, new_chat_id: int, now: datetim
         session.add(regu)
         log.warning("regu %s moved to chat %d; update chat_id in config.toml to match",
                     regu.name, new_chat_id)
-    # Posts already made follow too: a press in the supergroup is checked against them, and
-    # their tally edits go to the new id.
-    for table in (Briefing, AnnouncementPost):
+    # Posts already made follow too (briefings, announcements: each table marked @group_post):
+    # a press in the supergroup is checked against them, and their tally edits go to the new id.
+    for table in GROUP_POSTS:
         session.execute(update(table).where(col(table.chat_id) == old_chat_id)
                         .values(chat_id=new_chat_id))
     for unit in session.exec(select(Unit)):

@@ -18,8 +18,8 @@ from pathlib import Path
 from sqlalchemy import delete, update
 from sqlmodel import Session, select
 
-from bot.models import ServiceLease
 from bot.platform.db import insert_ignoring_duplicates
+from bot.platform.models import ServiceLease
 
 NAME = "run"
 LEASE_TTL = timedelta(seconds=30)

@@ -19,9 +19,11 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
+from bot.apel.models import Apel
 from bot.calendar.periods import RANGE, PeriodSpec, Span
 from bot.delivery import outbox
-from bot.models import Apel, OutboxMessage, Unit
+from bot.delivery.models import OutboxMessage
+from bot.org.models import Unit
 from bot.platform.config import Settings
 from bot.platform.db import Database
 from bot.platform.texts import render

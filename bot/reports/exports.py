@@ -37,7 +37,7 @@ from sqlmodel import Session
 
 from bot.apel.classification import MISSING, NOT_REACHED, PENDING, STATUSES
 from bot.calendar.periods import Span
-from bot.models import Unit
+from bot.org.models import Unit
 from bot.platform.config import TIMEZONES
 from bot.platform.texts import render
 from bot.reports import one_unit, per_person, tally

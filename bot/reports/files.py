@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from bot.calendar.periods import PeriodSpec, Span
-from bot.models import Unit
+from bot.org.models import Unit
 from bot.platform.config import Settings
 from bot.platform.texts import render
 from bot.reports import charts, exports, many_units, one_unit

@@ -11,8 +11,9 @@ from datetime import date
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from bot.apel.models import Apel
 from bot.calendar.periods import Span
-from bot.models import Apel, Unit
+from bot.org.models import Unit
 from bot.reports.tally import Tally, tallies, total, worst_first
 
 

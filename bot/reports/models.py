@@ -1,4 +1,4 @@
-"""Indexes the reports need on tables defined in bot/models.py (no new tables).
+"""Indexes the reports need on the apel core's tables (bot/apel/models.py; no new tables).
 
 - ApelExpected by employee: /status reads one person's apel without scanning every roster.
 """
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy import Index
 
-from bot.models import ApelExpected
+from bot.apel.models import ApelExpected
 
 Index("ix_apelexpected_employee_apel", ApelExpected.__table__.c.employee_id,
       ApelExpected.__table__.c.apel_id)

@@ -11,11 +11,11 @@ from datetime import date, datetime
 from sqlmodel import Session, col, select
 
 from bot.apel.classification import apel_conditions, expected_rows, status_expr, tune
+from bot.apel.models import Apel, ApelExpected, Correction, Pledge
 from bot.calendar.periods import Span
-from bot.models import Apel, ApelExpected, Employee, Pledge, Unit
+from bot.org.models import Employee, Unit
 from bot.platform.config import SLOTS
 from bot.reports.tally import Tally, regu_names, tallies, total
-from bot.unit_admin.models import Correction
 
 
 @dataclass(frozen=True)

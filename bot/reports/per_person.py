@@ -21,8 +21,9 @@ from bot.apel.classification import (
     status_expr,
     tune,
 )
+from bot.apel.models import Apel, ApelExpected, Pledge
 from bot.calendar.periods import Span
-from bot.models import Apel, ApelExpected, Employee, Leave, Pledge, Regu, Unit
+from bot.org.models import Employee, Leave, Regu, Unit
 from bot.reports.tally import Tally, regu_names, tallies, total, worst_first
 
 

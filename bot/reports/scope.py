@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from sqlmodel import Session
 
-from bot.models import Unit
 from bot.org.access import Actor, actor_for, visible_units
+from bot.org.models import Unit
 from bot.platform.config import Settings
 
 log = logging.getLogger(__name__)

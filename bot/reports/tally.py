@@ -19,7 +19,8 @@ from sqlmodel import Session, col, select
 
 from bot.apel import counts as apel_counts
 from bot.apel.classification import STATUSES, apel_conditions, expected_rows, status_expr, tune
-from bot.models import Apel, ApelExpected, Regu
+from bot.apel.models import Apel, ApelExpected
+from bot.org.models import Regu
 from bot.platform.texts import render
 
 

@@ -14,8 +14,8 @@ from sqlmodel import Session, col, select
 
 from bot.apel.closing import build_report
 from bot.calendar.periods import SPEC_TODAY, PeriodSpec, Span, resolve
-from bot.models import Employee, Regu, Unit
 from bot.org import people
+from bot.org.models import Employee, Regu, Unit
 from bot.platform.config import Settings
 from bot.platform.texts import render
 from bot.reports import many_units, one_unit, per_person, tally

@@ -14,9 +14,9 @@ from bot.calendar.periods import DateWords as DateWords
 from bot.calendar.periods import local_today as local_today
 from bot.calendar.periods import split_dates as split_dates
 from bot.delivery import outbox
-from bot.models import Employee, Regu, Unit
 from bot.org import people
 from bot.org.access import Actor, kalapas_units, visible_units
+from bot.org.models import Employee, Regu, Unit
 from bot.platform.texts import render
 
 # Roles as the roster spells them (Employee.role) and as grants spell them (RoleGrant.role).

@@ -15,11 +15,12 @@ from sqlmodel import Session, col, select
 
 from bot.apel import counts as apel_counts
 from bot.apel.closing import build_report
+from bot.apel.models import Apel, ApelExpected, Correction
 from bot.audit.log import record_event
 from bot.delivery import outbox
 from bot.delivery.callbacks import choice, number, register
-from bot.models import Apel, ApelExpected, Employee, Unit
 from bot.org.access import Actor
+from bot.org.models import Employee, Unit
 from bot.platform.config import SLOTS, Settings
 from bot.platform.texts import render
 from bot.unit_admin.common import (
@@ -38,7 +39,6 @@ from bot.unit_admin.common import (
     split_dates,
     unit_toast,
 )
-from bot.unit_admin.models import Correction
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ from datetime import date, datetime
 
 from sqlmodel import Session, col, select
 
-from bot.models import Employee, Leave, Regu, Unit
 from bot.org.access import Actor
+from bot.org.models import Employee, Leave, Regu, Unit
 from bot.platform.config import Settings
 from bot.platform.texts import render
 from bot.unit_admin.common import (

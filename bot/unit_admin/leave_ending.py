@@ -11,9 +11,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from bot.apel import counts as apel_counts
+from bot.apel.models import Apel, ApelExpected
 from bot.audit.log import record_event
-from bot.models import Apel, ApelExpected, Employee, Leave
 from bot.org.access import Actor
+from bot.org.models import Employee, Leave
 from bot.platform.texts import render
 from bot.unit_admin.common import (
     MAX_BUTTONS,

@@ -13,10 +13,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from bot.apel import counts as apel_counts
-from bot.audit.facts import leave_facts
+from bot.apel.models import Apel, ApelExpected
 from bot.audit.log import record_event
-from bot.models import Apel, ApelExpected, Employee, Leave
 from bot.org.access import Actor
+from bot.org.audit_entries import leave_facts
+from bot.org.models import Employee, Leave
 from bot.unit_admin.common import Jurisdiction, Reply, notify, result_reply
 from bot.unit_admin.leave_rules import is_self, overlapping, self_refused
 

@@ -11,8 +11,8 @@ from datetime import date, datetime
 from sqlmodel import Session, select
 
 from bot.delivery import outbox
-from bot.models import Employee, Regu
 from bot.org.access import Actor, leave_deciders, may_decide_leave
+from bot.org.models import Employee, Regu
 from bot.platform.config import Settings
 from bot.platform.texts import render
 from bot.unit_admin.common import (

@@ -10,8 +10,8 @@ from datetime import date, datetime, timedelta
 from sqlmodel import Session, col, select
 
 from bot.delivery.callbacks import calendar_day, choice, number, register
-from bot.models import Employee, Leave, Unit
 from bot.org.access import Actor
+from bot.org.models import Employee, Leave, Unit
 from bot.platform.texts import render
 from bot.unit_admin.common import (
     ADMIN,

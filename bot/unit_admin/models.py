@@ -1,8 +1,7 @@
-"""Running the unit from Telegram: leave requests and early ends, duty swaps, the integrity pact,
-corrections of apel records, and the command menu each person was last given.
+"""Running the unit from Telegram: leave requests and early ends, and the integrity pact. (Duty
+swaps and corrections change the apel core's day plan and attendance: bot/apel/models.py.)
 
-Nothing here rewrites history: an early end keeps the original end date, a revoked swap keeps
-its row, a correction sits beside the apel record it excuses.
+Nothing here rewrites history: an early end keeps the original end date.
 """
 
 from __future__ import annotations
@@ -12,7 +11,8 @@ from datetime import date, datetime
 from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from bot.models import _bigint, _utc
+import bot.org.models  # noqa: F401  (employees, leave, periods: the foreign keys below)
+from bot.platform.columns import bigint_field, utc_field
 
 
 class LeaveRequest(SQLModel, table=True):
@@ -25,10 +25,10 @@ class LeaveRequest(SQLModel, table=True):
     end: date
     reason: str = Field(max_length=200)
     state: str = Field(default="pending", max_length=10)  # pending | approved | refused
-    requested_by: int = _bigint(nullable=False)  # Telegram user id
-    created_at: datetime = _utc(nullable=False)
-    decided_at: datetime | None = _utc()
-    decided_by: int | None = _bigint()
+    requested_by: int = bigint_field(nullable=False)  # Telegram user id
+    created_at: datetime = utc_field(nullable=False)
+    decided_at: datetime | None = utc_field()
+    decided_by: int | None = bigint_field()
     leave_id: int | None = Field(default=None, foreign_key="leave.id")
 
 
@@ -41,32 +41,8 @@ class LeaveEnding(SQLModel, table=True):
     leave_id: int = Field(foreign_key="leave.id", index=True)
     original_end: date
     new_end: date
-    ended_by: int = _bigint(nullable=False)  # Telegram user id
-    ended_at: datetime = _utc(nullable=False)
-
-
-class DutySwap(SQLModel, table=True):
-    """A per-date change to who stands an apel: a regu (regu_id) or one person (employee_id).
-
-    A regu swap stands `slot` on `duty_date` instead of the rotation's regu; when the two regu
-    exchange apel, the second row points at the first through `pair_id`. A person swap is
-    expected at `slot` instead of their own apel that day. Revoked rows are kept."""
-
-    __table_args__ = (
-        Index("ix_dutyswap_unit_date", "unit_id", "duty_date"),
-        Index("ix_dutyswap_employee_date", "employee_id", "duty_date"),
-    )
-    id: int | None = Field(default=None, primary_key=True)
-    unit_id: int = Field(foreign_key="unit.id")
-    duty_date: date
-    slot: str = Field(max_length=5)
-    regu_id: int | None = Field(default=None, foreign_key="regu.id")
-    employee_id: int | None = Field(default=None, foreign_key="employee.id")
-    pair_id: int | None = Field(default=None, foreign_key="dutyswap.id")
-    created_by: int = _bigint(nullable=False)
-    created_at: datetime = _utc(nullable=False)
-    revoked_at: datetime | None = _utc()
-    revoked_by: int | None = _bigint()
+    ended_by: int = bigint_field(nullable=False)  # Telegram user id
+    ended_at: datetime = utc_field(nullable=False)
 
 
 class PaktaSignature(SQLModel, table=True):
@@ -83,29 +59,6 @@ class PaktaSignature(SQLModel, table=True):
     employee_id: int = Field(foreign_key="employee.id")
     period_id: int = Field(foreign_key="pledgeperiod.id")
     text_sha256: str = Field(max_length=64)
-    shown_at: datetime = _utc(nullable=False)
-    signed_at: datetime | None = _utc()
-    telegram_user_id: int | None = _bigint()
-
-
-class Correction(SQLModel, table=True):
-    """A missing person excused at a past apel, with who and why. The apel record stays."""
-
-    __table_args__ = (UniqueConstraint("apel_id", "employee_id"),)
-    id: int | None = Field(default=None, primary_key=True)
-    apel_id: int = Field(foreign_key="apel.id", index=True)
-    employee_id: int = Field(foreign_key="employee.id", index=True)
-    reason_code: str = Field(max_length=20)
-    reason: str = Field(max_length=200)  # the reason as shown, in Indonesian
-    by: int = _bigint(nullable=False)  # Telegram user id of the KPLP / Kalapas / admin
-    by_name: str = Field(default="", max_length=120)
-    at: datetime = _utc(nullable=False)
-
-
-class MenuState(SQLModel, table=True):
-    """The command menu last set for a person's private chat (BotCommandScopeChat)."""
-
-    telegram_user_id: int = _bigint(nullable=False, primary_key=True)
-    signature: str = Field(max_length=64)
-    version: int = 0
-    checked_at: datetime = _utc(nullable=False)
+    shown_at: datetime = utc_field(nullable=False)
+    signed_at: datetime | None = utc_field()
+    telegram_user_id: int | None = bigint_field()

@@ -16,8 +16,9 @@ from sqlmodel import Session, col, select
 from bot.audit.log import record_event
 from bot.delivery import outbox
 from bot.delivery.callbacks import register
-from bot.models import Employee, OutboxMessage, PledgePeriod, Regu, Unit
+from bot.delivery.models import OutboxMessage
 from bot.org.access import Actor, visible_units
+from bot.org.models import Employee, PledgePeriod, Regu, Unit
 from bot.org.units import period_row
 from bot.platform.config import Settings
 from bot.platform.texts import render

@@ -7,8 +7,8 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from bot.calendar.duty import day_plan, off_duty_regu
-from bot.models import Employee, Unit
 from bot.org.access import Actor
+from bot.org.models import Employee, Unit
 from bot.platform.config import Settings
 from bot.unit_admin.common import Reply, local_today, reader_scope, split_dates
 from bot.unit_admin.swaps import moves_on, regu_overrides

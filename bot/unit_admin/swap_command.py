@@ -9,8 +9,8 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
-from bot.models import Employee, Unit
 from bot.org.access import Actor
+from bot.org.models import Employee, Unit
 from bot.org.people import find_regus
 from bot.platform.config import SLOTS, Settings
 from bot.platform.texts import render

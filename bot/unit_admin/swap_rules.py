@@ -13,12 +13,13 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
+from bot.apel.models import DutySwap
 from bot.audit.log import record_event
 from bot.calendar.duty import ApelPlan, standing
 from bot.delivery import outbox
 from bot.delivery.callbacks import calendar_day, choice, number, register
-from bot.models import Employee, Regu, Unit
 from bot.org.access import Actor
+from bot.org.models import Employee, Regu, Unit
 from bot.platform.config import Settings
 from bot.platform.texts import render
 from bot.unit_admin.common import (
@@ -38,7 +39,6 @@ from bot.unit_admin.common import (
     scope_for,
     unit_toast,
 )
-from bot.unit_admin.models import DutySwap
 from bot.unit_admin.swaps import apel_opened, day_plans, in_force, moves_on
 
 log = logging.getLogger(__name__)

@@ -17,10 +17,10 @@ from datetime import date
 
 from sqlmodel import Session, col, select
 
+from bot.apel.models import Apel, DutySwap
 from bot.calendar.duty import ApelPlan, Move, day_plan, regu_on_duty
-from bot.models import Apel, Regu, Unit
+from bot.org.models import Regu, Unit
 from bot.platform.config import RotationOverride, Settings
-from bot.unit_admin.models import DutySwap
 
 
 def in_force():  # noqa: ANN201

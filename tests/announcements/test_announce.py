@@ -34,9 +34,10 @@ from bot.announcements.reminders import send_reminders
 from bot.audit.models import AuditEntry
 from bot.delivery import outbox
 from bot.delivery.html_parts import visible_length
-from bot.models import Employee, OutboxMessage, Unit
+from bot.delivery.models import OutboxMessage
 from bot.org import menus
 from bot.org.access import actor_for
+from bot.org.models import Employee, Unit
 from bot.reports.exports import formula_like, safe_text
 from bot.telegram import app
 from bot.telegram.handlers import announce as announce_handlers

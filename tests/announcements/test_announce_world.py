@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
-from bot.models import RoleGrant, Unit
+from bot.org.models import RoleGrant, Unit
 from bot.org.units import sync_config
 from bot.platform.config import Settings
 from bot.platform.config_loading import parse_settings

@@ -13,10 +13,12 @@ from sqlmodel import col, select
 
 from bot.apel import closing, opening, pledging
 from bot.apel import counts as apel_counts
+from bot.apel.models import Apel, ApelStatusCount, Pledge
 from bot.calendar.duty import plan_apel
 from bot.delivery import outbox
-from bot.models import Apel, ApelStatusCount, Employee, OutboxMessage, Pledge
+from bot.delivery.models import OutboxMessage
 from bot.org.access import actor_for
+from bot.org.models import Employee
 from bot.reports import tally
 from bot.unit_admin import corrections, leave
 from tests.unit_admin.test_unit_admin import DAY, DEWI, KPLP, REGU_D, _closed_pagi, utc

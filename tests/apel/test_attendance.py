@@ -13,10 +13,12 @@ import pytest
 from sqlmodel import select
 
 from bot.apel.closing import close_apel
+from bot.apel.models import ApelExpected
 from bot.apel.opening import open_apel
 from bot.calendar.duty import Person, expected_people, plan_apel, standing
 from bot.delivery import outbox
-from bot.models import ApelExpected, Employee, OutboxMessage
+from bot.delivery.models import OutboxMessage
+from bot.org.models import Employee
 from bot.platform.config import ConfigError
 from bot.platform.config_loading import parse_settings
 from tests.calendar.test_duty import _minimal_config

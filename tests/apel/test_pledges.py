@@ -7,11 +7,11 @@ from datetime import UTC, date, datetime
 
 from sqlmodel import col, select
 
+from bot.apel.models import Briefing, Pledge
 from bot.apel.opening import open_apel
 from bot.apel.pledging import PledgeResult, Press, pledge_many
 from bot.audit.models import AuditEntry
 from bot.calendar.duty import plan_apel
-from bot.models import Briefing, Pledge
 from bot.org.units import move_chat, sync_config
 from tests.factories import add_employee
 

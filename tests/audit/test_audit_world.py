@@ -11,12 +11,13 @@ from sqlmodel import Session, select
 from bot.announcements import confirmations, sending, withdrawal
 from bot.apel import closing, opening, pledging
 from bot.audit.chain import append
-from bot.audit.facts import employee_facts
 from bot.audit.kinds import EMPLOYEE_CHANGED
 from bot.calendar.duty import plan_apel
-from bot.models import Employee, Leave, OutboxMessage
+from bot.delivery.models import OutboxMessage
 from bot.org import registration, roles
 from bot.org.access import actor_for
+from bot.org.audit_entries import employee_facts
+from bot.org.models import Employee, Leave
 from bot.platform.config import Settings
 from bot.platform.db import Database
 from bot.unit_admin import corrections, leave, pakta, swap_command, swap_rules, swaps

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import col, select
 
-from bot.models import OutboxMessage
+from bot.delivery.models import OutboxMessage
 from bot.org.units import sync_config
 from bot.scheduler import ApelScheduler
 from tests.factories import add_employee

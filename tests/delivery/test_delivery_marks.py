@@ -9,7 +9,7 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 
 from bot.delivery import outbox
-from bot.models import OutboxMessage
+from bot.delivery.models import OutboxMessage
 from bot.telegram.pacing import Limits
 from tests.delivery.test_faults import GROUPS, all_settled, delivered_texts, queue, running
 

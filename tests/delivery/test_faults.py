@@ -14,9 +14,11 @@ import psycopg
 import pytest
 from sqlmodel import select
 
+from bot.apel.models import Pledge
 from bot.commands.common import EXIT_LEASE_HELD
 from bot.delivery import outbox
-from bot.models import OutboxMessage, Pledge, Regu
+from bot.delivery.models import OutboxMessage
+from bot.org.models import Regu
 from bot.org.units import sync_config
 from bot.platform.clock import RunningClock
 from bot.platform.texts import render

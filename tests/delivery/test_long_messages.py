@@ -12,7 +12,7 @@ from sqlmodel import select
 
 from bot.delivery import outbox
 from bot.delivery.html_parts import clip_html, split_html, visible_length
-from bot.models import OutboxMessage
+from bot.delivery.models import OutboxMessage
 from bot.platform.clock import FakeClock
 from bot.platform.config import MAX_POINT, MAX_TOPIC
 from bot.platform.texts import render

@@ -8,11 +8,13 @@ from datetime import UTC, date, datetime
 
 from sqlmodel import select
 
+from bot.apel.models import Briefing
 from bot.apel.opening import open_apel
 from bot.apel.pledging import Press, pledge_many
 from bot.apel.tally import refresh_tallies
 from bot.calendar.duty import plan_apel
-from bot.models import Briefing, Employee, OutboxMessage
+from bot.delivery.models import OutboxMessage
+from bot.org.models import Employee
 from bot.org.units import sync_config
 from tests.factories import add_employee, add_leave
 

@@ -19,7 +19,7 @@ from openpyxl import load_workbook
 from sqlmodel import select
 
 from bot.announcements.models import Announcement
-from bot.models import OutboxMessage
+from bot.delivery.models import OutboxMessage
 from bot.platform.clock import FakeClock
 from fake_telegram.harness import BotUnderTest
 from fake_telegram.server import FakeTelegram

@@ -10,8 +10,8 @@ import pytest
 from sqlmodel import select
 
 from bot.apel import counts as apel_counts
+from bot.apel.models import Apel, Pledge
 from bot.delivery.models import InboxUpdate
-from bot.models import Apel, Pledge
 from bot.platform.clock import FakeClock
 from fake_telegram.server import FakeTelegram
 from tests.factories import (

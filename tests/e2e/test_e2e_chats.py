@@ -12,7 +12,7 @@ import asyncio
 import pytest
 from sqlmodel import select
 
-from bot.models import Employee, Regu, Unit
+from bot.org.models import Employee, Regu, Unit
 from bot.platform.clock import FakeClock
 from fake_telegram.server import FakeTelegram
 from tests.factories import (

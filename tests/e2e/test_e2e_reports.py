@@ -20,7 +20,7 @@ import pytest
 from openpyxl import load_workbook
 from PIL import Image
 
-from bot.models import RoleGrant, Unit
+from bot.org.models import RoleGrant, Unit
 from bot.platform.clock import FakeClock
 from bot.platform.config import Settings
 from fake_telegram.harness import BotUnderTest

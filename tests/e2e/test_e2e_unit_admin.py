@@ -13,9 +13,10 @@ import asyncio
 import pytest
 from sqlmodel import select
 
-from bot.models import Leave
+from bot.apel.models import Correction, DutySwap
+from bot.org.models import Leave
 from bot.platform.clock import FakeClock
-from bot.unit_admin.models import Correction, DutySwap, LeaveEnding, PaktaSignature
+from bot.unit_admin.models import LeaveEnding, PaktaSignature
 from fake_telegram.harness import BotUnderTest
 from fake_telegram.server import FakeTelegram
 from tests.factories import (
@@ -384,7 +385,7 @@ def help_commands(text: str) -> list[str]:
 
 @pytest.fixture
 async def roles_world(settings, sqlite_db):
-    from bot.models import RoleGrant
+    from bot.org.models import RoleGrant
 
     clock = FakeClock(utc(22, 0))
 

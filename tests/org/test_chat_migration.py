@@ -7,9 +7,10 @@ from datetime import UTC, date, datetime
 
 from sqlmodel import select
 
+from bot.apel.models import Briefing
 from bot.apel.opening import open_apel
 from bot.calendar.duty import plan_apel
-from bot.models import Briefing, Regu
+from bot.org.models import Regu
 from bot.org.units import move_chat, sync_config
 
 OPEN = datetime(2024, 11, 25, 23, 0, 30, tzinfo=UTC)  # 07.00 WITA, 26 Nov: Regu D stands pagi

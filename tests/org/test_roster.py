@@ -13,8 +13,8 @@ import pytest
 from sqlmodel import select
 
 from bot.cli import main
-from bot.models import Employee, Leave, Regu, Unit
 from bot.org.leave_import import import_leave, import_leave_file
+from bot.org.models import Employee, Leave, Regu, Unit
 from bot.org.roster import import_roster, import_roster_file
 from bot.org.roster_files import (
     FileError,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from bot.models import Regu, Unit
+from bot.org.models import Regu, Unit
 from bot.org.units import PARKED_CHAT_BASE, sync_config
 from bot.platform.config import Settings
 from bot.platform.config_loading import parse_settings

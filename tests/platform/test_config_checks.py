@@ -18,7 +18,7 @@ from sqlmodel import select
 
 from bot.audit.keys import SigningKey, key_file_problems, write_private_file
 from bot.cli import main
-from bot.models import OutboxMessage
+from bot.delivery.models import OutboxMessage
 from bot.org.units import warn_period
 from bot.platform.config import ConfigError
 from bot.platform.config_loading import parse_settings, period_warning

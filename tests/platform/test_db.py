@@ -8,15 +8,17 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import SQLModel, select
+from sqlmodel import select
 
-from bot.models import Apel, Unit
+from bot.apel.models import Apel
+from bot.migrations import tables
+from bot.org.models import Unit
 from bot.org.units import period_row, sync_config
 
 
 def test_migrations_match_models(db):
     with db.engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+        diff = compare_metadata(MigrationContext.configure(conn), tables.metadata)
     assert diff == [], f"models and migrations differ; add an Alembic revision: {diff}"
     db.require_migrated()
 

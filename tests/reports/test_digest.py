@@ -12,7 +12,8 @@ import pytest
 from PIL import Image
 from sqlmodel import col, select
 
-from bot.models import OutboxMessage, Unit
+from bot.delivery.models import OutboxMessage
+from bot.org.models import Unit
 from bot.platform.clock import FakeClock
 from bot.platform.config import ReportsConfig
 from bot.reports import digest, files

@@ -10,7 +10,7 @@ from openpyxl import load_workbook
 from sqlmodel import select
 
 from bot.calendar.periods import RANGE, PeriodSpec, Span
-from bot.models import Unit
+from bot.org.models import Unit
 from bot.reports import exports
 from tests.factories import Member, seed_crew
 from tests.report_factories import add_apel, add_pledge, seed_palu

@@ -10,7 +10,7 @@ from sqlmodel import select
 from bot.apel.classification import STATUSES
 from bot.apel.closing import build_report
 from bot.calendar.periods import PERIOD, RANGE, TODAY, PeriodSpec, Span
-from bot.models import Regu, Unit
+from bot.org.models import Regu, Unit
 from bot.reports import many_units, one_unit, per_person, tally
 from tests.factories import add_employee
 from tests.report_factories import add_apel, add_pledge, seed_palu
@@ -191,7 +191,7 @@ def test_tally_helpers():
 
 def test_a_correction_excuses_a_missing_person(db, palu):
     """/koreksi: the KPLP excuses Dewi afterwards; every figure reads the correction."""
-    from bot.unit_admin.models import Correction
+    from bot.apel.models import Correction
 
     seeded, unit = palu
     dewi = seeded.people["Dewi"]

@@ -11,7 +11,7 @@ from sqlmodel import select
 
 from bot.audit.models import AuditEntry
 from bot.cli import main
-from bot.models import RoleGrant
+from bot.org.models import RoleGrant
 from bot.platform.db import Database
 from bot.reports import scope as report_scope
 

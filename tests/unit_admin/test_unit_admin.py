@@ -13,24 +13,19 @@ import pytest
 from sqlmodel import select
 
 from bot.apel import classification, closing, opening, pledging
+from bot.apel.models import Apel, ApelExpected, Briefing, Correction, DutySwap
 from bot.audit.models import AuditEntry
 from bot.calendar.duty import Move, Person, expected_people, plan_apel, regu_on_duty
-from bot.models import Apel, ApelExpected, Briefing, Employee, Leave, OutboxMessage
+from bot.delivery.models import OutboxMessage
 from bot.org import menus
 from bot.org.access import actor_for
+from bot.org.models import Employee, Leave, MenuState
 from bot.platform.config import RotationOverride
 from bot.platform.texts import render
 from bot.scheduler import ApelScheduler
 from bot.unit_admin import corrections, leave, pakta, schedule, swap_command, swaps
 from bot.unit_admin.common import DateWords, Jurisdiction, Origin, find_people, split_dates
-from bot.unit_admin.models import (
-    Correction,
-    DutySwap,
-    LeaveEnding,
-    LeaveRequest,
-    MenuState,
-    PaktaSignature,
-)
+from bot.unit_admin.models import LeaveEnding, LeaveRequest, PaktaSignature
 from tests.factories import (
     AGUS,
     BUDI,
@@ -382,7 +377,7 @@ def test_regu_swap_exchanges_and_open_apel_honours_it(world, settings):
 
 
 def _palu(s):
-    from bot.models import Unit
+    from bot.org.models import Unit
     return s.exec(select(Unit).where(Unit.code == "lapas-palu")).one()
 
 

@@ -10,12 +10,14 @@ from datetime import timedelta
 
 from sqlmodel import select
 
-from bot.models import ApelExpected, Employee, Leave, OutboxMessage, RoleGrant, Unit
+from bot.apel.models import ApelExpected, Correction
+from bot.delivery.models import OutboxMessage
 from bot.org.access import actor_for, visible_units
+from bot.org.models import Employee, Leave, RoleGrant, Unit
 from bot.reports import scope as report_scope
 from bot.unit_admin import common as unit_common
 from bot.unit_admin import corrections, leave, pakta, schedule
-from bot.unit_admin.models import Correction, LeaveRequest
+from bot.unit_admin.models import LeaveRequest
 from tests.factories import add_employee
 from tests.unit_admin import test_unit_admin as ua
 

@@ -12,7 +12,7 @@ import sqlmodel
 from alembic import op
 
 
-import bot.models
+import bot.platform.columns
 
 revision: str = '0001'
 down_revision: str | None = None
@@ -31,9 +31,9 @@ def upgrade() -> None:
     sa.Column('priority', sa.Integer(), nullable=False),
     sa.Column('state', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('next_attempt_at', bot.models.UTCDateTime(), nullable=False),
-    sa.Column('created_at', bot.models.UTCDateTime(), nullable=False),
-    sa.Column('sent_at', bot.models.UTCDateTime(), nullable=True),
+    sa.Column('next_attempt_at', bot.platform.columns.UTCDateTime(), nullable=False),
+    sa.Column('created_at', bot.platform.columns.UTCDateTime(), nullable=False),
+    sa.Column('sent_at', bot.platform.columns.UTCDateTime(), nullable=True),
     sa.Column('message_id', sa.BigInteger(), nullable=True),
     sa.Column('last_error', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
     sa.Column('uncertain', sa.Boolean(), nullable=False),
@@ -64,7 +64,7 @@ def upgrade() -> None:
     sa.Column('kalapas_chat_id', sa.BigInteger(), nullable=False),
     sa.Column('admin_group_chat_id', sa.BigInteger(), nullable=True),
     sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('created_at', bot.models.UTCDateTime(), nullable=False),
+    sa.Column('created_at', bot.platform.columns.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('code')
     )
@@ -77,11 +77,11 @@ def upgrade() -> None:
     sa.Column('duty_date', sa.Date(), nullable=False),
     sa.Column('slot', sqlmodel.sql.sqltypes.AutoString(length=5), nullable=False),
     sa.Column('period_id', sa.Integer(), nullable=False),
-    sa.Column('scheduled_at', bot.models.UTCDateTime(), nullable=False),
-    sa.Column('late_after_at', bot.models.UTCDateTime(), nullable=False),
-    sa.Column('deadline_at', bot.models.UTCDateTime(), nullable=False),
-    sa.Column('opened_at', bot.models.UTCDateTime(), nullable=True),
-    sa.Column('closed_at', bot.models.UTCDateTime(), nullable=True),
+    sa.Column('scheduled_at', bot.platform.columns.UTCDateTime(), nullable=False),
+    sa.Column('late_after_at', bot.platform.columns.UTCDateTime(), nullable=False),
+    sa.Column('deadline_at', bot.platform.columns.UTCDateTime(), nullable=False),
+    sa.Column('opened_at', bot.platform.columns.UTCDateTime(), nullable=True),
+    sa.Column('closed_at', bot.platform.columns.UTCDateTime(), nullable=True),
     sa.Column('state', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
     sa.Column('opened_late', sa.Boolean(), nullable=False),
     sa.ForeignKeyConstraint(['period_id'], ['pledgeperiod.id'], ),
@@ -113,8 +113,8 @@ def upgrade() -> None:
     sa.Column('unit_id', sa.Integer(), nullable=True),
     sa.Column('kanwil', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=True),
     sa.Column('granted_by', sa.BigInteger(), nullable=True),
-    sa.Column('granted_at', bot.models.UTCDateTime(), nullable=False),
-    sa.Column('revoked_at', bot.models.UTCDateTime(), nullable=True),
+    sa.Column('granted_at', bot.platform.columns.UTCDateTime(), nullable=False),
+    sa.Column('revoked_at', bot.platform.columns.UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['unit_id'], ['unit.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
@@ -128,7 +128,7 @@ def upgrade() -> None:
     sa.Column('chat_id', sa.BigInteger(), nullable=False),
     sa.Column('outbox_id', sa.Integer(), nullable=True),
     sa.Column('tally_shown', sa.Integer(), nullable=False),
-    sa.Column('tally_edited_at', bot.models.UTCDateTime(), nullable=True),
+    sa.Column('tally_edited_at', bot.platform.columns.UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['apel_id'], ['apel.id'], ),
     sa.ForeignKeyConstraint(['outbox_id'], ['outboxmessage.id'], ),
     sa.ForeignKeyConstraint(['regu_id'], ['regu.id'], ),
@@ -148,7 +148,7 @@ def upgrade() -> None:
     sa.Column('telegram_user_id', sa.BigInteger(), nullable=True),
     sa.Column('private_chat_ok', sa.Boolean(), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('updated_at', bot.models.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', bot.platform.columns.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['regu_id'], ['regu.id'], ),
     sa.ForeignKeyConstraint(['unit_id'], ['unit.id'], ),
     sa.PrimaryKeyConstraint('id'),
@@ -175,7 +175,7 @@ def upgrade() -> None:
     sa.Column('end', sa.Date(), nullable=False),
     sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('created_by', sqlmodel.sql.sqltypes.AutoString(length=60), nullable=False),
-    sa.Column('created_at', bot.models.UTCDateTime(), nullable=False),
+    sa.Column('created_at', bot.platform.columns.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['employee_id'], ['employee.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('employee_id', 'start', 'end')
@@ -189,7 +189,7 @@ def upgrade() -> None:
     sa.Column('employee_id', sa.Integer(), nullable=False),
     sa.Column('telegram_user_id', sa.BigInteger(), nullable=False),
     sa.Column('chat_id', sa.BigInteger(), nullable=False),
-    sa.Column('pledged_at', bot.models.UTCDateTime(), nullable=False),
+    sa.Column('pledged_at', bot.platform.columns.UTCDateTime(), nullable=False),
     sa.Column('late', sa.Boolean(), nullable=False),
     sa.Column('after_deadline', sa.Boolean(), nullable=False),
     sa.Column('expected', sa.Boolean(), nullable=False),
@@ -208,8 +208,8 @@ def upgrade() -> None:
     sa.Column('telegram_name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('employee_id', sa.Integer(), nullable=False),
     sa.Column('state', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
-    sa.Column('created_at', bot.models.UTCDateTime(), nullable=False),
-    sa.Column('decided_at', bot.models.UTCDateTime(), nullable=True),
+    sa.Column('created_at', bot.platform.columns.UTCDateTime(), nullable=False),
+    sa.Column('decided_at', bot.platform.columns.UTCDateTime(), nullable=True),
     sa.Column('decided_by', sa.BigInteger(), nullable=True),
     sa.ForeignKeyConstraint(['employee_id'], ['employee.id'], ),
     sa.PrimaryKeyConstraint('id')

@@ -12,7 +12,7 @@ import sqlmodel
 from alembic import op
 
 
-import bot.models
+import bot.platform.columns
 
 revision: str = '0100'
 down_revision: str | None = '0001'
@@ -28,7 +28,7 @@ def upgrade() -> None:
     sa.Column('root_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('key_id', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
     sa.Column('note', sa.Text(), nullable=False),
-    sa.Column('created_at', bot.models.UTCDateTime(), nullable=False),
+    sa.Column('created_at', bot.platform.columns.UTCDateTime(), nullable=False),
     sa.Column('frontier', sa.Text(), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )

@@ -12,7 +12,7 @@ import sqlmodel
 from alembic import op
 
 
-import bot.models
+import bot.platform.columns
 
 revision: str = '0300'
 down_revision: str | None = '0100'
@@ -32,13 +32,13 @@ def upgrade() -> None:
     sa.Column('media_file_id', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True),
     sa.Column('scope', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
     sa.Column('scope_label', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
-    sa.Column('created_at', bot.models.UTCDateTime(), nullable=False),
+    sa.Column('created_at', bot.platform.columns.UTCDateTime(), nullable=False),
     sa.Column('expected_count', sa.Integer(), nullable=False),
     sa.Column('group_count', sa.Integer(), nullable=False),
-    sa.Column('remind_at', bot.models.UTCDateTime(), nullable=False),
-    sa.Column('reminded_at', bot.models.UTCDateTime(), nullable=True),
+    sa.Column('remind_at', bot.platform.columns.UTCDateTime(), nullable=False),
+    sa.Column('reminded_at', bot.platform.columns.UTCDateTime(), nullable=True),
     sa.Column('tally_ack_id', sa.Integer(), nullable=False),
-    sa.Column('withdrawn_at', bot.models.UTCDateTime(), nullable=True),
+    sa.Column('withdrawn_at', bot.platform.columns.UTCDateTime(), nullable=True),
     sa.Column('withdrawn_by', sa.BigInteger(), nullable=True),
     sa.ForeignKeyConstraint(['sender_employee_id'], ['employee.id'], ),
     sa.PrimaryKeyConstraint('id'),
@@ -55,7 +55,7 @@ def upgrade() -> None:
     sa.Column('employee_id', sa.Integer(), nullable=False),
     sa.Column('telegram_user_id', sa.BigInteger(), nullable=False),
     sa.Column('chat_id', sa.BigInteger(), nullable=False),
-    sa.Column('acknowledged_at', bot.models.UTCDateTime(), nullable=False),
+    sa.Column('acknowledged_at', bot.platform.columns.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['announcement_id'], ['announcement.id'], ),
     sa.ForeignKeyConstraint(['employee_id'], ['employee.id'], ),
     sa.PrimaryKeyConstraint('id'),
@@ -85,7 +85,7 @@ def upgrade() -> None:
     sa.Column('outbox_id', sa.Integer(), nullable=True),
     sa.Column('expected', sa.Integer(), nullable=False),
     sa.Column('tally_shown', sa.Integer(), nullable=False),
-    sa.Column('tally_edited_at', bot.models.UTCDateTime(), nullable=True),
+    sa.Column('tally_edited_at', bot.platform.columns.UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['announcement_id'], ['announcement.id'], ),
     sa.ForeignKeyConstraint(['outbox_id'], ['outboxmessage.id'], ),
     sa.ForeignKeyConstraint(['regu_id'], ['regu.id'], ),

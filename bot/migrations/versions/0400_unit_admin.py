@@ -12,7 +12,7 @@ import sqlmodel
 from alembic import op
 
 
-import bot.models
+import bot.platform.columns
 
 revision: str = '0400'
 down_revision: str | None = '0300'
@@ -26,7 +26,7 @@ def upgrade() -> None:
     sa.Column('telegram_user_id', sa.BigInteger(), nullable=False),
     sa.Column('signature', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
-    sa.Column('checked_at', bot.models.UTCDateTime(), nullable=False),
+    sa.Column('checked_at', bot.platform.columns.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('telegram_user_id')
     )
     op.create_table('correction',
@@ -37,7 +37,7 @@ def upgrade() -> None:
     sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('by', sa.BigInteger(), nullable=False),
     sa.Column('by_name', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
-    sa.Column('at', bot.models.UTCDateTime(), nullable=False),
+    sa.Column('at', bot.platform.columns.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['apel_id'], ['apel.id'], ),
     sa.ForeignKeyConstraint(['employee_id'], ['employee.id'], ),
     sa.PrimaryKeyConstraint('id'),
@@ -56,8 +56,8 @@ def upgrade() -> None:
     sa.Column('employee_id', sa.Integer(), nullable=True),
     sa.Column('pair_id', sa.Integer(), nullable=True),
     sa.Column('created_by', sa.BigInteger(), nullable=False),
-    sa.Column('created_at', bot.models.UTCDateTime(), nullable=False),
-    sa.Column('revoked_at', bot.models.UTCDateTime(), nullable=True),
+    sa.Column('created_at', bot.platform.columns.UTCDateTime(), nullable=False),
+    sa.Column('revoked_at', bot.platform.columns.UTCDateTime(), nullable=True),
     sa.Column('revoked_by', sa.BigInteger(), nullable=True),
     sa.ForeignKeyConstraint(['employee_id'], ['employee.id'], ),
     sa.ForeignKeyConstraint(['pair_id'], ['dutyswap.id'], ),
@@ -74,8 +74,8 @@ def upgrade() -> None:
     sa.Column('employee_id', sa.Integer(), nullable=False),
     sa.Column('period_id', sa.Integer(), nullable=False),
     sa.Column('text_sha256', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-    sa.Column('shown_at', bot.models.UTCDateTime(), nullable=False),
-    sa.Column('signed_at', bot.models.UTCDateTime(), nullable=True),
+    sa.Column('shown_at', bot.platform.columns.UTCDateTime(), nullable=False),
+    sa.Column('signed_at', bot.platform.columns.UTCDateTime(), nullable=True),
     sa.Column('telegram_user_id', sa.BigInteger(), nullable=True),
     sa.ForeignKeyConstraint(['employee_id'], ['employee.id'], ),
     sa.ForeignKeyConstraint(['period_id'], ['pledgeperiod.id'], ),
@@ -91,7 +91,7 @@ def upgrade() -> None:
     sa.Column('original_end', sa.Date(), nullable=False),
     sa.Column('new_end', sa.Date(), nullable=False),
     sa.Column('ended_by', sa.BigInteger(), nullable=False),
-    sa.Column('ended_at', bot.models.UTCDateTime(), nullable=False),
+    sa.Column('ended_at', bot.platform.columns.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['leave_id'], ['leave.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
@@ -106,8 +106,8 @@ def upgrade() -> None:
     sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('state', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
     sa.Column('requested_by', sa.BigInteger(), nullable=False),
-    sa.Column('created_at', bot.models.UTCDateTime(), nullable=False),
-    sa.Column('decided_at', bot.models.UTCDateTime(), nullable=True),
+    sa.Column('created_at', bot.platform.columns.UTCDateTime(), nullable=False),
+    sa.Column('decided_at', bot.platform.columns.UTCDateTime(), nullable=True),
     sa.Column('decided_by', sa.BigInteger(), nullable=True),
     sa.Column('leave_id', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['employee_id'], ['employee.id'], ),

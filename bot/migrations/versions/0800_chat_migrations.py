@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import bot.models
+import bot.platform.columns
 
 revision: str = '0800'
 down_revision: str | None = '0700'
@@ -25,7 +25,7 @@ def upgrade() -> None:
         'chatmigration',
         sa.Column('old_chat_id', sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column('new_chat_id', sa.BigInteger(), nullable=False),
-        sa.Column('migrated_at', bot.models.UTCDateTime(), nullable=False),
+        sa.Column('migrated_at', bot.platform.columns.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint('old_chat_id'),
     )
 

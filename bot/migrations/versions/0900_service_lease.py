@@ -13,7 +13,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import bot.models
+import bot.platform.columns
 
 revision: str = '0900'
 down_revision: str | None = '0800'
@@ -28,7 +28,7 @@ def upgrade() -> None:
         sa.Column('holder', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
         sa.Column('host', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column('pid', sa.Integer(), nullable=False),
-        sa.Column('heartbeat_at', bot.models.UTCDateTime(), nullable=False),
+        sa.Column('heartbeat_at', bot.platform.columns.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint('name'),
     )
 

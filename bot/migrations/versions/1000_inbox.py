@@ -13,7 +13,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import bot.models
+import bot.platform.columns
 
 revision: str = '1000'
 down_revision: str | None = '0900'
@@ -28,10 +28,10 @@ def upgrade() -> None:
         sa.Column('update_key', sqlmodel.sql.sqltypes.AutoString(length=60), nullable=False),
         sa.Column('update_id', sa.BigInteger(), nullable=False),
         sa.Column('payload', sa.JSON(), nullable=False),
-        sa.Column('received_at', bot.models.UTCDateTime(), nullable=False),
+        sa.Column('received_at', bot.platform.columns.UTCDateTime(), nullable=False),
         sa.Column('claimed_by', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=True),
-        sa.Column('claimed_until', bot.models.UTCDateTime(), nullable=True),
-        sa.Column('handled_at', bot.models.UTCDateTime(), nullable=True),
+        sa.Column('claimed_until', bot.platform.columns.UTCDateTime(), nullable=True),
+        sa.Column('handled_at', bot.platform.columns.UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint('id'),
         sa.UniqueConstraint('update_key'),
     )

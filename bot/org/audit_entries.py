@@ -1,7 +1,8 @@
-"""Roster and leave imports on the record: who ran it, which file, and every row it wrote.
-
-Called in the import's own transaction (bot/commands/roster.py), so the entries commit or
-roll back with the change.
+"""People and leave on the audit record: the facts an `employee.changed` or `leave.*` entry
+states about its row, written once and read back by verification (bot/inspection/tables.py):
+one definition, so writer and checker cannot drift; and the entries of a roster or leave import,
+called in the import's own transaction (bot/commands/roster.py), so they commit or roll back
+with the change.
 """
 
 from __future__ import annotations
@@ -9,26 +10,29 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from hashlib import sha256
-from typing import Any, Protocol
+from typing import Any
 
 from sqlmodel import Session, col, select
 
 from bot.audit.chain import Event, append_many
-from bot.audit.facts import employee_facts, leave_facts
+from bot.audit.facts import digest
 from bot.audit.kinds import EMPLOYEE_CHANGED, LEAVE_ADDED, LEAVE_CHANGED, ROSTER_IMPORTED
-from bot.models import Employee, Leave
+from bot.org.models import Employee, Leave
+from bot.org.roster_rows import ImportResult
 
 
-class Imported(Protocol):
-    """bot.org.roster_rows.ImportResult, as far as the record needs it."""
+def employee_facts(emp: Employee) -> dict[str, Any]:
+    """What `employee.changed` says about a person after a change."""
+    return {"employee_id": emp.id, "unit_id": emp.unit_id, "regu_id": emp.regu_id,
+            "role": emp.role, "active": emp.active, "telegram_user_id": emp.telegram_user_id,
+            "nip_sha256": digest(emp.nip), "name_sha256": digest(emp.name)}
 
-    kind: str
-    added: int
-    updated: int
-    deactivated: int
-    unchanged: int
-    new_ids: list[int]
-    changed_ids: list[int]
+
+def leave_facts(leave: Leave, source: str) -> dict[str, Any]:
+    """What `leave.added` / `leave.changed` say about a leave."""
+    return {"leave_id": leave.id, "employee_id": leave.employee_id,
+            "start": leave.start.isoformat(), "end": leave.end.isoformat(),
+            "reason_sha256": digest(leave.reason), "source": source}
 
 
 def _rows(session: Session, model: Any, ids: Iterable[int]) -> list[Any]:
@@ -36,7 +40,7 @@ def _rows(session: Session, model: Any, ids: Iterable[int]) -> list[Any]:
     return list(session.exec(select(model).where(col(model.id).in_(ids)))) if ids else []
 
 
-def _row_events(session: Session, result: Imported, actor: str, at: datetime) -> list[Event]:
+def _row_events(session: Session, result: ImportResult, actor: str, at: datetime) -> list[Event]:
     if result.kind == "roster":
         return [Event(EMPLOYEE_CHANGED, actor, employee_facts(emp), at)
                 for emp in _rows(session, Employee, result.new_ids + result.changed_ids)]
@@ -46,7 +50,7 @@ def _row_events(session: Session, result: Imported, actor: str, at: datetime) ->
             for lv in _rows(session, Leave, result.new_ids + result.changed_ids)]
 
 
-def record_import(session: Session, result: Imported, *, data: bytes, filename: str,
+def record_import(session: Session, result: ImportResult, *, data: bytes, filename: str,
                   actor: str, at: datetime) -> None:
     """`roster.imported` (the file's digest and counts), then one entry per row written."""
     summary = Event(ROSTER_IMPORTED, actor, {
