@@ -32,23 +32,11 @@ LAYERS: list[tuple[str, ...]] = [
 INDEPENDENT = {"announcements", "unit_admin", "reports"}
 
 # (importer, imported module) -> why it is still there. Each one breaks ARCHITECTURE.md's rule.
-LAYER_EXCEPTIONS: dict[tuple[str, str], str] = {
-    # The day plan (rotation + swaps) is the core's, but lives in the unit_admin services:
-    # effective_plan/moves_on belong in apel/ (DutySwap, their table, is apel's already).
-    ("bot.apel.opening", "bot.unit_admin.swaps"): "effective_plan, moves_on",
-    # A leave import changes closed apel, so it refreshes their kept counts (apel/counts.py).
-    ("bot.org.leave_import", "bot.apel.counts"): "kept counts after a leave import",
-    # The confirmations workbook of an announcement reuses the XLSX helpers of the reports;
-    # safe_text/table_head belong in a shared place (platform/ or a small xlsx module).
-    ("bot.announcements.readers_xlsx", "bot.reports.exports"): "safe_text, table_head",
-}
+LAYER_EXCEPTIONS: dict[tuple[str, str], str] = {}
 
 # Package edges that close a cycle; without them the package graph has none. Each is also a
 # layering exception above (an import going up is what closes a cycle).
-CYCLE_EXCEPTIONS: dict[tuple[str, str], str] = {
-    ("apel", "unit_admin"): "the day plan in unit_admin/swaps.py",
-    ("org", "apel"): "leave import refreshes kept counts",
-}
+CYCLE_EXCEPTIONS: dict[tuple[str, str], str] = {}
 
 # Modules outside bot/telegram/ that import python-telegram-bot. Empty: keep it so.
 TELEGRAM_EXCEPTIONS: dict[str, str] = {}

@@ -8,16 +8,15 @@ from zoneinfo import ZoneInfo
 from bot.announcements.read_report import ReadReport
 from bot.delivery import outbox
 from bot.platform.texts import render
+from bot.platform.xlsx_cells import put, table_head
 
 XLSX_WIDTHS = (34, 20, 30, 20, 12, 10, 20)
 
 
 def workbook(report: ReadReport) -> bytes:
     """The confirmations as XLSX: one row per expected person. CPU work: run it off the loop.
-    Cells go through exports.put (text stays text, never a formula)."""
+    Cells go through xlsx_cells.put (text stays text, never a formula)."""
     from openpyxl import Workbook
-
-    from bot.reports.exports import put, table_head
 
     def label(key: str) -> str:
         return render("announce_xlsx_label", key=key)

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from bot.apel import day_plan
 from bot.apel.buttons import pledge_callback
 from bot.apel.models import Apel, ApelExpected, Briefing
 from bot.audit.log import record_event
@@ -18,7 +19,6 @@ from bot.org.models import Employee, Leave, PledgePeriod, Regu, Unit
 from bot.org.units import period_row
 from bot.platform.config import Settings
 from bot.platform.texts import render
-from bot.unit_admin import swaps
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ def open_apel(session: Session, settings: Settings, plan: ApelPlan, now: datetim
     unit = _unit_row(session, plan.unit_code)
     if _find(session, unit.id, plan) is not None:
         return None
-    plan = swaps.effective_plan(session, settings, unit.id, plan)  # regu swaps (/tukar)
+    plan = day_plan.effective_plan(session, settings, unit.id, plan)  # regu swaps (/tukar)
     period = period_row(session, settings)
     apel = Apel(unit_id=unit.id, duty_date=plan.duty_date, slot=plan.slot, period_id=period.id,
                 scheduled_at=plan.scheduled_at, late_after_at=plan.late_after_at,
@@ -91,7 +91,7 @@ def open_apel(session: Session, settings: Settings, plan: ApelPlan, now: datetim
     # Freeze the roster on duty; leave is applied when counting, so leave added later excuses too.
     # Person swaps (/tukar) move someone onto this apel, or away to another one of the day;
     # those moved in stand with the on-duty regu and get the briefing privately as well.
-    moves = swaps.moves_on(session, unit.id, plan.duty_date)
+    moves = day_plan.moves_on(session, unit.id, plan.duty_date)
     expected = expected_people(plan, people, leaves=(), moves=moves)
     moved_in = {p.id for p in expected} - {p.id for p in expected_people(plan, people, ())}
     session.add_all([ApelExpected(apel_id=apel.id, employee_id=p.id,
@@ -138,7 +138,7 @@ def record_missed(session: Session, settings: Settings, plan: ApelPlan,
     unit = _unit_row(session, plan.unit_code)
     if _find(session, unit.id, plan) is not None:
         return None
-    plan = swaps.effective_plan(session, settings, unit.id, plan)
+    plan = day_plan.effective_plan(session, settings, unit.id, plan)
     apel = Apel(unit_id=unit.id, duty_date=plan.duty_date, slot=plan.slot,
                 period_id=period_row(session, settings).id, scheduled_at=plan.scheduled_at,
                 late_after_at=plan.late_after_at, deadline_at=plan.deadline_at,

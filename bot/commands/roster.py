@@ -12,11 +12,11 @@ from sqlalchemy.exc import IntegrityError
 from bot.commands.audit import operator_actor
 from bot.commands.common import add_config_arg, load, open_database
 from bot.org.audit_entries import record_import
-from bot.org.leave_import import LEAVE_COLUMNS, import_leave_file
 from bot.org.roster import ROSTER_COLUMNS, import_roster_file
 from bot.org.roster_files import MAX_FILE_BYTES, MAX_ROWS, FileError, read_upload
 from bot.org.roster_rows import ROLES, ImportResult
 from bot.platform.clock import SystemClock
+from bot.unit_admin.leave_import import LEAVE_COLUMNS, import_leave_file
 
 
 def _run(args: argparse.Namespace, importer: Callable[..., ImportResult]) -> int:

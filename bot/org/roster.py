@@ -3,7 +3,7 @@
 Callers hand in a Session inside one transaction (`db.transaction()`), the rows or raw bytes
 of the upload, and a Clock. Nothing is written unless every row is valid; re-importing the
 same file changes nothing. Messages are English, for the operator at the command line.
-The cells are read by bot/org/roster_rows.py; leave comes in through bot/org/leave_import.py.
+The cells are read by bot/org/roster_rows.py; leave comes in through bot/unit_admin/leave_import.py.
 """
 
 from __future__ import annotations

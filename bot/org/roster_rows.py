@@ -1,8 +1,9 @@
 """Rows of a roster or leave upload: the jabatan vocabulary, cell parsing, the import's result.
 
-Shared by the roster import (bot/org/roster.py) and the leave import (bot/org/leave_import.py):
-each cell of a row comes back as (value, None) or (None, message), never half-read; the result
-counts what an import added, updated or found wrong. Messages are English, for the operator.
+Shared by the roster import (bot/org/roster.py) and the leave import
+(bot/unit_admin/leave_import.py): each cell of a row comes back as (value, None) or
+(None, message), never half-read; the result counts what an import added, updated or found
+wrong. Messages are English, for the operator.
 """
 
 from __future__ import annotations

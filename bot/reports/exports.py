@@ -5,10 +5,8 @@ row per expected person per apel, and the non-responders. Indonesian headers
 (messages/rekap_xlsx.txt.j2), real dates, frozen header rows, filters, column widths; printed
 landscape, fit to the page's width, with the unit, period and printing date in the header.
 
-Every text cell is neutralised against formula injection: it is a string cell, never a
-formula, and a value that begins with = + - @ (or a tab or carriage return) gets the
-quote-prefix cell style, so a name like `=HYPERLINK(...)` from a roster file shows exactly as
-typed (no apostrophe) and stays text even when the cell is edited.
+Every text cell is neutralised against formula injection (bot/platform/xlsx_cells.py), the
+streamed rows included.
 
 Speed: openpyxl writes the workbook (styles, summary, header and first row of each big sheet);
 the remaining rows of the two big sheets are streamed as sheet XML in the same shape openpyxl
@@ -29,8 +27,8 @@ from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
-from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.cell.cell import Cell
+from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.properties import PageSetupProperties
 from sqlmodel import Session
@@ -40,45 +38,20 @@ from bot.calendar.periods import Span
 from bot.org.models import Unit
 from bot.platform.config import TIMEZONES
 from bot.platform.texts import render
+from bot.platform.xlsx_cells import formula_like, header, put, safe_text, table_head
 from bot.reports import one_unit, per_person, tally
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-DANGEROUS_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 DATE_FORMAT = "DD-MM-YYYY"
 DATETIME_FORMAT = "DD-MM-YYYY HH:MM"
 _EPOCH = date(1899, 12, 30)
 _EPOCH_DT = datetime(1899, 12, 30)
-_HEADER_FONT = Font(bold=True, color="FFFFFF")
-_HEADER_FILL = PatternFill("solid", fgColor="1F4E78")
 DETAIL_WIDTHS = (12, 9, 18, 21, 32, 24, 18, 36)
 DETAIL_KINDS = ("date", "text", "text", "text", "text", "text", "datetime", "text")
 MISSING_WIDTHS = (12, 9, 18, 21, 32)
 MISSING_KINDS = ("date", "text", "text", "text", "text")
 SUMMARY_WIDTHS = (30, 12, 13, 12, 11, 11, 15, 13, 16, 12)
 PERSON_WIDTHS = (32, 21, 18, 11, 12, 11, 15, 11, 11, 12)
-
-
-def safe_text(value: str) -> str:
-    """`value` without the control characters an XLSX cannot hold (openpyxl refuses them)."""
-    return ILLEGAL_CHARACTERS_RE.sub("", value)
-
-
-def formula_like(value: str) -> bool:
-    """Would spreadsheet software read this as a formula if it were typed in?"""
-    return value.startswith(DANGEROUS_PREFIXES)
-
-
-def put(ws, row: int, column: int, value: object) -> Cell:  # noqa: ANN001
-    """Write one cell. Text is a string cell, never a formula; text that looks like one gets
-    the quote-prefix style: shown as typed, kept as text when someone edits the cell."""
-    if not isinstance(value, str):
-        return ws.cell(row=row, column=column, value=value)
-    cell = ws.cell(row=row, column=column)
-    cell.value = safe_text(value)
-    cell.data_type = "s"  # openpyxl takes a string starting with "=" for a formula
-    if formula_like(cell.value):
-        cell.quotePrefix = True
-    return cell
 
 
 @lru_cache(maxsize=16)
@@ -220,21 +193,6 @@ def _splice(raw: bytes, splices: Iterable[_Splice]) -> bytes:
 
 
 # --- sheets ------------------------------------------------------------------------------------
-
-
-def header(ws, headers: Sequence[str], widths: Sequence[int], row: int = 1) -> None:  # noqa: ANN001
-    """A styled header row (white bold on dark blue, neutralised text) and the column widths."""
-    for i, (text, width) in enumerate(zip(headers, widths, strict=True), 1):
-        cell = put(ws, row, i, text)
-        cell.font, cell.fill = _HEADER_FONT, _HEADER_FILL
-        cell.alignment = Alignment(vertical="center", wrap_text=True)
-        ws.column_dimensions[get_column_letter(i)].width = width
-
-
-def table_head(ws, headers: Sequence[str], widths: Sequence[int]) -> None:  # noqa: ANN001
-    """The header of a one-table sheet: styled, column widths set, frozen while scrolling."""
-    header(ws, headers, widths)
-    ws.freeze_panes = "A2"
 
 
 def _data_sheet(ws, headers: Sequence[str], widths: Sequence[int], kinds: Sequence[str],  # noqa: ANN001

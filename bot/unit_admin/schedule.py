@@ -6,12 +6,12 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
+from bot.apel.day_plan import moves_on, regu_overrides
 from bot.calendar.duty import day_plan, off_duty_regu
 from bot.org.access import Actor
 from bot.org.models import Employee, Unit
 from bot.platform.config import Settings
 from bot.unit_admin.common import Reply, local_today, reader_scope, split_dates
-from bot.unit_admin.swaps import moves_on, regu_overrides
 
 
 def schedule(session: Session, settings: Settings, *, actor: Actor, text: str,

@@ -2,7 +2,7 @@
 and the list of those in force (/tukar with nothing after it).
 
 What was typed or pressed is read in bot/unit_admin/swap_command.py; the calendar with the
-swaps in force is bot/unit_admin/swaps.py.
+swaps in force is bot/apel/day_plan.py.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
+from bot.apel.day_plan import apel_opened, day_plans, in_force, moves_on
 from bot.apel.models import DutySwap
 from bot.audit.log import record_event
 from bot.calendar.duty import ApelPlan, standing
@@ -39,7 +40,6 @@ from bot.unit_admin.common import (
     scope_for,
     unit_toast,
 )
-from bot.unit_admin.swaps import apel_opened, day_plans, in_force, moves_on
 
 log = logging.getLogger(__name__)
 

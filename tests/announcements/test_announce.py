@@ -38,7 +38,7 @@ from bot.delivery.models import OutboxMessage
 from bot.org import menus
 from bot.org.access import actor_for
 from bot.org.models import Employee, Unit
-from bot.reports.exports import formula_like, safe_text
+from bot.platform.xlsx_cells import formula_like, safe_text
 from bot.telegram import app
 from bot.telegram.handlers import announce as announce_handlers
 from tests.announcements.test_announce_world import (

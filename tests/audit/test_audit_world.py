@@ -10,6 +10,7 @@ from sqlmodel import Session, select
 
 from bot.announcements import confirmations, sending, withdrawal
 from bot.apel import closing, opening, pledging
+from bot.apel.models import DutySwap
 from bot.audit.chain import append
 from bot.audit.kinds import EMPLOYEE_CHANGED
 from bot.calendar.duty import plan_apel
@@ -20,7 +21,7 @@ from bot.org.audit_entries import employee_facts
 from bot.org.models import Employee, Leave
 from bot.platform.config import Settings
 from bot.platform.db import Database
-from bot.unit_admin import corrections, leave, pakta, swap_command, swap_rules, swaps
+from bot.unit_admin import corrections, leave, pakta, swap_command, swap_rules
 from tests.factories import (
     BUDI,
     DEWI,
@@ -86,7 +87,7 @@ def _leave_swaps_pakta(s: Session, settings: Settings, now: datetime) -> None:
     leave.end_early(s, actor=kplp, leave_id=agus, now=now)
     swap_command.command(s, settings, actor=kplp, text="besok malam Regu C", now=now)
     swap_command.command(s, settings, actor=kplp, text="besok siang Citra Dewi", now=now)
-    first = min(r.id for r in s.exec(select(swaps.DutySwap)))
+    first = min(r.id for r in s.exec(select(DutySwap)))
     swap_rules.revoke(s, settings, actor=kplp, swap_id=first, now=now)
     budi = actor_for(s, settings, BUDI)
     pakta.command(s, settings, actor=budi, text="", now=now)

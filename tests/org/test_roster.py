@@ -13,7 +13,6 @@ import pytest
 from sqlmodel import select
 
 from bot.cli import main
-from bot.org.leave_import import import_leave, import_leave_file
 from bot.org.models import Employee, Leave, Regu, Unit
 from bot.org.roster import import_roster, import_roster_file
 from bot.org.roster_files import (
@@ -25,6 +24,7 @@ from bot.org.roster_files import (
 )
 from bot.org.roster_rows import ROLE_SYNONYMS, ROLES, canonical_role
 from bot.org.units import sync_config
+from bot.unit_admin.leave_import import import_leave, import_leave_file
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "roster"
 HEADER = ["nip", "nama", "jabatan", "unit", "regu", "telegram_id"]

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlmodel import select
 
-from bot.apel import classification, closing, opening, pledging
+from bot.apel import classification, closing, day_plan, opening, pledging
 from bot.apel.models import Apel, ApelExpected, Briefing, Correction, DutySwap
 from bot.audit.models import AuditEntry
 from bot.calendar.duty import Move, Person, expected_people, plan_apel, regu_on_duty
@@ -23,7 +23,7 @@ from bot.org.models import Employee, Leave, MenuState
 from bot.platform.config import RotationOverride
 from bot.platform.texts import render
 from bot.scheduler import ApelScheduler
-from bot.unit_admin import corrections, leave, pakta, schedule, swap_command, swaps
+from bot.unit_admin import corrections, leave, pakta, schedule, swap_command
 from bot.unit_admin.common import DateWords, Jurisdiction, Origin, find_people, split_dates
 from bot.unit_admin.models import LeaveEnding, LeaveRequest, PaktaSignature
 from tests.factories import (
@@ -351,7 +351,7 @@ def test_regu_swap_exchanges_and_open_apel_honours_it(world, settings):
     # Regu C (off) takes malam: Regu B is off instead.
     call(world, lambda s: swap_command.command(s, settings, actor=kplp, text="hari ini malam C",
                                                now=now))
-    plans = call(world, lambda s: swaps.day_plans(s, settings, _palu(s), DAY))
+    plans = call(world, lambda s: day_plan.day_plans(s, settings, _palu(s), DAY))
     assert [p.regu for p in plans] == ["Regu A", "Regu D", "Regu C"]
     # The apel opens with Regu A's people and the administration staff with the KPLP (not the
     # Kalapas: he receives the report), and the report is about them.
@@ -402,7 +402,7 @@ def test_swap_rights_and_undo(world, settings):
         s, settings, actor=actor_for(s, settings, KARUPAM_D), text="hari ini siang Budi",
         now=now))
     assert moved.template == "tukar_saved" and moved.context["own"] == "pagi"
-    assert call(world, lambda s: swaps.moves_on(s, _palu(s).id, DAY))[0].slot == "siang"
+    assert call(world, lambda s: day_plan.moves_on(s, _palu(s).id, DAY))[0].slot == "siang"
     undo = moved.keyboard[0][0]["callback_data"]
     refused = call(world, lambda s: swap_command.press(
         s, settings, actor=actor_for(s, settings, BUDI), data=undo, now=now))
@@ -410,7 +410,7 @@ def test_swap_rights_and_undo(world, settings):
     ok = call(world, lambda s: swap_command.press(s, settings, actor=actor_for(s, settings, KPLP),
                                                   data=undo, now=now))
     assert ok.reply.template == "tukar_revoked"
-    assert call(world, lambda s: swaps.moves_on(s, _palu(s).id, DAY)) == []
+    assert call(world, lambda s: day_plan.moves_on(s, _palu(s).id, DAY)) == []
     assert len(call(world, lambda s: s.exec(select(DutySwap)).all())) == 1  # kept, revoked
 
 

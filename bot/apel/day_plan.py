@@ -1,4 +1,4 @@
-"""Duty swaps: the calendar with the database's swaps in force.
+"""The day plan with duty swaps: the calendar with the database's swaps in force.
 
 A regu swap puts a regu on an apel of one date; if it had another apel that day the displaced
 regu takes that one (the two exchange), otherwise the displaced regu is off. A person swap puts
@@ -7,7 +7,8 @@ passed to the pure calendar in bot/calendar/duty.py as extra overrides and moves
 `opening.open_apel` (bot/apel/opening.py) honours them when it freezes the expected list. Only
 apel not yet opened can be swapped.
 
-/tukar is bot/unit_admin/swap_command.py (its rules: swap_rules.py); /jadwal is schedule.py.
+/tukar is bot/unit_admin/swap_command.py (its rules: swap_rules.py); /jadwal is
+bot/unit_admin/schedule.py. The plan is the core's: every feature reads it through here.
 """
 
 from __future__ import annotations
