@@ -7,7 +7,7 @@ from __future__ import annotations
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from aiohttp import web
@@ -29,7 +29,8 @@ WEBHOOK_MAX_BYTES = 1024 * 1024  # an update is a few kB; anything larger is not
 
 @dataclass
 class Probes:
-    """Where the health facts come from; callables, since the parts start after the server."""
+    """Where the health facts come from; callables, since the parts start after the server.
+    started_at: when the server started serving (OpsServer.start sets it)."""
 
     db: Database
     clock: Clock
@@ -97,6 +98,9 @@ class OpsServer:
         self._webhook = (path, secret, receive)
 
     async def start(self) -> None:
+        # The scheduler's silence counts from when this server serves, not from when it was
+        # built (before the wait for Telegram, which may be long).
+        self.probes = replace(self.probes, started_at=self.probes.clock.now())
         app = web.Application(client_max_size=WEBHOOK_MAX_BYTES)
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/metrics", self._metrics)
