@@ -37,7 +37,6 @@ def _run(args: argparse.Namespace) -> int:
     db.call(lambda s: sync_config(s, settings, clock.now()))
     db.call(lambda s: warn_period(s, settings, clock.now()))  # log + operator chat
     log.info("database %s ready; %d units", db.safe_url, len(settings.units))
-    app = build_application(settings, db, clock, token)
     # libuv's event loop: about a third less CPU per update under a burst of presses.
     uvloop.install()
     loop = asyncio.new_event_loop()
@@ -45,6 +44,7 @@ def _run(args: argparse.Namespace) -> int:
     stop, reload = _on_signals(loop)
     # Lost leadership (another process leads now, or took the SQLite lease over): drain, stop.
     leadership = for_database(db, clock, on_lost=lambda: loop.call_soon_threadsafe(stop.set))
+    app = build_application(settings, db, clock, token, leadership=leadership)
     # Long-lived start-up objects (modules, ORM metadata, templates) never become garbage:
     # freezing them keeps full collections short, so a burst sees no long GC pauses.
     gc.collect()
@@ -55,7 +55,7 @@ def _run(args: argparse.Namespace) -> int:
                                              return_when=asyncio.FIRST_COMPLETED))
         if waiting.done():
             waiting.result()  # a refused token: a configuration error
-            loop.run_until_complete(serve(app, stop, leadership))
+            loop.run_until_complete(serve(app, stop))
         else:
             waiting.cancel()  # stopped before Telegram ever answered
     finally:

@@ -1,4 +1,5 @@
-"""Wires the Application: one builder chain, handlers, sender, scheduler, error reporting."""
+"""Wires the Application: one builder chain, handlers, and every part behind them (sender,
+scheduler, update pump, ops server, writers), built at once; then starts and stops them."""
 
 from __future__ import annotations
 
@@ -9,14 +10,16 @@ from urllib.parse import urlsplit
 from telegram import BotCommand, Update
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
-from bot.delivery import outbox
+from bot.apel.pledging import pledge_many
+from bot.delivery.alerts import OperatorAlerts
+from bot.delivery.replies import Replies
 from bot.org import menus
 from bot.org.units import move_chat
+from bot.platform.batching import BatchWriter
 from bot.platform.clock import Clock
 from bot.platform.config import Settings
 from bot.platform.db import Database
 from bot.platform.leadership import Leadership
-from bot.platform.logging_setup import redact
 from bot.platform.texts import render
 from bot.scheduler import ApelScheduler
 from bot.telegram import chat_guard
@@ -66,8 +69,8 @@ def menu_table(modules: list | None = None) -> list[menus.MenuCommand]:
     return table
 
 
-def build_application(settings: Settings, db: Database, clock: Clock, token: str, *,
-                      run_scheduler: bool = True, limits: Limits | None = None) -> Application:
+def new_application(settings: Settings, token: str) -> Application:
+    """PTB's Application, no handlers yet."""
     builder: ApplicationBuilder = (
         Application.builder().token(token)
         .concurrent_updates(CONCURRENT_UPDATES)
@@ -79,34 +82,88 @@ def build_application(settings: Settings, db: Database, clock: Clock, token: str
         builder = builder.base_url(settings.telegram.base_url)
     if settings.telegram.base_file_url:
         builder = builder.base_file_url(settings.telegram.base_file_url)
-    rt = Runtime(settings=settings, db=db, clock=clock, limits=limits,
-                 run_scheduler=run_scheduler)
-    app = builder.build()
-    app.bot_data[KEY] = rt
+    return builder.build()
+
+
+def install_handlers(app: Application) -> None:
+    """The chat guard, every handler module's handlers, then their fallbacks, and the error
+    handler. The Runtime is in bot_data already: some handlers read their settings from it."""
     chat_guard.install(app)  # in front of every handler: only the bot's own chats are served
     modules = handler_modules()
-    rt.menu_table = menu_table(modules)  # the menus and /bantuan
     for module in modules:
         module.register(app)
     for module in modules:
         if hasattr(module, "register_fallbacks"):
             module.register_fallbacks(app)
     app.add_error_handler(_on_error)
+
+
+def build_application(settings: Settings, db: Database, clock: Clock, token: str, *,
+                      leadership: Leadership | None = None, run_scheduler: bool = True,
+                      limits: Limits | None = None) -> Application:
+    """The Application with its handlers, and every part behind them in its Runtime: the
+    outbox sender, the scheduler, the update pump, the ops server, the group-commit writers.
+    Nothing starts here (serve, start_services and stop_services do).
+
+    leadership None: this process always leads (tests, the demo). run_scheduler False: the
+    caller rings the bells itself (tests)."""
+    app = new_application(settings, token)
+    sender = _sender(settings, db, clock, app, limits=limits, leadership=leadership)
+    alert = OperatorAlerts(db, clock, settings.telegram.operator_chat_id, wake=sender.wake)
+    table = menu_table()  # the menus and /bantuan
+    scheduler = ApelScheduler(db, settings, clock, on_queued=sender.wake, on_error=alert,
+                              menu_table=table)
+    pump = UpdatePump(app, db, clock, allowed_updates=ALLOWED_UPDATES)
+    app.bot_data[KEY] = Runtime(
+        settings=settings, db=db, clock=clock, sender=sender, scheduler=scheduler, pump=pump,
+        writer=BatchWriter(db), pledges=BatchWriter(db, pledge_many),
+        reply=Replies(db, clock, wake=sender.wake), alert=alert, menu_table=table,
+        ops=_ops_server(settings, db, clock, leadership, scheduler, sender, pump),
+        leadership=leadership, run_scheduler=run_scheduler)
+    install_handlers(app)  # after the Runtime: some handlers read their settings from it
     return app
 
 
-async def serve(app: Application, stop: asyncio.Event, leadership: Leadership) -> None:
+def _sender(settings: Settings, db: Database, clock: Clock, app: Application, *,
+            limits: Limits | None, leadership: Leadership | None) -> OutboxSender:
+    """The one pacer per bot token; it sends only while this process leads (the fence)."""
+    return OutboxSender(
+        db, app.bot, clock, limits=limits,
+        operator_chat_id=settings.telegram.operator_chat_id,
+        on_chat_migrated=lambda old, new: db.call(
+            lambda s: move_chat(s, old, new, clock.now())),
+        may_send=leadership.is_leader if leadership else lambda: True)
+
+
+def _ops_server(settings: Settings, db: Database, clock: Clock, leadership: Leadership | None,
+                scheduler: ApelScheduler, sender: OutboxSender,
+                pump: UpdatePump) -> OpsServer | None:
+    """/healthz and /metrics, and in webhook mode the route Telegram posts updates to; None
+    when [http] listen is not set."""
+    if not settings.http.listen:
+        return None
+    ops = OpsServer(Probes(
+        db, clock, clock.now(), lambda: leadership.role if leadership else "leader",
+        last_tick_at=lambda: scheduler.last_tick_at,
+        telegram_last_success_at=lambda: sender.last_success_at,
+    ), settings.http.listen)
+    if settings.telegram.mode == "webhook":
+        ops.add_webhook(urlsplit(settings.telegram.webhook_url).path or "/",
+                        settings.telegram.resolved_webhook_secret(), pump.receive_one)
+    return ops
+
+
+async def serve(app: Application, stop: asyncio.Event) -> None:
     """Run until `stop` is set (a signal, or leadership lost), then drain: updates being
     handled finish, sends in flight finish, queued messages and unhandled updates stay in the
     database. Every process receives and handles updates (webhook mode); only the leader
     polls, rings the bells and sends."""
     rt: Runtime = app.bot_data[KEY]
-    rt.leadership = leadership
     await app.initialize()
     try:
         await app.start()
         await start_receiving(app)
-        if await leadership.wait(stop):
+        if rt.leadership is None or await rt.leadership.wait(stop):
             await start_leading(app)
             await stop.wait()
     finally:
@@ -125,17 +182,7 @@ async def start_services(app: Application) -> None:
 async def start_receiving(app: Application) -> None:
     """/healthz and /metrics, the webhook (webhook mode), and handling the inbox."""
     rt: Runtime = app.bot_data[KEY]
-    settings, db, clock = rt.settings, rt.db, rt.clock
-    rt.pump = UpdatePump(app, db, clock, allowed_updates=ALLOWED_UPDATES)
-    if settings.http.listen:
-        rt.ops = OpsServer(Probes(
-            db, clock, clock.now(), lambda: rt.leadership.role if rt.leadership else "leader",
-            last_tick_at=lambda: rt.scheduler.last_tick_at if rt.scheduler else None,
-            telegram_last_success_at=lambda: rt.sender.last_success_at if rt.sender else None,
-        ), settings.http.listen)
-        if settings.telegram.mode == "webhook":
-            rt.ops.add_webhook(urlsplit(settings.telegram.webhook_url).path or "/",
-                               settings.telegram.resolved_webhook_secret(), rt.pump.receive_one)
+    if rt.ops is not None:
         await rt.ops.start()
     rt.pump.start(poll=False)
 
@@ -144,20 +191,10 @@ async def start_leading(app: Application) -> None:
     """The leader's part: the command menu, the outbox sender, getUpdates or the webhook
     registration, and the scheduler (with a catch-up pass before the first tick)."""
     rt: Runtime = app.bot_data[KEY]
-    settings, db, clock = rt.settings, rt.db, rt.clock
-    table = rt.menu_table
+    settings = rt.settings
     await app.bot.set_my_commands([BotCommand(c["command"], c["description"])
-                                   for c in menus.default_commands(table)])
-    rt.sender = OutboxSender(
-        db, app.bot, clock, limits=rt.limits,
-        operator_chat_id=settings.telegram.operator_chat_id,
-        on_chat_migrated=lambda old, new: db.call(
-            lambda s: move_chat(s, old, new, clock.now())),
-        may_send=rt.leadership.is_leader if rt.leadership else lambda: True)
+                                   for c in menus.default_commands(rt.menu_table)])
     rt.background.append(asyncio.create_task(rt.sender.run(), name="outbox-sender"))
-    rt.scheduler = ApelScheduler(db, settings, clock, on_queued=rt.wake_sender,
-                                 on_error=lambda what, err: _alert(rt, what, err),
-                                 menu_table=table)
     # Updates first: a press waits for nothing of the start-up below.
     if settings.telegram.mode == "webhook":
         await app.bot.set_webhook(settings.telegram.webhook_url, allowed_updates=ALLOWED_UPDATES,
@@ -175,39 +212,19 @@ async def start_leading(app: Application) -> None:
 
 async def stop_services(app: Application) -> None:
     """Stop receiving and let the updates being handled finish; stop ringing; let the sends in
-    flight finish, then stop the sender."""
+    flight finish, then stop the sender. Safe for parts that never started (a standby)."""
     rt: Runtime = app.bot_data[KEY]
-    if rt.pump is not None:
-        await rt.pump.stop()
-    if rt.scheduler is not None:
-        rt.scheduler.stop()
-    if rt.sender is not None:
-        await rt.sender.stop()
+    await rt.pump.stop()
+    rt.scheduler.stop()
+    await rt.sender.stop()
     for task in rt.background:
         task.cancel()
     await asyncio.gather(*rt.background, return_exceptions=True)
     rt.background.clear()
     for writer in (rt.writer, rt.pledges):
-        if writer is not None:
-            await writer.close()
+        await writer.close()
     if rt.ops is not None:
         await rt.ops.stop()
-
-
-def _alert(rt: Runtime, what: str, err: BaseException) -> None:
-    """Tell the operator chat (once per kind of error per minute), from any thread."""
-    chat = rt.settings.telegram.operator_chat_id
-    if not chat:
-        return
-    now = rt.clock.now()
-    key = f"op-error:{what}:{type(err).__name__}:{now:%Y%m%d%H%M}"
-    text = render("operator_error", what=what, error=redact(str(err))[:300])
-    try:
-        rt.db.call(lambda s: outbox.send_message(s, key=key, chat_id=chat, text=text, now=now,
-                                                 priority=outbox.PRIORITY_REPORT))
-        rt.wake_sender()
-    except Exception:
-        log.exception("could not queue the operator alert")
 
 
 async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -218,4 +235,4 @@ async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     what = "handling an update"
     if isinstance(update, Update) and update.effective_message and update.effective_message.text:
         what = f"handling {update.effective_message.text.split()[0][:40]}"
-    await asyncio.to_thread(_alert, rt, what, context.error)
+    await asyncio.to_thread(rt.alert, what, context.error)

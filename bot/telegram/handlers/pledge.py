@@ -47,7 +47,8 @@ async def _press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     received = CURRENT.get()  # the press as stored when it arrived (a restart may lie between)
     at = received.at if received else rt.clock.now()
     try:
-        outcome = await rt.pledge(pledging.Press(
+        # Recorded with the presses of the same moment (group commit): pledging.pledge_many.
+        outcome = await rt.pledges.submit(pledging.Press(
             apel_id, user_id, chat_id, at, received.inbox_id if received else None))
     except Exception:  # database down, locked too long, anything: say so, never stay silent
         log.exception("pledge of %d for apel %d not recorded", user_id, apel_id)
