@@ -10,16 +10,13 @@ from pathlib import Path
 from sqlmodel import select
 from telegram.ext import Application
 
+from bot.bootstrap import build_application
 from bot.delivery.models import OutboxMessage
 from bot.platform.clock import FakeClock
 from bot.platform.config import Settings
 from bot.platform.db import Database
 from bot.scheduler import ReconcileSummary
-from bot.telegram.app import (
-    build_application,
-    start_services,
-    stop_services,
-)
+from bot.telegram.app import start_services, stop_services
 from bot.telegram.pacing import Limits
 from bot.telegram.runtime import KEY, Runtime
 from fake_telegram.server import FakeTelegram

@@ -26,8 +26,9 @@ LAYERS: list[tuple[str, ...]] = [
     ("inspection",),
     # Entry points. bot/scheduler.py is one too: the bell of apel, announcements, pakta and
     # checkpoints, driven by time as telegram/ is driven by updates. migrations/ holds the one
-    # registry of every capability's tables (tables.py), for Alembic.
-    ("telegram", "commands", "scheduler", "cli", "demo", "migrations"),
+    # registry of every capability's tables (tables.py), for Alembic. bot/bootstrap.py builds
+    # the entry points' parts (the composition root).
+    ("telegram", "commands", "scheduler", "cli", "bootstrap", "demo", "migrations"),
 ]
 INDEPENDENT = {"announcements", "unit_admin", "reports"}
 

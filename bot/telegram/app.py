@@ -1,27 +1,17 @@
-"""Wires the Application: one builder chain, handlers, and every part behind them (sender,
-scheduler, update pump, ops server, writers), built at once; then starts and stops them."""
+"""The Application: one builder chain, the handlers in their order, error reporting; and the
+start and stop of the parts bot/bootstrap.py built (receiving, leading, draining)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from urllib.parse import urlsplit
 
 from telegram import BotCommand, Update
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
-from bot.apel.pledging import pledge_many
-from bot.delivery.alerts import OperatorAlerts
-from bot.delivery.replies import Replies
 from bot.org import menus
-from bot.org.units import move_chat
-from bot.platform.batching import BatchWriter
-from bot.platform.clock import Clock
 from bot.platform.config import Settings
-from bot.platform.db import Database
-from bot.platform.leadership import Leadership
 from bot.platform.texts import render
-from bot.scheduler import ApelScheduler
 from bot.telegram import chat_guard
 from bot.telegram.handlers import (
     announce,
@@ -35,11 +25,7 @@ from bot.telegram.handlers import (
     swaps,
 )
 from bot.telegram.http import AiohttpRequest
-from bot.telegram.ops_server import OpsServer, Probes
-from bot.telegram.pacing import Limits
 from bot.telegram.runtime import KEY, Runtime
-from bot.telegram.sender import OutboxSender
-from bot.telegram.updates import UpdatePump
 
 log = logging.getLogger(__name__)
 
@@ -96,61 +82,6 @@ def install_handlers(app: Application) -> None:
         if hasattr(module, "register_fallbacks"):
             module.register_fallbacks(app)
     app.add_error_handler(_on_error)
-
-
-def build_application(settings: Settings, db: Database, clock: Clock, token: str, *,
-                      leadership: Leadership | None = None, run_scheduler: bool = True,
-                      limits: Limits | None = None) -> Application:
-    """The Application with its handlers, and every part behind them in its Runtime: the
-    outbox sender, the scheduler, the update pump, the ops server, the group-commit writers.
-    Nothing starts here (serve, start_services and stop_services do).
-
-    leadership None: this process always leads (tests, the demo). run_scheduler False: the
-    caller rings the bells itself (tests)."""
-    app = new_application(settings, token)
-    sender = _sender(settings, db, clock, app, limits=limits, leadership=leadership)
-    alert = OperatorAlerts(db, clock, settings.telegram.operator_chat_id, wake=sender.wake)
-    table = menu_table()  # the menus and /bantuan
-    scheduler = ApelScheduler(db, settings, clock, on_queued=sender.wake, on_error=alert,
-                              menu_table=table)
-    pump = UpdatePump(app, db, clock, allowed_updates=ALLOWED_UPDATES)
-    app.bot_data[KEY] = Runtime(
-        settings=settings, db=db, clock=clock, sender=sender, scheduler=scheduler, pump=pump,
-        writer=BatchWriter(db), pledges=BatchWriter(db, pledge_many),
-        reply=Replies(db, clock, wake=sender.wake), alert=alert, menu_table=table,
-        ops=_ops_server(settings, db, clock, leadership, scheduler, sender, pump),
-        leadership=leadership, run_scheduler=run_scheduler)
-    install_handlers(app)  # after the Runtime: some handlers read their settings from it
-    return app
-
-
-def _sender(settings: Settings, db: Database, clock: Clock, app: Application, *,
-            limits: Limits | None, leadership: Leadership | None) -> OutboxSender:
-    """The one pacer per bot token; it sends only while this process leads (the fence)."""
-    return OutboxSender(
-        db, app.bot, clock, limits=limits,
-        operator_chat_id=settings.telegram.operator_chat_id,
-        on_chat_migrated=lambda old, new: db.call(
-            lambda s: move_chat(s, old, new, clock.now())),
-        may_send=leadership.is_leader if leadership else lambda: True)
-
-
-def _ops_server(settings: Settings, db: Database, clock: Clock, leadership: Leadership | None,
-                scheduler: ApelScheduler, sender: OutboxSender,
-                pump: UpdatePump) -> OpsServer | None:
-    """/healthz and /metrics, and in webhook mode the route Telegram posts updates to; None
-    when [http] listen is not set."""
-    if not settings.http.listen:
-        return None
-    ops = OpsServer(Probes(
-        db, clock, clock.now(), lambda: leadership.role if leadership else "leader",
-        last_tick_at=lambda: scheduler.last_tick_at,
-        telegram_last_success_at=lambda: sender.last_success_at,
-    ), settings.http.listen)
-    if settings.telegram.mode == "webhook":
-        ops.add_webhook(urlsplit(settings.telegram.webhook_url).path or "/",
-                        settings.telegram.resolved_webhook_secret(), pump.receive_one)
-    return ops
 
 
 async def serve(app: Application, stop: asyncio.Event) -> None:
