@@ -8,6 +8,7 @@ swaps in force is bot/apel/day_plan.py.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import or_
@@ -84,11 +85,9 @@ def swap_regu(session: Session, settings: Settings, *, actor: Actor, regu: Regu,
     touched = [slot] + ([other_slot] if other_slot else [])
     if apel_opened(session, unit.id, day, touched):
         return _reply("already_open", day=day)
-    for old in session.exec(select(DutySwap).where(
-            DutySwap.unit_id == unit.id, DutySwap.duty_date == day, in_force(),
-            col(DutySwap.regu_id).is_not(None), col(DutySwap.slot).in_(touched))):
-        old.revoked_at, old.revoked_by = now, actor.telegram_user_id
-        session.add(old)
+    _revoke(session, session.exec(select(DutySwap).where(
+        DutySwap.unit_id == unit.id, DutySwap.duty_date == day, in_force(),
+        col(DutySwap.regu_id).is_not(None), col(DutySwap.slot).in_(touched))), actor, now)
     first = DutySwap(unit_id=unit.id, duty_date=day, slot=slot, regu_id=regu.id,
                      created_by=actor.telegram_user_id, created_at=now)
     session.add(first)
@@ -153,10 +152,8 @@ def swap_person(session: Session, settings: Settings, *, actor: Actor, employee:
     touched = [s for s in {slot, own, current} if s]
     if apel_opened(session, unit.id, day, touched):
         return _reply("already_open", day=day)
-    for old in session.exec(select(DutySwap).where(
-            DutySwap.employee_id == employee.id, DutySwap.duty_date == day, in_force())):
-        old.revoked_at, old.revoked_by = now, actor.telegram_user_id
-        session.add(old)
+    _revoke(session, session.exec(select(DutySwap).where(
+        DutySwap.employee_id == employee.id, DutySwap.duty_date == day, in_force())), actor, now)
     row = DutySwap(unit_id=unit.id, duty_date=day, slot=slot, employee_id=employee.id,
                    created_by=actor.telegram_user_id, created_at=now)
     session.add(row)
@@ -196,9 +193,7 @@ def revoke(session: Session, settings: Settings, *, actor: Actor, swap_id: int,
         or_(col(DutySwap.id) == head, col(DutySwap.pair_id) == head), in_force())))
     if apel_opened(session, row.unit_id, row.duty_date, [r.slot for r in rows]):
         return PressOutcome(_toast("already_open"))
-    for r in rows:
-        r.revoked_at, r.revoked_by = now, actor.telegram_user_id
-        session.add(r)
+    _revoke(session, rows, actor, now)
     session.flush()
     record_event(session, kind="swap.revoked", actor=f"tg:{actor.telegram_user_id}", at=now,
                  payload={"swap_ids": sorted(r.id for r in rows), "unit_id": row.unit_id,
@@ -232,3 +227,10 @@ def upcoming(session: Session, settings: Settings, *, actor: Actor, scope: Juris
                 for item in shown if _may_change(session, actor, item["swap"])]
     regu_rights = scope_for(session, actor, REGU_SWAPPERS) is not None
     return Reply("tukar_list", {"rows": shown, "regu_rights": regu_rights}, keyboard or None)
+
+
+def _revoke(session: Session, swaps: Iterable[DutySwap], actor: Actor, now: datetime) -> None:
+    """Revoked, not deleted: the audit log's entries still point at them."""
+    for swap in swaps:
+        swap.revoked_at, swap.revoked_by = now, actor.telegram_user_id
+        session.add(swap)
