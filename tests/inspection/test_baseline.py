@@ -16,8 +16,8 @@ from bot.audit import kinds as k
 from bot.audit.keys import load_signing_key
 from bot.inspection.baseline import CHUNK, run_baseline
 from bot.inspection.verify import verify_database
-from tests.audit.test_audit_reconcile import _raw
 from tests.audit.test_audit_world import build_world
+from tests.inspection.test_reconcile import _raw
 
 ORIGIN = "apel-bot"
 NOW = datetime(2024, 11, 27, 8, 0, tzinfo=UTC)
