@@ -41,6 +41,9 @@ FENCE_S = 2.5
 
 
 class PgLeadership:
+    # wait() may last as long as a standby waits: serve receives (webhook) meanwhile.
+    decides_at_once = False
+
     def __init__(self, url: str, on_lost: Callable[[], None]) -> None:
         self._dsn = make_url(url).set(drivername="postgresql").render_as_string(
             hide_password=False)
@@ -152,6 +155,9 @@ class SoleLease:
     """SQLite: one `run` per database file. A second is refused at start (LeaseHeld); a holder
     killed on this host, or silent for LEASE_TTL, is taken over (instance_lease)."""
 
+    # wait() answers at once (the lease, or LeaseHeld): serve asks before receiving anything.
+    decides_at_once = True
+
     def __init__(self, db: Database, clock: Clock, on_lost: Callable[[], None]) -> None:
         self.db, self.clock, self._on_lost = db, clock, on_lost
         self.me = instance_lease.Holder.this_process()
@@ -167,6 +173,8 @@ class SoleLease:
         return self._held and not self.lost
 
     async def wait(self, stop: asyncio.Event) -> bool:
+        if self._held:  # taken at start already (serve: before anything binds or handles)
+            return True
         await asyncio.to_thread(self.db.call, lambda s: instance_lease.acquire(
             s, self.me, self.clock.now()))  # or LeaseHeld: exit 3
         self._held = True

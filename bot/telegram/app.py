@@ -93,6 +93,10 @@ async def serve(app: Application, stop: asyncio.Event) -> None:
     await app.initialize()
     try:
         await app.start()
+        if rt.leadership is not None and rt.leadership.decides_at_once:
+            # SQLite: the lease first (or LeaseHeld, exit 3), so a second `run` neither binds
+            # the ops port nor handles the inbox of the one serving this database.
+            await rt.leadership.wait(stop)
         await start_receiving(app)
         if rt.leadership is None or await rt.leadership.wait(stop):
             await start_leading(app)

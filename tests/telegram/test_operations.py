@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 import aiohttp
 import pytest
 
-from bot.commands.common import EXIT_CONFIG, EXIT_DATABASE, EXIT_RELOAD
+from bot.commands.common import EXIT_CONFIG, EXIT_DATABASE, EXIT_LEASE_HELD, EXIT_RELOAD
 from bot.delivery.health import OutboxState
 from bot.platform.clock import FakeClock
 from bot.platform.logging_setup import JsonFormatter, setup_logging
@@ -210,4 +210,29 @@ async def test_sighup_drains_and_exits_for_a_restart(tmp_path):
     finally:
         if bot.proc.poll() is None:
             bot.proc.kill()
+        await server.stop()
+
+
+async def test_a_second_run_on_the_same_sqlite_file_exits_3_with_http_on(tmp_path):
+    """[http] listen set, as a deployment has it: the second `run` is refused by the lease
+    (exit 3, naming the first), before it tries the ops port the first one holds."""
+    units = [unit_config(1, ZONES[0], regu_base=1_700_000_400)]
+    server = FakeTelegram()
+    await server.start()
+    add_chats(server, units)
+    config = tmp_path / "config.toml"
+    write_config(config, units, f"sqlite:///{tmp_path / 'apel.db'}", server.base_url,
+                 http={"listen": f"127.0.0.1:{free_port()}"})
+    cli("db", "upgrade", "--config", str(config))
+    first = BotProcess(config, tmp_path / "bot.log")
+    first.start()
+    try:
+        await wait_until(lambda: "health and metrics on" in (tmp_path / "bot.log").read_text(),
+                         timeout=30)
+        second = await asyncio.to_thread(run_once, config)
+        assert second.returncode == EXIT_LEASE_HELD, second.stderr[-2000:]
+        assert "another `apel-bot run` serves this database" in second.stderr
+        assert "Traceback" not in second.stderr
+    finally:
+        assert await first.stop() == 0
         await server.stop()
