@@ -17,6 +17,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from bot.delivery.health import OutboxState, outbox_state
 from bot.platform import metrics
 from bot.platform.clock import Clock
+from bot.platform.config import ConfigError
 from bot.platform.db import Database
 
 log = logging.getLogger(__name__)
@@ -108,7 +109,14 @@ class OpsServer:
             app.router.add_post(self._webhook[0], self._update)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        await web.TCPSite(self._runner, self.host, self.port).start()
+        try:
+            await web.TCPSite(self._runner, self.host, self.port).start()
+        except OSError as err:  # taken, or not this machine's: the operator must change it
+            await self._runner.cleanup()
+            self._runner = None
+            raise ConfigError(f"http.listen: cannot listen on {self.host}:{self.port} "
+                              f"({err.strerror or err}); another program holds the port, "
+                              f"or the address is not this machine's") from err
         log.info("health and metrics on http://%s:%d/healthz and /metrics", self.host, self.port)
 
     async def stop(self) -> None:

@@ -8,6 +8,7 @@ import io
 import json
 import logging
 import signal
+import socket
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -18,8 +19,9 @@ import pytest
 from bot.commands.common import EXIT_CONFIG, EXIT_DATABASE, EXIT_LEASE_HELD, EXIT_RELOAD
 from bot.delivery.health import OutboxState
 from bot.platform.clock import FakeClock
+from bot.platform.config import ConfigError
 from bot.platform.logging_setup import JsonFormatter, setup_logging
-from bot.telegram.ops_server import OUTBOX_STUCK_S, SCHEDULER_STALE_S, Probes, health
+from bot.telegram.ops_server import OUTBOX_STUCK_S, SCHEDULER_STALE_S, OpsServer, Probes, health
 from fake_telegram.deployment import (
     ROOT,
     TOKEN,
@@ -50,6 +52,19 @@ def probes(*, role: str = "leader", tick_age_s: float | None = 5.0) -> Probes:
     return Probes(db=None, clock=clock, started_at=T - timedelta(hours=1),  # type: ignore[arg-type]
                   role=lambda: role, last_tick_at=lambda: tick,
                   telegram_last_success_at=lambda: T - timedelta(seconds=2))
+
+
+async def test_a_port_held_by_another_program_is_a_configuration_error() -> None:
+    """Exit 2 (fix config.toml), not a traceback and exit 1 that a supervisor restarts forever."""
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    port = holder.getsockname()[1]
+    try:
+        with pytest.raises(ConfigError, match=rf"http.listen: cannot listen on 127.0.0.1:{port}"):
+            await OpsServer(probes(), f"127.0.0.1:{port}").start()
+    finally:
+        holder.close()
 
 
 @pytest.mark.parametrize(("parts", "outbox", "problem"), [
@@ -235,4 +250,26 @@ async def test_a_second_run_on_the_same_sqlite_file_exits_3_with_http_on(tmp_pat
         assert "Traceback" not in second.stderr
     finally:
         assert await first.stop() == 0
+        await server.stop()
+
+
+async def test_run_exits_2_naming_http_listen_when_the_port_is_taken(tmp_path):
+    units = [unit_config(1, ZONES[0], regu_base=1_700_000_500)]
+    server = FakeTelegram()
+    await server.start()
+    add_chats(server, units)
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    config = tmp_path / "config.toml"
+    write_config(config, units, f"sqlite:///{tmp_path / 'apel.db'}", server.base_url,
+                 http={"listen": f"127.0.0.1:{holder.getsockname()[1]}"})
+    try:
+        cli("db", "upgrade", "--config", str(config))
+        result = await asyncio.to_thread(run_once, config)
+        assert result.returncode == EXIT_CONFIG, result.stderr[-2000:]
+        assert "http.listen: cannot listen on" in result.stderr
+        assert "Traceback" not in result.stderr
+    finally:
+        holder.close()
         await server.stop()
