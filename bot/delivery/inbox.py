@@ -76,6 +76,16 @@ def claim(session: Session, holder: str, now: datetime,
     return [(row_id, payload, at) for row_id, payload, at in rows]
 
 
+def release_others(session: Session, holder: str) -> int:
+    """Unhandled updates held by anyone but `holder` become free to claim at once. Only for a
+    process that knows it is alone on the database (the SQLite lease): any other holder is a
+    dead process, and its presses should not wait out the claim (their toasts would expire)."""
+    result = session.exec(update(InboxUpdate).where(
+        col(InboxUpdate.handled_at).is_(None), col(InboxUpdate.claimed_by) != holder)
+        .values(claimed_by=None, claimed_until=None))
+    return result.rowcount or 0
+
+
 def mark_handled(session: Session, ids: Iterable[int], now: datetime) -> int:
     ids = list(ids)
     if not ids:

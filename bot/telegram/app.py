@@ -9,6 +9,7 @@ import logging
 from telegram import BotCommand, Update
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
+from bot.delivery import inbox
 from bot.org import menus
 from bot.platform.config import Settings
 from bot.platform.texts import render
@@ -96,7 +97,8 @@ async def serve(app: Application, stop: asyncio.Event) -> None:
         if rt.leadership is not None and rt.leadership.decides_at_once:
             # SQLite: the lease first (or LeaseHeld, exit 3), so a second `run` neither binds
             # the ops port nor handles the inbox of the one serving this database.
-            await rt.leadership.wait(stop)
+            if await rt.leadership.wait(stop):
+                await _take_over_the_inbox(rt)
         await start_receiving(app)
         if rt.leadership is None or await rt.leadership.wait(stop):
             await start_leading(app)
@@ -106,6 +108,14 @@ async def serve(app: Application, stop: asyncio.Event) -> None:
         if app.running:
             await app.stop()
         await app.shutdown()
+
+
+async def _take_over_the_inbox(rt: Runtime) -> None:
+    """Alone on the database: updates a killed process held are handled now, not after their
+    claim runs out (a minute, by which time every toast has expired)."""
+    released = await rt.run(lambda s: inbox.release_others(s, rt.pump.holder))
+    if released:
+        log.info("%d updates held by a previous process are handled again", released)
 
 
 async def start_services(app: Application) -> None:

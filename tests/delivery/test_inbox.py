@@ -41,3 +41,19 @@ def test_handled_updates_are_forgotten_after_a_day(db):
     assert db.call(lambda s: inbox.prune(s, T + timedelta(hours=23))) == 0
     assert db.call(lambda s: inbox.prune(s, T + timedelta(days=1, minutes=1))) == 1
     assert db.read(inbox.open_count) == 1  # the unhandled one stays
+
+
+def test_a_lone_process_takes_a_dead_holders_updates_at_once(db):
+    """The SQLite lease says no other process runs: what another holder claimed is free now,
+    not after its claim runs out; handled rows and this process's own stay as they are."""
+    db.call(lambda s: inbox.store(s, [press(i, f"q{i}") for i in range(1, 6)], T))
+    dead = db.call(lambda s: inbox.claim(s, "dead", T, 3))
+    db.call(lambda s: inbox.mark_handled(s, [dead[0][0]], T))
+    mine = db.call(lambda s: inbox.claim(s, "me", T, 1))
+    unclaimed = db.read(lambda s: inbox.open_count(s)) - 3
+    assert unclaimed == 1
+    assert db.call(lambda s: inbox.release_others(s, "me")) == 2
+    again = db.call(lambda s: inbox.claim(s, "me", T, 10))  # at T: no wait for CLAIM_SECONDS
+    dead_ids, mine_ids = {r[0] for r in dead[1:]}, {r[0] for r in mine}
+    assert dead_ids <= {r[0] for r in again} and len(again) == 3  # the dead's two + the free one
+    assert not mine_ids & {r[0] for r in again}
