@@ -32,7 +32,7 @@ import psycopg
 from sqlalchemy import text
 from sqlmodel import select
 
-from benchmarks.bench_reports import POINTS, _naive, _pg_database, _pg_drop
+from benchmarks.bench_reports import POINTS, _naive, _pg_database, _pg_drop, check_counts
 from bot.apel import counts as apel_counts
 from bot.calendar.duty import is_working_day, plan_apel
 from bot.calendar.periods import parse_period
@@ -260,21 +260,6 @@ def leave_stale(db: Database, how_many: int, rng: random.Random) -> None:
     print(f"  left {len(picked)} closed apel uncounted, ids {picked[0]}..{picked[-1]}")
 
 
-def check(db: Database, unit_ids: list[int]) -> None:
-    """The kept counts plus the live half equal the live classification for these units."""
-    def both(s):  # noqa: ANN001, ANN202
-        kept = tally.tallies(s, unit_ids, YEAR_START, YEAR_END, ("unit",))
-        live: dict[tuple, tally.Tally] = {}
-        for (unit_id, _), t in tally.tallies(s, unit_ids, YEAR_START, YEAR_END,
-                                               ("unit", "employee")).items():
-            live.setdefault((unit_id,), tally.Tally()).add(t)
-        return kept, live
-    kept, live = db.read(both)
-    if kept != live:
-        raise SystemExit("kept counts disagree with the live classification")
-    print(f"  kept counts + live half agree with the live classification ({len(kept)} units)")
-
-
 # --- measuring --------------------------------------------------------------------------------
 
 
@@ -346,7 +331,8 @@ def main() -> int:
             count_closed(db)
             leave_stale(db, args.stale, random.Random(2))
             print(f"  built in {time.perf_counter() - t:.0f} s")
-        check(db, db.read(lambda s: list(s.exec(select(Unit.id).order_by(Unit.id).limit(3)))))
+        first_units = db.read(lambda s: list(s.exec(select(Unit.id).order_by(Unit.id).limit(3))))
+        check_counts(db, first_units)
         if args.explain:
             explain(db)
         results = measure(db, settings, args.runs)
