@@ -387,13 +387,32 @@ async def test_a_second_run_on_the_same_database_is_refused(tmp_path):
         assert f"pid {first.proc.pid}" in said
     finally:
         assert await first.stop() == 0  # a clean stop gives the lease back
+    polls_before = len(server.calls("getUpdates"))
     third = BotProcess(config, tmp_path / "third.log")
     third.start()
     try:
-        await asyncio.sleep(3.0)
+        # It serves: it polls Telegram (a slow machine takes seconds to import, so no fixed wait).
+        await wait_until(lambda: len(server.calls("getUpdates")) > polls_before
+                         or third.proc.poll() is not None, timeout=60)
         assert third.proc.poll() is None, (tmp_path / "third.log").read_text()[-2000:]
     finally:
         assert await third.stop() == 0
+        await server.stop()
+
+
+async def test_a_stop_during_start_up_is_a_clean_exit(tmp_path):
+    """systemd's stop can come while the bot is still importing or migrating: exit 0, not a
+    death by SIGTERM (which a service manager counts as a failure)."""
+    server = FakeTelegram()
+    await server.start()
+    config = prepared(tmp_path, [unit_config(0, ZONES[0], regu_base=1_610_000_000)], server)
+    try:
+        for delay in (0.3, 1.0):
+            bot = BotProcess(config, tmp_path / f"stopped-{delay}.log")
+            bot.start()
+            await asyncio.sleep(delay)
+            assert await bot.stop() == 0, (tmp_path / f"stopped-{delay}.log").read_text()[-2000:]
+    finally:
         await server.stop()
 
 
