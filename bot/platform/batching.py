@@ -12,11 +12,15 @@ import logging
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from bot.platform.db import Database
 
 log = logging.getLogger(__name__)
+# A connection cut mid-commit (PostgreSQL restarted, a backend terminated) rolls the whole batch
+# back; SQLAlchemy then drops the pool's connections, so the same batch on a new one goes in.
+ATTEMPTS_ON_LOST_CONNECTION = 3
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -85,5 +89,17 @@ class BatchWriter(Generic[T, R]):
                     future.set_result(result)
 
     def _commit(self, items: list[T]) -> list[Any]:
-        with self.db.transaction() as session:
-            return self.process(session, items)
+        """One transaction for the batch, again on a new connection if this one was lost:
+        a press that arrived is recorded, not answered "press again" (the batch is idempotent
+        and nothing of it was acknowledged yet)."""
+        attempt = 1
+        while True:
+            try:
+                with self.db.transaction() as session:
+                    return self.process(session, items)
+            except DBAPIError as err:
+                if not err.connection_invalidated or attempt == ATTEMPTS_ON_LOST_CONNECTION:
+                    raise
+                attempt += 1
+                log.warning("batch of %d writes: database connection lost (%s); "
+                            "writing it again on a new one", len(items), err.orig or err)

@@ -17,6 +17,7 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -54,9 +55,11 @@ IDLE_S = 0.5
 
 class UpdatePump:
     def __init__(self, app: Application, db: Database, clock: Clock, *,
-                 allowed_updates: list[str]) -> None:
+                 allowed_updates: list[str],
+                 prepare: Callable[[dict], dict] = lambda payload: payload) -> None:
         self.app, self.db, self.clock = app, db, clock
         self.allowed_updates = allowed_updates
+        self._prepare = prepare  # trims what no handler reads before PTB parses it
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -116,10 +119,17 @@ class UpdatePump:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
                 continue
-            delay = 1.0
             if batch:
-                await self.receive(batch)
+                try:
+                    await self.receive(batch)
+                except Exception as err:  # not stored: the same offset asks Telegram again
+                    log.warning("storing %d updates failed (%s); asking for them again in "
+                                "%.0f s", len(batch), err, delay)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 30.0)
+                    continue
                 offset = max(u["update_id"] for u in batch) + 1
+            delay = 1.0
 
     async def receive(self, updates: list[dict]) -> None:
         """Commit updates to the inbox (the caller acknowledges them to Telegram only after)."""
@@ -187,7 +197,7 @@ class UpdatePump:
         async with self._sem:
             token = CURRENT.set(received)
             try:
-                update = Update.de_json(payload, self.app.bot)
+                update = Update.de_json(self._prepare(payload), self.app.bot)
                 await self.app.process_update(update)
             except Exception:
                 log.exception("update %s could not be handled", payload.get("update_id"))

@@ -57,3 +57,16 @@ def test_a_lone_process_takes_a_dead_holders_updates_at_once(db):
     dead_ids, mine_ids = {r[0] for r in dead[1:]}, {r[0] for r in mine}
     assert dead_ids <= {r[0] for r in again} and len(again) == 3  # the dead's two + the free one
     assert not mine_ids & {r[0] for r in again}
+
+
+def test_an_update_comes_back_from_the_database_exactly_as_telegram_sent_it(db):
+    """Names in any script, emoji, big chat ids and nesting survive the JSON column's codec."""
+    sent = {"update_id": 9, "message": {
+        "message_id": 1, "date": 1_764_460_800, "text": "Salam 🇮🇩 — «Petugas» 名前 \\ \"ok\"",
+        "chat": {"id": -1_009_876_543_210, "type": "supergroup", "title": "Regu Ä"},
+        "entities": [{"type": "bold", "offset": 0, "length": 5}], "ratio": 0.5, "none": None}}
+    [(_, payload, _)] = db.call(lambda s: inbox.store_claimed(s, [sent], T, "a"))
+    assert payload == sent
+    db.call(lambda s: inbox.release_others(s, "b"))
+    [(_, stored, _)] = db.call(lambda s: inbox.claim(s, "b", T, 10))
+    assert stored == sent

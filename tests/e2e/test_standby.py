@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from bot.platform.db import IDLE_IN_TRANSACTION_S
 from bot.platform.leadership import IDLE_TIMEOUT_S
 from fake_telegram.deployment import (
     ZONES,
@@ -24,7 +25,9 @@ from fake_telegram.deployment import (
 from fake_telegram.server import FakeTelegram
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
-UNITS = 120  # 120 groups due at once: about four seconds of fan-out at 30/s
+# Groups due at once: 15 s of fan-out at 30/s, so the standby (whose start-up alone takes up to
+# 5 s on a slow machine) is waiting while the leader is still sending.
+UNITS = 450
 
 
 def briefings(server: FakeTelegram, groups: set[int]) -> dict[int, list[str]]:
@@ -68,6 +71,8 @@ async def test_the_standby_takes_over_a_killed_leader(tmp_path):
             await wait_until(lambda: all(server.messages(g) for g in groups), timeout=60)
             await asyncio.sleep(1.0)  # anything extra would arrive now
         finally:
+            if leader.proc.poll() is None:
+                leader.proc.kill()
             assert await standby.stop() == 0
             await server.stop()
     assert_each_group_once(server, groups)
@@ -80,9 +85,12 @@ async def test_a_frozen_leader_is_replaced_and_sends_nothing_when_it_wakes(tmp_p
         groups, leader, standby = await two_processes(tmp_path, server, url)
         try:
             leader.proc.send_signal(signal.SIGSTOP)
-            await wait_until(lambda: "leads this database" in
+            # Not "leads this database": the standby's own waiting message says that too.
+            await wait_until(lambda: "this process leads this database" in
                              (tmp_path / "standby.log").read_text(), timeout=IDLE_TIMEOUT_S + 25)
-            await wait_until(lambda: all(server.messages(g) for g in groups), timeout=60)
+            # Frozen mid-transaction, the leader holds row locks until PostgreSQL ends it.
+            await wait_until(lambda: all(server.messages(g) for g in groups),
+                             timeout=IDLE_IN_TRANSACTION_S + 60)
             leader.proc.send_signal(signal.SIGCONT)
             await wait_until(lambda: leader.proc.poll() is not None, timeout=30)
             assert leader.proc.returncode == 1  # leadership lost: it drained and stopped

@@ -14,6 +14,7 @@ from bot.apel.models import Apel
 from bot.migrations import tables
 from bot.org.models import Unit
 from bot.org.units import period_row, sync_config
+from bot.platform.db import IDLE_IN_TRANSACTION_S
 
 
 def test_migrations_match_models(db):
@@ -29,6 +30,15 @@ def test_sqlite_pragmas(sqlite_db):
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 10000
+
+
+@pytest.mark.postgres
+def test_a_transaction_left_idle_is_ended_by_postgresql(pg_db):
+    """A frozen process must not hold row locks for ever: its pool sessions end a transaction
+    left idle (bot/platform/db.py IDLE_IN_TRANSACTION_S), so a standby can take over."""
+    with pg_db.engine.connect() as conn:
+        shown = conn.exec_driver_sql("SHOW idle_in_transaction_session_timeout").scalar()
+    assert shown == f"{IDLE_IN_TRANSACTION_S}s"
 
 
 def test_sync_config_is_idempotent(db, settings, clock):

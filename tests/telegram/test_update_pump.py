@@ -55,3 +55,45 @@ async def test_a_burst_is_handled_without_waiting_on_every_held_update(sqlite_db
     # Stopping may wait once on whatever is left; the old wait for room looked at every held
     # update after each ending: ten times the burst here, burst² / 2 when they end one by one.
     assert looked_at <= burst, looked_at
+
+
+async def test_a_batch_that_could_not_be_stored_is_asked_for_again(sqlite_db, monkeypatch):
+    """The offset moves on only once a batch is committed: a database failure while storing
+    one (a cut connection) asks Telegram for the same updates again, and polling goes on."""
+    asked: list[int | None] = []
+    batch = [{"update_id": 41}, {"update_id": 42}]
+
+    class Bot:
+        async def do_api_request(self, method, api_kwargs, read_timeout):  # noqa: ANN001, ANN202
+            asked.append(api_kwargs["offset"])
+            await asyncio.sleep(0)
+            return batch if len(asked) < 3 else []
+
+    app = _App()
+    app.bot = Bot()
+    pump = UpdatePump(app, sqlite_db, FakeClock(utc(23, 0)), allowed_updates=[])
+    stored: list[list[dict]] = []
+
+    async def receive_failing_once(updates: list[dict]) -> None:
+        if not stored:
+            stored.append([])
+            raise RuntimeError("server closed the connection unexpectedly")
+        stored.append(updates)
+
+    monkeypatch.setattr(pump, "receive", receive_failing_once)
+    monkeypatch.setattr(pump_module.asyncio, "sleep", _no_wait(asyncio.sleep))
+    pump.start_polling()
+    try:
+        async with asyncio.timeout(10):
+            while len(asked) < 3:
+                await asyncio.sleep(0.01)
+    finally:
+        await pump.stop()
+    assert asked[:3] == [None, None, 43]
+    assert stored[1] == batch
+
+
+def _no_wait(real_sleep):  # noqa: ANN001, ANN202
+    async def sleep(seconds: float) -> None:
+        await real_sleep(0)
+    return sleep
