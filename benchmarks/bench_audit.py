@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sqlite3
 import tempfile
 import time
@@ -26,6 +25,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
+from benchmarks.machine import machine_text
 from bot.audit.canonical import GENESIS_PREV, format_at, leaf_data
 from bot.audit.chain import append
 from bot.audit.checkpoint import sign_checkpoint
@@ -157,7 +157,7 @@ def main() -> None:
         path = Path(tmp) / "audit.db"
         seconds, held = build(path, args.entries, key)
         print(f"build    {args.entries:>9,} entries + {(args.entries - 1) // CHECKPOINT_EVERY} "
-              f"checkpoints in {seconds:6.1f} s (bulk insert, not the API); {_load()}")
+              f"checkpoints in {seconds:6.1f} s (bulk insert, not the API); {machine_text()}")
         db = Database(f"sqlite:///{path}")
 
         t0 = time.perf_counter()
@@ -167,7 +167,8 @@ def main() -> None:
         assert report.ok, report.text()
         print(f"verify   {report.entries:>9,} entries in {seconds:6.1f} s "
               f"({report.entries / seconds:,.0f} entries/s), {report.checkpoints} checkpoints, "
-              f"1 held outside, {report.rows_reconciled:,} table rows reconciled: OK; {_load()}")
+              f"1 held outside, {report.rows_reconciled:,} table rows reconciled: OK; "
+              f"{machine_text()}")
 
         if not args.no_bundle:
             bundle = Path(tmp) / "bundle.zip"
@@ -177,21 +178,21 @@ def main() -> None:
             seconds = time.perf_counter() - t0
             size_mb = bundle.stat().st_size / 1e6
             print(f"export   {report.entries:>9,} entries in {seconds:6.1f} s "
-                  f"(bundle {size_mb:,.0f} MB); {_load()}")
+                  f"(bundle {size_mb:,.0f} MB); {machine_text()}")
             t0 = time.perf_counter()
             breport = verify_bundle(bundle, pinned_keys=[key.verifier],
                                     outside=[("held.txt", held)])
             seconds = time.perf_counter() - t0
             assert breport.ok, breport.text()
             print(f"bundle   {breport.entries:>9,} entries in {seconds:6.1f} s "
-                  f"({breport.entries / seconds:,.0f} entries/s): OK; {_load()}")
+                  f"({breport.entries / seconds:,.0f} entries/s): OK; {machine_text()}")
 
         with db.transaction() as s:
             t0 = time.perf_counter()
             cp = sign_checkpoint(s, at=datetime.now(UTC), key=key)
             seconds = time.perf_counter() - t0
         print(f"checkpoint at tree size {cp.tree_size:,} in {seconds * 1000:.1f} ms "
-              f"(incremental from the previous checkpoint); {_load()}")
+              f"(incremental from the previous checkpoint); {machine_text()}")
         _print_appends("sqlite", time_appends(db, args.appends), args.appends)
         db.dispose()
 
@@ -203,15 +204,10 @@ def main() -> None:
             _print_appends("postgresql", figures, args.appends)
 
 
-def _load() -> str:
-    """The machine's load beside each figure: on a shared 2-core VM it explains the spread."""
-    return "load {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
-
-
 def _print_appends(name: str, figures: tuple[float, float], n: int) -> None:
     first, rest = figures
     print(f"append   {name:<10} {first * 1e6:5.0f} µs first in a transaction (locks the head), "
-          f"{rest * 1e6:5.0f} µs each further (mean of {n:,}); {_load()}")
+          f"{rest * 1e6:5.0f} µs each further (mean of {n:,}); {machine_text()}")
 
 
 if __name__ == "__main__":

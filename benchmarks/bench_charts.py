@@ -13,13 +13,13 @@ Target: < 2 s each.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
 import time
 from datetime import date, timedelta
 from pathlib import Path
 
+from benchmarks.machine import machine_text
 from bot.calendar.periods import RANGE, PeriodSpec, Span
 from bot.org.models import Unit
 from bot.reports import charts
@@ -119,7 +119,7 @@ def main() -> int:
             (args.out / f"{name}.png").write_bytes(content)
         if median >= TARGET_S:
             slow.append(name)
-    print("load average: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+    print(machine_text())
     if slow:
         print(f"over {TARGET_S} s: {', '.join(slow)}")
     return 1 if slow else 0

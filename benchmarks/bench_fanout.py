@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.machine import load_text, reference_ms
 from fake_telegram.deployment import (
     ZONES,
     BotProcess,
@@ -41,7 +41,7 @@ async def bench(groups: int, db_kind: str) -> dict:
         write_config(tmp / "config.toml", units, url, server.base_url)
         cli("db", "upgrade", "--config", str(tmp / "config.toml"))
         bot = BotProcess(tmp / "config.toml", tmp / "bot.log")
-        load_before = _load()
+        load_before, reference = load_text(), reference_ms()
         started = time.monotonic()
         bot.start()
 
@@ -73,12 +73,9 @@ async def bench(groups: int, db_kind: str) -> dict:
             "first briefing after start s": first - started,
             "time to last message s": last - started,
             "peak RSS MB (bot)": rss,
-            "load after": _load(),
+            "load after": load_text(),
+            "machine reference ms": reference,
         }
-
-
-def _load() -> str:
-    return "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
 
 
 def main() -> None:

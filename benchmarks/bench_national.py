@@ -33,6 +33,7 @@ from sqlalchemy import text
 from sqlmodel import select
 
 from benchmarks.bench_reports import POINTS, _naive, _pg_database, _pg_drop, check_counts
+from benchmarks.machine import machine_text
 from bot.apel import counts as apel_counts
 from bot.calendar.duty import is_working_day, plan_apel
 from bot.calendar.periods import parse_period
@@ -49,11 +50,6 @@ ADMIN, OFFICER = 900_001, 900_002  # Telegram ids: a national admin, an officer 
 KANWILS = 33
 SLOTS = ("pagi", "siang", "malam")
 TARGETS = {"national": 1.0, "kanwil": 0.2, "unit": 0.1}
-
-
-def load_text() -> str:
-    one, five, fifteen = os.getloadavg()
-    return f"load {one:.2f} {five:.2f} {fifteen:.2f}"
 
 
 def settings_for(units: int) -> Settings:
@@ -241,7 +237,7 @@ def count_closed(db: Database, batch: int = 2000) -> None:
         n += db.call(lambda s, part=ids[i:i + batch]: apel_counts.recount(s, part))
     took = time.perf_counter() - t
     print(f"  counted {n:,} closed apel in {took:.1f} s, {took / max(n, 1) * 1000:.2f} ms per "
-          f"apel ({load_text()})")
+          f"apel ({machine_text()})")
     raw = db.engine.raw_connection()
     try:
         _vacuum(raw)
@@ -272,7 +268,7 @@ def timed(label: str, fn: Callable[[], object], runs: int) -> list[float]:
         samples.append(time.perf_counter() - t)
     print(f"    {label:<34} median {statistics.median(samples) * 1000:7.0f} ms  "
           f"(min {min(samples) * 1000:.0f}, max {max(samples) * 1000:.0f}, {runs} runs)  "
-          f"{load_text()}")
+          f"{machine_text()}")
     return samples
 
 
@@ -321,7 +317,8 @@ def main() -> int:
         _ensure(admin_dsn, name)
     else:
         name, url = _pg_database()
-    print(f"PostgreSQL ({name}): {args.units} units x {args.staff} staff, a year ({load_text()})")
+    print(f"PostgreSQL ({name}): {args.units} units x {args.staff} staff, a year "
+          f"({machine_text()})")
     try:
         db = Database(url)
         fresh = not args.keep or not _built(db)
@@ -340,7 +337,7 @@ def main() -> int:
     finally:
         if not args.keep:
             _pg_drop(name)
-    print(f"\nyear (periode), median over {args.runs} runs, {load_text()}")
+    print(f"\nyear (periode), median over {args.runs} runs, {machine_text()}")
     for who, target in TARGETS.items():
         median = statistics.median(results[f"{who} periode"])
         print(f"  {who:<9} {median * 1000:7.0f} ms  target < {target * 1000:.0f} ms "

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import tempfile
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
+from benchmarks.machine import load_text, reference_ms
 from bot.platform.db import normalise_url
 from fake_telegram.deployment import (
     BotProcess,
@@ -36,10 +36,6 @@ from fake_telegram.deployment import (
 from fake_telegram.server import FakeTelegram
 
 FIRST_USER = 10_000_000
-
-
-def load_text() -> str:
-    return "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
 
 
 def roster(path: Path, people: int, unit_codes: str | list[str]) -> None:
@@ -59,7 +55,7 @@ async def bench(presses: int, rate: float, db_kind: str, groups: int = 1) -> dic
     add_chats(server, units)
     for i in range(presses):
         server.add_user(FIRST_USER + i, f"Petugas{i}")
-    load_before = load_text()
+    load_before, reference = load_text(), reference_ms()
     with tempfile.TemporaryDirectory() as tmp_name, database(db_kind, Path(tmp_name)) as url:
         tmp = Path(tmp_name)
         config = tmp / "config.toml"
@@ -107,6 +103,7 @@ async def bench(presses: int, rate: float, db_kind: str, groups: int = 1) -> dic
             "toasts 'tercatat'": sum("tercatat" in t for t in toasts),
             "peak RSS MB (bot)": rss,
             "load after": load_text(),
+            "machine reference ms": reference,
         }
 
 

@@ -32,6 +32,7 @@ from pathlib import Path
 import psycopg
 from sqlmodel import select
 
+from benchmarks.machine import machine_text
 from bot.apel import counts as apel_counts
 from bot.calendar.duty import is_working_day, plan_apel
 from bot.calendar.periods import parse_period
@@ -442,7 +443,7 @@ def main() -> int:
             ok = all(v < target for v in by_db.values())
             verdict = f"< {target * 1000:.0f} ms {'ok' if ok else 'MISSED'}"
         print(f"{label:<34} {cells[0]:>10} {cells[1]:>11}  {verdict}")
-    print("load average: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+    print(machine_text())
     return 0
 
 

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from benchmarks.machine import load_text, reference_ms
 from bot.org.units import sync_config
 from bot.platform.config_loading import load_settings
 from bot.platform.db import Database
@@ -35,10 +35,6 @@ from fake_telegram.deployment import (
     write_config,
 )
 from fake_telegram.server import FakeTelegram
-
-
-def load_text() -> str:
-    return "load {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
 
 
 def bring_in_units(config: Path) -> None:
@@ -63,7 +59,7 @@ async def bench(groups: int, db_kind: str, keep_log: Path | None = None, *,
         if not first_start:
             bring_in_units(tmp / "config.toml")
         bot = BotProcess(tmp / "config.toml", tmp / "bot.log")
-        load_before = load_text()
+        load_before, reference = load_text(), reference_ms()
         started = time.monotonic()
         bot.start()
 
@@ -101,6 +97,7 @@ async def bench(groups: int, db_kind: str, keep_log: Path | None = None, *,
             "other sends before them": len(others),
             "per-person menus before them": sum(1 for c in menus if c.time < sent[-1].time),
             "load after": load_text(),
+            "machine reference ms": reference,
         }
 
 

@@ -24,6 +24,7 @@ import aiohttp
 from aiohttp import web
 
 from benchmarks.bench_pledges import FIRST_USER, roster
+from benchmarks.machine import load_text, reference_ms
 from fake_telegram.deployment import (
     BotProcess,
     add_chats,
@@ -119,7 +120,8 @@ async def bench(presses: int, rate: float, processes: int) -> dict:
         "p50 answer ms": statistics.median(latencies),
         "p99 answer ms": latencies[int(0.99 * (len(latencies) - 1))],
         "pledges recorded": recorded,
-        "load average": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+        "load average": load_text(),
+        "machine reference ms": reference_ms(),
     }
 
 

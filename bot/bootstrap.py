@@ -39,6 +39,7 @@ from bot.platform.db import Database
 from bot.platform.leadership import Leadership, for_database
 from bot.scheduler import ApelScheduler
 from bot.telegram.app import ALLOWED_UPDATES, install_handlers, menu_table, new_application, serve
+from bot.telegram.handlers.pledge import slim_press
 from bot.telegram.ops_server import OpsServer, Probes
 from bot.telegram.pacing import Limits
 from bot.telegram.runtime import KEY, Runtime
@@ -183,7 +184,7 @@ def build_application(settings: Settings, db: Database, clock: Clock, token: str
     table = menu_table()  # the menus and /bantuan
     scheduler = ApelScheduler(db, settings, clock, on_queued=sender.wake, on_error=alert,
                               menu_table=table)
-    pump = UpdatePump(app, db, clock, allowed_updates=ALLOWED_UPDATES)
+    pump = UpdatePump(app, db, clock, allowed_updates=ALLOWED_UPDATES, prepare=slim_press)
     app.bot_data[KEY] = Runtime(
         settings=settings, db=db, clock=clock, sender=sender, scheduler=scheduler, pump=pump,
         writer=BatchWriter(db), pledges=BatchWriter(db, pledge_many),

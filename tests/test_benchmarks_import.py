@@ -16,3 +16,10 @@ BENCHMARKS = sorted(p.stem for p in (Path(__file__).resolve().parents[1] / "benc
 def test_benchmark_imports(name: str) -> None:
     module = importlib.import_module(f"benchmarks.{name}")
     assert callable(getattr(module, "main", None)), f"benchmarks/{name}.py has no main()"
+
+
+def test_the_machine_figures_beside_every_benchmark() -> None:
+    from benchmarks.machine import machine_text, reference_ms
+
+    assert reference_ms(rounds=5) > 0
+    assert machine_text().startswith("load ") and "reference" in machine_text()

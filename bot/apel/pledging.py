@@ -64,10 +64,12 @@ def pledge_many(session: Session, presses: list[Press]) -> list[PledgeOutcome]:
     Doubles in the batch, in the database, or written meanwhile by another process all come
     back as ALREADY; exactly one Pledge row and one audit entry exist per (apel, employee).
     """
+    # Columns, not Apel objects, and the unit's zone in the same round trip: the hot path.
     apels = {a.id: a for a in session.exec(
-        select(Apel).where(col(Apel.id).in_({p.apel_id for p in presses})))}
-    zones = dict(session.exec(select(Unit.id, Unit.timezone).where(
-        col(Unit.id).in_({a.unit_id for a in apels.values()}))).all())
+        select(Apel.id, Apel.unit_id, Apel.state, Apel.late_after_at, Apel.deadline_at,
+               Unit.timezone)
+        .join(Unit, col(Unit.id) == Apel.unit_id)
+        .where(col(Apel.id).in_({p.apel_id for p in presses})))}
     people = {row.telegram_user_id: row for row in session.exec(
         select(Employee.id, Employee.name, Employee.telegram_user_id, Employee.unit_id).where(
             col(Employee.telegram_user_id).in_({p.telegram_user_id for p in presses}),
@@ -88,7 +90,7 @@ def pledge_many(session: Session, presses: list[Press]) -> list[PledgeOutcome]:
         if apel is None or apel.state == "missed":
             outcomes.append(PledgeOutcome(PledgeResult.UNKNOWN_APEL))
             continue
-        zone = zones[apel.unit_id]
+        zone = apel.timezone
         if (apel.id, press.chat_id) not in posted:  # another unit's (or group's) apel id
             log.warning("pledge press for apel %d in chat %d, where it was not posted",
                         apel.id, press.chat_id)
@@ -123,7 +125,7 @@ def pledge_many(session: Session, presses: list[Press]) -> list[PledgeOutcome]:
             continue
         row = next(pending)
         apel = apels[row["apel_id"]]
-        name, zone = people[row["telegram_user_id"]].name, zones[apel.unit_id]
+        name, zone = people[row["telegram_user_id"]].name, apel.timezone
         pledge_id = inserted.get((row["apel_id"], row["employee_id"]))
         if pledge_id is None:  # another process recorded it a moment ago
             outcomes[i] = PledgeOutcome(PledgeResult.ALREADY, apel.id, name, row["pledged_at"],

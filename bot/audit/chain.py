@@ -92,12 +92,13 @@ class Event:
 def append(session: Session, *, kind: str, actor: str, payload: dict[str, Any],
            at: datetime) -> AuditEntry:
     """Record one event in the caller's transaction and return the (detached) entry."""
-    return append_many(session, [Event(kind, actor, payload, at)])[0]
+    return AuditEntry(**append_many(session, [Event(kind, actor, payload, at)])[0])
 
 
-def append_many(session: Session, events: Sequence[Event]) -> list[AuditEntry]:
+def append_many(session: Session, events: Sequence[Event]) -> list[dict[str, Any]]:
     """Record events in order, in the caller's transaction, with one multi-row INSERT (a burst
-    of pledges costs one round trip, not one each). Returns the (detached) entries.
+    of pledges costs one round trip, not one each). Returns the rows written (not ORM objects:
+    building one per pledge cost 12 % of recording a burst, issue 17 profile).
 
     If a concurrent writer already appended a later time, an entry takes that time instead,
     so chain time never runs backwards and verification can flag any entry that does.
@@ -128,4 +129,4 @@ def append_many(session: Session, events: Sequence[Event]) -> list[AuditEntry]:
         session.execute(_INSERT_ENTRY, rows)
         session.execute(_MOVE_HEAD, head)
     session.info[_HEAD_CACHE] = (_innermost(session), (seq, prev, last_at))
-    return [AuditEntry(**row) for row in rows]
+    return rows

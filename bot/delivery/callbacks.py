@@ -91,6 +91,10 @@ class Buttons:
         handler, which then answers a bad one with a toast."""
         return f"^{re.escape(self.prefix)}:"
 
+    def matches(self, data: object) -> bool:
+        """Whether `data` goes to this prefix's handler (`pattern`, without a regex)."""
+        return isinstance(data, str) and data.startswith(f"{self.prefix}:")
+
     def encode(self, shape: str, **values: object) -> str:
         parts = [self.prefix]
         for part in self.shapes[shape]:

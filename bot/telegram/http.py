@@ -10,6 +10,7 @@ constant time. Errors map to PTB's own exceptions, so nothing above this layer c
 from __future__ import annotations
 
 import aiohttp
+import orjson
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
@@ -30,6 +31,15 @@ class AiohttpRequest(BaseRequest):
         self._pool_timeout = pool_timeout
         self._media_write_timeout = media_write_timeout
         self._session: aiohttp.ClientSession | None = None
+
+    @staticmethod
+    def parse_json_payload(payload: bytes) -> dict:
+        """Every answer from Telegram (each getUpdates batch, each toast's answer) through
+        orjson; what it refuses (invalid UTF-8, say) goes to PTB's own lenient parser."""
+        try:
+            return orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            return BaseRequest.parse_json_payload(payload)
 
     @property
     def read_timeout(self) -> float | None:

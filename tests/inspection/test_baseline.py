@@ -43,7 +43,8 @@ def old(db, settings, tmp_path, monkeypatch):
     def append_old(session, events):  # noqa: ANN001, ANN202
         kept = _old_shape(events)
         written = real(session, kept) if kept else []
-        return written + [None] * (len(events) - len(written))  # append() takes the first
+        # append() builds its (unsaved) entry from the first row: an empty one if not written.
+        return written + [{}] * (len(events) - len(written))
 
     with monkeypatch.context() as m:
         for module in (chain, log):
