@@ -5,9 +5,10 @@
 
 --groups on-duty regu groups (one unit each, as a national apel: every unit's regu at once),
 the presses spread over them in turn; every guard presses once (at --rate presses per second).
-Prints presses/s handled, p50/p99 time from the press to the callback answer (measured by the
-fake Bot API server), pledges recorded (must equal presses), the bot's peak RSS, and the load
-average before and after each run.
+Prints presses/s handled, the bot's CPU per press (user + system; the figure least moved by a
+busy machine), p50/p99 time from the press to the callback answer (measured by the fake Bot API
+server), pledges recorded (must equal presses), the bot's peak RSS, the load average before and
+after each run, and the machine's reference time (benchmarks/machine.py).
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ async def bench(presses: int, rate: float, db_kind: str, groups: int = 1) -> dic
             await wait_until(lambda: all(server.messages(c) for c in chats), timeout=120)
             briefings = [server.messages(c)[0] for c in chats]
             buttons = [(b.message_id, b.button_data("Saya berikrar")) for b in briefings]
-            started = time.monotonic()
+            started, cpu_before = time.monotonic(), bot.cpu_seconds()
             ids = []
             for i in range(presses):
                 message_id, data = buttons[i % groups]
@@ -80,6 +81,7 @@ async def bench(presses: int, rate: float, db_kind: str, groups: int = 1) -> dic
             injected = time.monotonic() - started
             await wait_until(lambda: len(server.callback_answers) >= presses, timeout=120)
             handled = time.monotonic() - started
+            cpu = bot.cpu_seconds() - cpu_before
             rss = bot.peak_rss_mb()
         finally:
             await bot.stop()
@@ -99,6 +101,7 @@ async def bench(presses: int, rate: float, db_kind: str, groups: int = 1) -> dic
             "p50 answer ms": statistics.median(latencies),
             "p99 answer ms": latencies[int(0.99 * (len(latencies) - 1))],
             "max answer ms": latencies[-1],
+            "bot CPU ms per press": cpu * 1000 / presses,
             "pledges recorded": recorded,
             "toasts 'tercatat'": sum("tercatat" in t for t in toasts),
             "peak RSS MB (bot)": rss,
