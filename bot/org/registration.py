@@ -139,12 +139,22 @@ class Decision(enum.Enum):
 class DecisionOutcome:
     result: Decision
     employee: Employee | None = None
+    decided_by: str = ""  # the name the decision notes give, as leave decisions name them
+
+
+def decider_name(session: Session, telegram_user_id: int, telegram_name: str | None) -> str:
+    """Who decided, as every decision note names them: their name in the roster, else their
+    Telegram name, else their Telegram id (an admin not in any roster)."""
+    name = session.exec(select(Employee.name).where(
+        Employee.telegram_user_id == telegram_user_id)).first()
+    return name or telegram_name or str(telegram_user_id)
 
 
 def decide(session: Session, settings: Settings, *, request_id: int, approver_user_id: int,
            approve: bool, now: datetime, by: str | None = None) -> DecisionOutcome:
     """Approve or refuse; the other approvers' copies of the request lose their buttons (the
-    pressed one is the handler's to edit). `by`: the decider's name for that note."""
+    pressed one is the handler's to edit, with the outcome's `decided_by`). `by`: the
+    decider's Telegram name, for a decider who is in no roster."""
     request = session.get(RegistrationRequest, request_id)
     if request is None:
         return DecisionOutcome(Decision.NOT_FOUND)
@@ -172,9 +182,9 @@ def decide(session: Session, settings: Settings, *, request_id: int, approver_us
         employee.updated_at = now
         session.add(employee)
     session.flush()
+    decided_by = decider_name(session, approver_user_id, by)
     outbox.close_copies(session, key_prefix=_request_key(request.id), now=now,
-                        note=render("decision_note", approved=approve,
-                                    by=by or str(approver_user_id)),
+                        note=render("decision_note", approved=approve, by=decided_by),
                         skip_chat_id=approver_user_id)
     outbox.send_message(session, key=f"reg-done:{request.id}", chat_id=request.telegram_user_id,
                         text=render("registration_decided", approved=approve, employee=employee),
@@ -183,4 +193,5 @@ def decide(session: Session, settings: Settings, *, request_id: int, approver_us
                  actor=f"tg:{approver_user_id}", at=now,
                  payload={"request_id": request.id, "employee_id": employee.id,
                           "telegram_user_id": request.telegram_user_id})
-    return DecisionOutcome(Decision.APPROVED if approve else Decision.REFUSED, employee)
+    return DecisionOutcome(Decision.APPROVED if approve else Decision.REFUSED, employee,
+                           decided_by)

@@ -13,6 +13,7 @@ from sqlmodel import Session, select
 from bot.delivery import outbox
 from bot.org.access import Actor, leave_deciders, may_decide_leave
 from bot.org.models import Employee, Regu
+from bot.org.registration import decider_name
 from bot.platform.config import Settings
 from bot.platform.texts import render
 from bot.unit_admin.common import (
@@ -146,7 +147,7 @@ def decide(session: Session, settings: Settings, *, actor: Actor, request_id: in
     req.state = "approved" if approve else "refused"
     req.decided_at, req.decided_by = now, actor.telegram_user_id
     session.add(req)
-    by = actor.employee.name if actor.employee else str(actor.telegram_user_id)
+    by = decider_name(session, actor.telegram_user_id, None)
     notify(session, employee, f"leave-decided:{req.id}", "cuti_decided", now,
            approved=approve, request=req, by=by)
     note = render("decision_note", approved=approve, by=by)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.org.registration import Claim, claim, decide
+from bot.org.registration import Claim, Decision, claim, decide, decider_name
 from bot.org.units import sync_config
 from tests.factories import add_employee, nip
 
@@ -52,3 +52,18 @@ def test_invalid_and_unknown_nip(db, settings):
                                    nip="123", now=NOW)).result == Claim.INVALID_NIP
     assert db.call(lambda s: claim(s, settings, telegram_user_id=1, telegram_name="X",
                                    nip="9" * 18, now=NOW)).result == Claim.UNKNOWN_NIP
+
+
+def test_a_decision_names_the_decider_as_the_roster_does(db, settings):
+    """The notes on every copy of a request say who decided: the roster's name (as leave
+    decisions do), not whatever the decider calls themselves on Telegram."""
+    seed(db, settings)
+    request = db.call(lambda s: claim(s, settings, telegram_user_id=777, telegram_name="X",
+                                      nip=nip(2), now=NOW))
+    outcome = db.call(lambda s: decide(s, settings, request_id=request.request_id,
+                                       approver_user_id=2001, approve=True, now=NOW,
+                                       by="Hendra 🚀"))
+    assert outcome.result == Decision.APPROVED
+    assert outcome.decided_by == "Hendra Gunawan"
+    assert db.call(lambda s: decider_name(s, 5555, "Admin Pusat")) == "Admin Pusat"
+    assert db.call(lambda s: decider_name(s, 5555, None)) == "5555"

@@ -49,13 +49,13 @@ async def decide(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message = query.message
 
     def work(session):  # noqa: ANN001
-        by = update.effective_user.full_name
         outcome = registration.decide(session, rt.settings, request_id=request_id,
-                                      approver_user_id=user_id, approve=approve, now=now, by=by)
+                                      approver_user_id=user_id, approve=approve, now=now,
+                                      by=update.effective_user.full_name)
         if outcome.result in (registration.Decision.APPROVED, registration.Decision.REFUSED) \
                 and message is not None and message.text_html:
             # Close the buttons on the officer's copy and say who decided.
-            note = render("decision_note", approved=approve, by=by)
+            note = render("decision_note", approved=approve, by=outcome.decided_by)
             outbox.enqueue(session, key=f"reg-close:{request_id}:{message.chat.id}",
                            chat_id=message.chat.id, method="editMessageText",
                            payload={"message_id": message.message_id, "parse_mode": "HTML",
