@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+from sqlalchemy import event
 from sqlmodel import col, select
 
 from bot.apel.models import Briefing, Pledge
@@ -107,3 +108,28 @@ def test_a_group_upgraded_to_a_supergroup_keeps_its_buttons(db, settings):
     at = datetime(2024, 11, 25, 23, 5, tzinfo=UTC)
     result = db.call(lambda s: pledge_many(s, [Press(apel_id, 3001, supergroup, at)]))[0]
     assert result.result == PledgeResult.RECORDED
+
+
+def test_a_batch_of_presses_costs_a_fixed_handful_of_statements(db, settings):
+    """Each statement of the batch's transaction is a round trip that, in a burst, waits for
+    the GIL behind the event loop: the presses of a batch wait for all of them (issue 17).
+    Nine, whatever the batch holds: the apel, the pressers with what they pledged and were
+    expected at, the chats briefed, the insert, the apel's counts, the audit head, its entries,
+    the head again, the updates handled."""
+    apel_id = setup(db, settings)
+    at = datetime(2024, 11, 25, 23, 5, tzinfo=UTC)
+    presses = [Press(apel_id, 3001, REGU_D, at, inbox_id=1),
+               Press(apel_id, 3002, REGU_D, at, inbox_id=2),
+               Press(apel_id, 3003, REGU_D, at, inbox_id=3)]
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args):  # noqa: ANN001, ANN002
+        if not statement.startswith("BEGIN"):  # SQLite's BEGIN IMMEDIATE, not the batch's
+            statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        db.call(lambda s: pledge_many(s, presses))
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    assert len(statements) <= 9, "\n".join(statements)
