@@ -279,28 +279,54 @@ def _xlsx_rows(data: bytes, limits: FileLimits) -> Iterator[tuple[int, list[Cell
     if not openpyxl.DEFUSEDXML:
         raise RuntimeError("openpyxl is not using defusedxml (is OPENPYXL_DEFUSEDXML set to "
                            "False?); refusing to parse untrusted XLSX")
+    # Twice: the values a spreadsheet program saved, and what was typed (to tell a formula
+    # whose result was never saved, as files written by scripts have, from an empty cell).
+    values_wb = _open_workbook(data, data_only=True)
+    typed_wb = None
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # "no default style" and such, from any exporter
-            wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as err:  # any parser failure on untrusted input is "bad file"
-        raise _unreadable(err, "file") from None
-    try:
-        if not wb.worksheets:
+        typed_wb = _open_workbook(data, data_only=False)
+        if not values_wb.worksheets:
             raise FileError("the XLSX workbook has no worksheet")
-        sheet = wb.worksheets[0]
-        rows = sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS)
+        values = values_wb.worksheets[0].iter_rows(values_only=True, max_col=MAX_COLUMNS)
+        typed = typed_wb.worksheets[0].iter_rows(values_only=True, max_col=MAX_COLUMNS)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                for line, values in enumerate(rows, start=1):
-                    yield line, [_xlsx_cell(v) for v in values]
+                for line, (row, typed_row) in enumerate(zip(values, typed, strict=False), start=1):
+                    _refuse_unsaved_formulas(line, row, typed_row)
+                    yield line, [_xlsx_cell(v) for v in row]
         except FileError:
             raise
         except Exception as err:
             raise _unreadable(err, "worksheet") from None
     finally:
-        wb.close()
+        values_wb.close()
+        if typed_wb is not None:
+            typed_wb.close()
+
+
+def _open_workbook(data: bytes, *, data_only: bool) -> Any:
+    import openpyxl
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "no default style" and such, from any exporter
+            return openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=data_only)
+    except Exception as err:  # any parser failure on untrusted input is "bad file"
+        raise _unreadable(err, "file") from None
+
+
+def _refuse_unsaved_formulas(line: int, row: tuple, typed_row: tuple) -> None:
+    """A formula without a saved result reads as empty: say so, rather than "nama is empty"."""
+    for column, (value, typed) in enumerate(zip(row, typed_row, strict=False), start=1):
+        if value is None and isinstance(typed, str) and typed.startswith("="):
+            from openpyxl.utils import get_column_letter
+
+            raise FileError(
+                f"cell {get_column_letter(column)}{line} holds the formula {typed[:60]!r} "
+                "with no saved result (the file was written by a program that does not "
+                "compute formulas); open it in a spreadsheet program and save it again, "
+                "or save it as CSV UTF-8", line)
 
 
 def _unreadable(err: BaseException, what: str) -> FileError:

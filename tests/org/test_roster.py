@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import zipfile
 from datetime import date, datetime
 from pathlib import Path
@@ -228,6 +229,40 @@ def test_karupam_without_regu_and_staff_with_regu(units, clock):
         (6, "jabatan 'kalapas' must not have a regu (found 'Regu C'); only anggota and karupam "
             "belong to a regu, leave it empty"),
     ]
+
+
+def test_a_formula_without_a_saved_result_is_named_not_read_as_empty(units, clock):
+    """A workbook written by a script (openpyxl here) keeps formulas but no results: the cell
+    reads as empty, which used to come back as "nama is empty" on a row that has a name."""
+    rows = base_rows()
+    rows[1][1] = '=PROPER("ahmad fauzi")'
+    result = roster(units, xlsx_bytes(rows), clock, "roster.xlsx")
+    assert len(result.errors) == 1
+    line, message = result.errors[0]
+    assert line == 3
+    assert "cell B3 holds the formula '=PROPER(\"ahmad fauzi\")' with no saved result" in message
+    assert "save it again" in message
+    assert employees(units) == {}
+
+
+def test_a_formula_with_its_saved_result_reads_as_that_result(units, clock):
+    rows = base_rows()
+    rows[1][1] = '=PROPER("ahmad fauzi")'
+    data = _replace_member(xlsx_bytes(rows), "xl/worksheets/sheet1.xml", _with_saved_result(
+        xlsx_bytes(rows), "Ahmad Fauzi"))
+    result = roster(units, data, clock, "roster.xlsx")
+    assert result.errors == []
+    assert "Ahmad Fauzi" in {e.name for e in employees(units).values()}
+
+
+def _with_saved_result(xlsx: bytes, text: str) -> bytes:
+    """The sheet as a spreadsheet program saves it: the formula's result beside it."""
+    with zipfile.ZipFile(io.BytesIO(xlsx)) as zf:
+        sheet = zf.read("xl/worksheets/sheet1.xml").decode()
+    saved = re.sub(r'<c r="(\w+)"><f>(.*?)</f><v ?/>', rf'<c r="\1" t="str"><f>\2</f><v>{text}</v>',
+                   sheet)
+    assert saved != sheet
+    return saved.encode()
 
 
 @pytest.mark.parametrize("nip", [198507252009121001, 1.98507252009121e17])
