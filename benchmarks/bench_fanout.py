@@ -30,9 +30,9 @@ from fake_telegram.deployment import (
 from fake_telegram.server import FakeTelegram
 
 
-async def bench(groups: int, db_kind: str) -> dict:
+async def bench(groups: int, db_kind: str, round_trip: float = 0.0) -> dict:
     units = [unit_config(i, ZONES[i % 3], regu_base=1_000_000_000) for i in range(groups)]
-    server = FakeTelegram(enforce_limits=True)
+    server = FakeTelegram(enforce_limits=True, round_trip=round_trip)
     await server.start()
     add_chats(server, units)
     regu_chats = {r["chat_id"] for u in units for r in u["regu"]}
@@ -62,6 +62,7 @@ async def bench(groups: int, db_kind: str) -> dict:
             per_chat[c.chat_id] = per_chat.get(c.chat_id, 0) + 1
         return {
             "load before": load_before,
+            "round trip ms": round_trip * 1000,
             "groups": groups,
             "briefings delivered": len(sent),
             "groups with exactly one": sum(1 for n in per_chat.values() if n == 1),
@@ -83,9 +84,12 @@ def main() -> None:
     parser.add_argument("--groups", type=int, default=2000)
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--rtt-ms", type=float, default=0.0,
+                        help="network round trip of every Bot API call (Indonesia to "
+                             "Telegram: about 200-300 ms)")
     args = parser.parse_args()
     for run in range(args.runs):
-        figures = asyncio.run(bench(args.groups, args.db))
+        figures = asyncio.run(bench(args.groups, args.db, args.rtt_ms / 1000))
         print_figures(f"fan-out benchmark ({args.db}), run {run + 1}", figures)
 
 

@@ -48,10 +48,11 @@ def roster(path: Path, people: int, unit_codes: str | list[str]) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
-async def bench(presses: int, rate: float, db_kind: str, groups: int = 1) -> dict:
+async def bench(presses: int, rate: float, db_kind: str, groups: int = 1,
+                round_trip: float = 0.0) -> dict:
     units = [unit_config(i, "Asia/Makassar", regu_base=1_000_000_000) for i in range(groups)]
     chats = [u["regu"][0]["chat_id"] for u in units]
-    server = FakeTelegram(enforce_limits=True)
+    server = FakeTelegram(enforce_limits=True, round_trip=round_trip)
     await server.start()
     add_chats(server, units)
     for i in range(presses):
@@ -94,6 +95,7 @@ async def bench(presses: int, rate: float, db_kind: str, groups: int = 1) -> dic
         toasts = [server.callback_answers[q]["text"] for q in ids]
         return {
             "load before": load_before,
+            "round trip ms": round_trip * 1000,
             "groups": groups,
             "presses": presses,
             "injected over s": injected,
@@ -117,9 +119,13 @@ def main() -> None:
     parser.add_argument("--groups", type=int, default=1, help="on-duty groups pressed in")
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--rtt-ms", type=float, default=0.0,
+                        help="network round trip of every Bot API call (Indonesia to "
+                             "Telegram: about 200-300 ms)")
     args = parser.parse_args()
     for run in range(args.runs):
-        figures = asyncio.run(bench(args.presses, args.rate, args.db, args.groups))
+        figures = asyncio.run(bench(args.presses, args.rate, args.db, args.groups,
+                                           args.rtt_ms / 1000))
         print_figures(f"pledge burst benchmark ({args.db}), run {run + 1}", figures)
         if figures["pledges recorded"] != figures["presses"]:
             raise SystemExit("LOST PLEDGES")

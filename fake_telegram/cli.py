@@ -40,6 +40,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--no-limits", action="store_true", help="do not enforce Telegram's flood limits"
     )
+    parser.add_argument("--round-trip-ms", type=float, default=0.0,
+                        help="network round trip to add to every call (Indonesia to "
+                             "Telegram: about 200-300)")
     parser.add_argument("--groups", default="", help="group ids, e.g. -1001:Regu A,-1002")
     parser.add_argument("--users", default="", help="users, e.g. 11:Budi,12:Sari")
     parser.add_argument("--started", action="store_true", help="users have started the bot already")
@@ -98,7 +101,7 @@ def _start_console(tg: FakeTelegram, loop: asyncio.AbstractEventLoop) -> None:
 
 
 async def _serve(args: argparse.Namespace) -> None:
-    tg = FakeTelegram(enforce_limits=not args.no_limits)
+    tg = FakeTelegram(enforce_limits=not args.no_limits, round_trip=args.round_trip_ms / 1000)
     tg.observer = _print
     for chat_id, title in _parse_pairs(args.groups):
         tg.add_group(chat_id, title or f"Group {chat_id}")

@@ -51,9 +51,14 @@ class FakeTelegram(World):
     """
 
     def __init__(
-        self, enforce_limits: bool = True, clock: Callable[[], float] = time.monotonic
+        self, enforce_limits: bool = True, clock: Callable[[], float] = time.monotonic,
+        round_trip: float = 0.0,
     ) -> None:
         super().__init__(enforce_limits, clock)
+        # Telegram is far away: from Indonesia to the Bot API's servers about 0.2-0.3 s there
+        # and back. Half of it before a call arrives (and counts in a flood window), half
+        # before its answer is back. Zero keeps tests fast; benchmarks take it as a shape.
+        self.round_trip = round_trip
         self._runner: web.AppRunner | None = None
         self._host = "127.0.0.1"
         self._port: int | None = None
@@ -150,7 +155,11 @@ class FakeTelegram(World):
             params, files = await read_params(request)
         except ValueError as exc:
             return web.json_response(error_body(400, f"Bad Request: {exc}"), status=400)
+        if self.round_trip:
+            await asyncio.sleep(self.round_trip / 2)  # the request on its way to Telegram
         status, body, delay = await self._execute(request.match_info["method"], params, files)
+        if self.round_trip:
+            delay += self.round_trip / 2  # the answer on its way back
         if delay:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._closed.wait(), delay)

@@ -544,3 +544,18 @@ async def test_the_webhook_gets_an_update_at_once_when_idle(tg: FakeTelegram, bo
     finally:
         await bot.delete_webhook()
         await runner.cleanup()
+
+
+async def test_a_round_trip_delays_the_call_and_then_its_answer() -> None:
+    """Telegram is 0.2-0.3 s away from Indonesia: a call arrives half a round trip after it
+    was sent (its flood window counts from then) and its answer half a round trip later."""
+    async with FakeTelegram(round_trip=0.2) as tg:
+        populate(tg)
+        async with Bot(TOKEN, base_url=tg.base_url) as bot:
+            await bot.get_me()  # the connection is open: what follows is the round trip alone
+            sent_at = time.monotonic()
+            await bot.send_message(GROUP, "Apel pagi")
+            took = time.monotonic() - sent_at
+    (call,) = tg.calls("sendMessage")
+    assert 0.1 <= call.time - sent_at < 0.15
+    assert 0.2 <= took < 0.3
