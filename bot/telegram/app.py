@@ -30,8 +30,11 @@ from bot.telegram.runtime import KEY, Runtime
 
 log = logging.getLogger(__name__)
 
-CONCURRENT_UPDATES = 128
-HTTP_CONNECTIONS = 64
+# As many as the update pump hands on at once (bot/telegram/updates.py, CONCURRENCY); each
+# answer to a press is one request on its own connection for a round trip, so a burst needs
+# hundreds of connections (PTB's own default is 256; 64 capped presses at 226/s).
+CONCURRENT_UPDATES = 512
+HTTP_CONNECTIONS = 256
 # What the bot asks Telegram for: my_chat_member tells it when someone adds it to a group.
 ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
 

@@ -49,7 +49,10 @@ CURRENT: contextvars.ContextVar[Received | None] = contextvars.ContextVar(
 
 POLL_TIMEOUT_S = 10
 BATCH = 100  # Telegram's own maximum per getUpdates
-CONCURRENCY = 128  # updates handled at once (presses wait on the database, not the CPU)
+# Updates handled at once. A press holds its place for a group commit and for its answer's
+# round trip to Telegram (0.2-0.3 s from Indonesia): 128 places capped presses at 226/s with a
+# 250 ms round trip (benchmarks/bench_pledges.py --rtt-ms 250); they wait on the network.
+CONCURRENCY = 512
 IDLE_S = 0.5
 
 

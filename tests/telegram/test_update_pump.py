@@ -41,7 +41,7 @@ async def test_a_burst_is_handled_without_waiting_on_every_held_update(sqlite_db
                         staticmethod(lambda payload, bot: SimpleNamespace(**payload)))
     app = _App()
     pump = UpdatePump(app, sqlite_db, FakeClock(utc(23, 0)), allowed_updates=[])
-    burst = 3000
+    burst = 12 * CONCURRENCY
     await pump.receive([{"update_id": i} for i in range(1, burst + 1)])
     pump.start(poll=False)
     try:
