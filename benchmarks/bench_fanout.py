@@ -1,6 +1,6 @@
 """Fan-out of one apel to 2,000 regu groups through the real `apel-bot run`.
 
-    python -m benchmarks.bench_fanout [--groups 2000] [--db sqlite|postgres] [--runs 1]
+    python -m benchmarks.bench_fanout [--groups 2000] [--db sqlite|postgres] [--runs 1] [--rtt-ms 0]
 
 The fake Bot API server enforces Telegram's limits (30 msg/s per bot, 20/min per group) and
 answers 429 past them. Prints messages/s achieved against the 30/s limit, 429s, the time from

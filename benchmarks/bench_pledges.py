@@ -1,7 +1,7 @@
 """A burst of 5,000 pledge presses within a few seconds, against the real `apel-bot run`.
 
     python -m benchmarks.bench_pledges [--presses 5000] [--rate 2000] [--groups 1]
-                                       [--db sqlite|postgres] [--runs 1]
+                                       [--db sqlite|postgres] [--runs 1] [--rtt-ms 0]
 
 --groups on-duty regu groups (one unit each, as a national apel: every unit's regu at once),
 the presses spread over them in turn; every guard presses once (at --rate presses per second).

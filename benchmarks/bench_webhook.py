@@ -1,6 +1,7 @@
 """Presses by webhook on PostgreSQL, with one or two `apel-bot run` processes.
 
     python -m benchmarks.bench_webhook [--presses 3000] [--rate 800] [--processes 1|2]
+                                       [--rtt-ms 0]
 
 One regu of N registered guards; the apel opens; every guard presses once. The fake Bot API
 server POSTs each update to the webhook, through a round-robin forwarder standing in for the
@@ -69,11 +70,11 @@ async def round_robin(backends: list[str]) -> tuple[web.AppRunner, str]:
     return runner, f"http://127.0.0.1:{port}/tg/hook"
 
 
-async def bench(presses: int, rate: float, processes: int) -> dict:
+async def bench(presses: int, rate: float, processes: int, round_trip: float = 0.0) -> dict:
     os.environ["APEL_WEBHOOK_SECRET"] = SECRET
     unit = unit_config(0, "Asia/Makassar", regu_base=1_400_000_000)
     group = unit["regu"][0]["chat_id"]
-    server = FakeTelegram()
+    server = FakeTelegram(round_trip=round_trip)
     await server.start()
     add_chats(server, [unit])
     for i in range(presses):
@@ -115,6 +116,7 @@ async def bench(presses: int, rate: float, processes: int) -> dict:
         recorded = pledges(url)[0]
     return {
         "processes": processes,
+        "round trip ms": round_trip * 1000,
         "presses": presses,
         "presses/s handled": presses / handled,
         "p50 answer ms": statistics.median(latencies),
@@ -130,8 +132,10 @@ def main() -> None:
     parser.add_argument("--presses", type=int, default=3000)
     parser.add_argument("--rate", type=float, default=800.0)
     parser.add_argument("--processes", type=int, choices=(1, 2), default=1)
+    parser.add_argument("--rtt-ms", type=float, default=0.0,
+                        help="network round trip of every Bot API call and webhook delivery")
     args = parser.parse_args()
-    figures = asyncio.run(bench(args.presses, args.rate, args.processes))
+    figures = asyncio.run(bench(args.presses, args.rate, args.processes, args.rtt_ms / 1000))
     print_figures(f"webhook presses, PostgreSQL, {args.processes} process(es)", figures)
     if figures["pledges recorded"] != figures["presses"]:
         raise SystemExit("LOST PLEDGES")

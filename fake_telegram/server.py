@@ -59,6 +59,7 @@ class FakeTelegram(World):
         # and back. Half of it before a call arrives (and counts in a flood window), half
         # before its answer is back. Zero keeps tests fast; benchmarks take it as a shape.
         self.round_trip = round_trip
+        self.webhook.round_trip = round_trip
         self._runner: web.AppRunner | None = None
         self._host = "127.0.0.1"
         self._port: int | None = None

@@ -83,7 +83,10 @@ class Updates:
         if params.get("drop_pending_updates"):
             self._updates.clear()
         self._replayed_updates.clear()
-        self.webhook.set(Webhook(url, secret, int(params.get("max_connections") or 40)))
+        connections = int(params.get("max_connections") or 40)
+        if not 1 <= connections <= 100:  # Telegram: 1-100, 40 when not given
+            raise ApiError(400, "Bad Request: max_connections must be between 1 and 100")
+        self.webhook.set(Webhook(url, secret, connections))
         return True
 
     def _delete_webhook(self, params: dict[str, Any], files: dict[str, Upload]) -> bool:

@@ -36,6 +36,7 @@ class WebhookPusher:
         self.queue, self.wake, self.on_delivered = queue, wake, on_delivered
         self.hook: Webhook | None = None
         self.failures = 0  # answers other than 2xx, for tests
+        self.round_trip = 0.0  # the server's: an update travels, and so does the bot's answer
         self._task: asyncio.Task | None = None
 
     def set(self, hook: Webhook) -> None:
@@ -89,8 +90,19 @@ class WebhookPusher:
         self.queue.remove(update)
         self.on_delivered(update)
 
+    async def _post(self, http: aiohttp.ClientSession, hook: Webhook,
+                    update: dict[str, Any]) -> bool:
+        """One delivery; its connection stays taken until the bot's answer is back here."""
+        if self.round_trip:
+            await asyncio.sleep(self.round_trip / 2)
+        delivered = await self._post_now(http, hook, update)
+        if self.round_trip:
+            await asyncio.sleep(self.round_trip / 2)
+        return delivered
+
     @staticmethod
-    async def _post(http: aiohttp.ClientSession, hook: Webhook, update: dict[str, Any]) -> bool:
+    async def _post_now(http: aiohttp.ClientSession, hook: Webhook,
+                        update: dict[str, Any]) -> bool:
         headers = {"X-Telegram-Bot-Api-Secret-Token": hook.secret_token} \
             if hook.secret_token else {}
         try:

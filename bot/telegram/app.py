@@ -146,7 +146,8 @@ async def start_leading(app: Application) -> None:
     # Updates first: a press waits for nothing of the start-up below.
     if settings.telegram.mode == "webhook":
         await app.bot.set_webhook(settings.telegram.webhook_url, allowed_updates=ALLOWED_UPDATES,
-                                  secret_token=settings.telegram.resolved_webhook_secret())
+                                  secret_token=settings.telegram.resolved_webhook_secret(),
+                                  max_connections=settings.telegram.webhook_max_connections)
     else:
         await app.bot.delete_webhook()  # getUpdates is refused while a webhook is set
         rt.pump.start_polling()

@@ -74,3 +74,5 @@ async def test_presses_by_webhook_are_all_recorded_across_a_kill(tmp_path, monke
             await server.stop()
         assert pledges(url) == (PRESSES, PRESSES)
         assert server.calls("getUpdates") == []  # webhook mode: nobody polls
+        # As many deliveries at once as Telegram allows: each waits a round trip from Indonesia.
+        assert {c.params.get("max_connections") for c in server.calls("setWebhook")} == {100}
