@@ -287,14 +287,15 @@ def _xlsx_rows(data: bytes, limits: FileLimits) -> Iterator[tuple[int, list[Cell
         typed_wb = _open_workbook(data, data_only=False)
         if not values_wb.worksheets:
             raise FileError("the XLSX workbook has no worksheet")
-        values = values_wb.worksheets[0].iter_rows(values_only=True, max_col=MAX_COLUMNS)
+        saved = values_wb.worksheets[0].iter_rows(max_col=MAX_COLUMNS)
         typed = typed_wb.worksheets[0].iter_rows(values_only=True, max_col=MAX_COLUMNS)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                for line, (row, typed_row) in enumerate(zip(values, typed, strict=False), start=1):
-                    _refuse_unsaved_formulas(line, row, typed_row)
-                    yield line, [_xlsx_cell(v) for v in row]
+                for line, (cells, typed_row) in enumerate(zip(saved, typed, strict=True),
+                                                          start=1):
+                    _refuse_unsaved_formulas(line, cells, typed_row)
+                    yield line, [_xlsx_cell(cell.value) for cell in cells]
         except FileError:
             raise
         except Exception as err:
@@ -316,14 +317,19 @@ def _open_workbook(data: bytes, *, data_only: bool) -> Any:
         raise _unreadable(err, "file") from None
 
 
-def _refuse_unsaved_formulas(line: int, row: tuple, typed_row: tuple) -> None:
-    """A formula without a saved result reads as empty: say so, rather than "nama is empty"."""
-    for column, (value, typed) in enumerate(zip(row, typed_row, strict=False), start=1):
-        if value is None and isinstance(typed, str) and typed.startswith("="):
+def _refuse_unsaved_formulas(line: int, cells: tuple, typed_row: tuple) -> None:
+    """A formula whose result was never saved reads as empty: say so, rather than "nama is
+    empty". Spreadsheet programs save every result, an empty text as an empty string cell
+    (t="str"); a script that writes formulas saves none, so the cell keeps the numeric type
+    with no number."""
+    for column, (cell, typed) in enumerate(zip(cells, typed_row, strict=False), start=1):
+        formula = typed if isinstance(typed, str) else getattr(typed, "text", None)
+        if cell.value is None and cell.data_type == "n" and isinstance(formula, str) \
+                and formula.startswith("="):
             from openpyxl.utils import get_column_letter
 
             raise FileError(
-                f"cell {get_column_letter(column)}{line} holds the formula {typed[:60]!r} "
+                f"cell {get_column_letter(column)}{line} holds the formula {formula[:60]!r} "
                 "with no saved result (the file was written by a program that does not "
                 "compute formulas); open it in a spreadsheet program and save it again, "
                 "or save it as CSV UTF-8", line)

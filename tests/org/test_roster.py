@@ -255,6 +255,18 @@ def test_a_formula_with_its_saved_result_reads_as_that_result(units, clock):
     assert "Ahmad Fauzi" in {e.name for e in employees(units).values()}
 
 
+def test_a_formula_whose_saved_result_is_empty_text_reads_as_empty(units, clock):
+    """Excel saves =IF(...,"",...) with an empty text result (t="str", <v></v>): an empty cell,
+    not a formula that was never computed."""
+    rows = base_rows()
+    rows[2][4] = '=IF(TRUE,"","Regu A")'  # the kplp's regu: empty, as it must be
+    data = _replace_member(xlsx_bytes(rows), "xl/worksheets/sheet1.xml", _with_saved_result(
+        xlsx_bytes(rows), ""))
+    result = roster(units, data, clock, "roster.xlsx")
+    assert result.errors == []
+    assert len(employees(units)) == 4
+
+
 def _with_saved_result(xlsx: bytes, text: str) -> bytes:
     """The sheet as a spreadsheet program saves it: the formula's result beside it."""
     with zipfile.ZipFile(io.BytesIO(xlsx)) as zf:
