@@ -83,9 +83,10 @@ class Updates:
         if params.get("drop_pending_updates"):
             self._updates.clear()
         self._replayed_updates.clear()
-        connections = int(params.get("max_connections") or 40)
-        if not 1 <= connections <= 100:  # Telegram: 1-100, 40 when not given
-            raise ApiError(400, "Bad Request: max_connections must be between 1 and 100")
+        given = params.get("max_connections")
+        # Telegram takes 1-100 (40 when not given) and clamps anything else into that range
+        # (telegram-bot-api, Client::get_webhook_max_connections).
+        connections = min(max(int(given), 1), 100) if given not in (None, "") else 40
         self.webhook.set(Webhook(url, secret, connections))
         return True
 

@@ -60,6 +60,14 @@ class WebhookPusher:
         """Up to max_connections updates in flight at any moment, as Telegram keeps them; one
         refused waits (backing off) and goes again, the others are not held up by it."""
         in_flight: dict[int, asyncio.Task] = {}
+        try:
+            await self._push(in_flight)
+        finally:  # deliveries still on their way (a round trip) end with the webhook
+            for task in in_flight.values():
+                task.cancel()
+            await asyncio.gather(*in_flight.values(), return_exceptions=True)
+
+    async def _push(self, in_flight: dict[int, asyncio.Task]) -> None:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT_S)) as http:
             while self.hook is not None:
                 hook = self.hook

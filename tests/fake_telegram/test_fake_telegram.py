@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dtm
+import gc
 import time
 
 import aiohttp
@@ -559,3 +560,30 @@ async def test_a_round_trip_delays_the_call_and_then_its_answer() -> None:
     (call,) = tg.calls("sendMessage")
     assert 0.1 <= call.time - sent_at < 0.15
     assert 0.2 <= took < 0.3
+
+
+async def test_a_delivery_on_its_way_ends_with_the_webhook() -> None:
+    """A webhook delivery still travelling (a round trip) when the webhook is deleted stays
+    pending for getUpdates, and posts nothing on the pusher's closed session."""
+    failures: list[dict] = []
+    asyncio.get_running_loop().set_exception_handler(lambda _loop, ctx: failures.append(ctx))
+    async with FakeTelegram(round_trip=0.4) as tg:
+        populate(tg)
+        async with Bot(TOKEN, base_url=tg.base_url) as bot:
+            await bot.set_webhook("http://127.0.0.1:9/hook")  # nobody listens: never delivered
+            tg.send_text(BUDI, GROUP, "halo")
+            await asyncio.sleep(0.05)  # on its way
+            tg.webhook.clear()  # what deleteWebhook does, without the call's own round trip
+            await asyncio.sleep(0.5)
+            gc.collect()  # a failed task nobody awaited reports itself when collected
+            (update,) = await bot.get_updates(timeout=0)
+            assert update.message.text == "halo"
+    assert failures == []
+
+
+async def test_max_connections_is_clamped_into_telegrams_range(tg: FakeTelegram,
+                                                                bot: Bot) -> None:
+    for given, kept in ((0, 1), (500, 100), (None, 40), (100, 100)):
+        await bot.set_webhook("http://127.0.0.1:9/hook", max_connections=given)
+        assert tg.webhook.hook is not None and tg.webhook.hook.max_connections == kept
+    await bot.delete_webhook()
