@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy.exc import DBAPIError
@@ -49,11 +50,16 @@ class BatchWriter(Generic[T, R]):
         self.max_batch = max_batch
         self._queue: asyncio.Queue[tuple[T, asyncio.Future]] | None = None
         self._worker: asyncio.Task | None = None
+        # A thread of its own: batches go one at a time anyway, and in the shared pool they
+        # would queue behind whatever the hundreds of updates being handled asked of it.
+        self._thread: ThreadPoolExecutor | None = None
         self.batches = 0
 
     async def submit(self, item: T) -> R:
         if self._queue is None:
             self._queue = asyncio.Queue()
+        if self._thread is None:
+            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch-writer")
         if self._worker is None or self._worker.done():
             self._worker = asyncio.create_task(self._run(), name="batch-writer")
         future: asyncio.Future = asyncio.get_running_loop().create_future()
@@ -65,6 +71,9 @@ class BatchWriter(Generic[T, R]):
             self._worker.cancel()
             await asyncio.gather(self._worker, return_exceptions=True)
             self._worker = None
+        if self._thread is not None:
+            self._thread.shutdown(wait=False)
+            self._thread = None
 
     async def _run(self) -> None:
         queue = self._queue
@@ -75,7 +84,8 @@ class BatchWriter(Generic[T, R]):
                 batch.append(queue.get_nowait())
             items = [item for item, _ in batch]
             try:
-                results = await asyncio.to_thread(self._commit, items)
+                results = await asyncio.get_running_loop().run_in_executor(
+                    self._thread, self._commit, items)
             except Exception as err:  # the commit itself failed: nobody's work was saved
                 log.error("batch of %d writes failed to commit: %s", len(batch), err)
                 results = [err] * len(batch)

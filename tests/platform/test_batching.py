@@ -4,6 +4,8 @@ failure reaches every caller of the batch, once."""
 from __future__ import annotations
 
 import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import pytest
@@ -64,3 +66,23 @@ async def test_another_failure_reaches_every_caller_once(db):
         await writer.close()
     assert all(isinstance(r, IntegrityError) for r in results)
     assert calls == 1
+
+
+async def test_a_batch_does_not_queue_behind_the_shared_thread_pool(db):
+    """Hundreds of updates handled at once share asyncio's default threads for their reads;
+    the group commit every press waits for must not queue behind them."""
+    loop = asyncio.get_running_loop()
+    shared = ThreadPoolExecutor(max_workers=1)
+    loop.set_default_executor(shared)
+    release = threading.Event()
+    busy = asyncio.to_thread(release.wait, 10)  # the shared pool's only thread, taken
+    busy_task = asyncio.ensure_future(busy)
+    writer = BatchWriter(db, _add_units)
+    try:
+        async with asyncio.timeout(5):
+            assert await writer.submit("u1") == "u1"
+    finally:
+        release.set()
+        await busy_task
+        await writer.close()
+    assert db.call(lambda s: s.exec(select(Unit.code)).all()) == ["u1"]
