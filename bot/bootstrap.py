@@ -89,7 +89,7 @@ def assemble(settings: Settings, token: str) -> Assembly:
     warn_about_the_period(db, settings, clock)
     log.info("database %s ready; %d units", db.safe_url, len(settings.units))
     loop = new_event_loop()
-    signals = on_signals(loop)
+    signals = Signals(asyncio.Event(), threading.Event())
     # Lost leadership (another process leads now, or took the SQLite lease over): drain, stop.
     leadership = for_database(db, clock,
                               on_lost=lambda: loop.call_soon_threadsafe(signals.stop.set))
@@ -100,6 +100,10 @@ def assemble(settings: Settings, token: str) -> Assembly:
 
 async def run(assembly: Assembly) -> None:
     """Steps 5-6: wait for Telegram, then serve until a signal (or lost leadership) stops it."""
+    # Only now, with the loop running: uvloop drops a signal that comes between its handler
+    # being set and the loop starting to listen (a SIGTERM 1.0-1.1 s after exec was lost and
+    # the bot kept running). Until here, SIGTERM is bot/cli.py's clean stop during start-up.
+    on_signals(asyncio.get_running_loop(), assembly.signals)
     stop = assembly.signals.stop
     if await telegram_answered(assembly.settings, assembly.token, stop):
         await serve(assembly.app, stop)
@@ -128,12 +132,11 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
     return loop
 
 
-def on_signals(loop: asyncio.AbstractEventLoop) -> Signals:
+def on_signals(loop: asyncio.AbstractEventLoop, signals: Signals) -> None:
     """SIGINT/SIGTERM: drain and stop. SIGHUP (systemctl reload): drain the same way, then exit
     with EXIT_RELOAD so the supervisor starts the bot again, reading config.toml anew. A reload
     in place would re-plan every unit's bells and chats mid-flight; a restart is short and
     already safe (nothing queued or received is lost)."""
-    signals = Signals(asyncio.Event(), threading.Event())
 
     def on_hup() -> None:
         log.warning("SIGHUP: stopping to restart with the configuration read anew")
@@ -143,7 +146,6 @@ def on_signals(loop: asyncio.AbstractEventLoop) -> Signals:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, signals.stop.set)
     loop.add_signal_handler(signal.SIGHUP, on_hup)
-    return signals
 
 
 def freeze_start_up_objects() -> None:
