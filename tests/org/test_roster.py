@@ -236,9 +236,7 @@ def test_a_formula_without_a_saved_result_is_named_not_read_as_empty(units, cloc
     reads as empty, which used to come back as "nama is empty" on a row that has a name."""
     rows = base_rows()
     rows[1][1] = '=PROPER("ahmad fauzi")'
-    result = roster(units, xlsx_bytes(rows), clock, "roster.xlsx")
-    assert len(result.errors) == 1
-    line, message = result.errors[0]
+    line, message = _the_only_error(roster(units, xlsx_bytes(rows), clock, "roster.xlsx"))
     assert line == 3
     assert "cell B3 holds the formula '=PROPER(\"ahmad fauzi\")' with no saved result" in message
     assert "save it again" in message
@@ -248,9 +246,7 @@ def test_a_formula_without_a_saved_result_is_named_not_read_as_empty(units, cloc
 def test_a_formula_with_its_saved_result_reads_as_that_result(units, clock):
     rows = base_rows()
     rows[1][1] = '=PROPER("ahmad fauzi")'
-    data = _replace_member(xlsx_bytes(rows), "xl/worksheets/sheet1.xml", _with_saved_result(
-        xlsx_bytes(rows), "Ahmad Fauzi"))
-    result = roster(units, data, clock, "roster.xlsx")
+    result = roster(units, _with_saved_result(rows, "Ahmad Fauzi"), clock, "roster.xlsx")
     assert result.errors == []
     assert "Ahmad Fauzi" in {e.name for e in employees(units).values()}
 
@@ -260,30 +256,32 @@ def test_a_formula_whose_saved_result_is_empty_text_reads_as_empty(units, clock)
     not a formula that was never computed."""
     rows = base_rows()
     rows[2][4] = '=IF(TRUE,"","Regu A")'  # the kplp's regu: empty, as it must be
-    data = _replace_member(xlsx_bytes(rows), "xl/worksheets/sheet1.xml", _with_saved_result(
-        xlsx_bytes(rows), ""))
-    result = roster(units, data, clock, "roster.xlsx")
+    result = roster(units, _with_saved_result(rows, ""), clock, "roster.xlsx")
     assert result.errors == []
     assert len(employees(units)) == 4
 
 
-def _with_saved_result(xlsx: bytes, text: str) -> bytes:
-    """The sheet as a spreadsheet program saves it: the formula's result beside it."""
+def _with_saved_result(rows: list[list[object]], text: str) -> bytes:
+    """The workbook as a spreadsheet program saves it: each formula's result beside it."""
+    xlsx = xlsx_bytes(rows)
     with zipfile.ZipFile(io.BytesIO(xlsx)) as zf:
         sheet = zf.read("xl/worksheets/sheet1.xml").decode()
     saved = re.sub(r'<c r="(\w+)"><f>(.*?)</f><v ?/>', rf'<c r="\1" t="str"><f>\2</f><v>{text}</v>',
                    sheet)
     assert saved != sheet
-    return saved.encode()
+    return _replace_member(xlsx, "xl/worksheets/sheet1.xml", saved.encode())
+
+
+def _the_only_error(result) -> tuple[int, str]:  # noqa: ANN001
+    assert len(result.errors) == 1, result.errors
+    return result.errors[0]
 
 
 @pytest.mark.parametrize("nip", [198507252009121001, 1.98507252009121e17])
 def test_nip_as_number_in_xlsx(units, clock, nip):
     rows = base_rows()
     rows[2][0] = nip
-    result = roster(units, xlsx_bytes(rows), clock, "roster.xlsx")
-    assert len(result.errors) == 1
-    line, message = result.errors[0]
+    line, message = _the_only_error(roster(units, xlsx_bytes(rows), clock, "roster.xlsx"))
     assert line == 4
     assert "stored as a number in the spreadsheet" in message
     assert "format the nip column as Text" in message
