@@ -27,13 +27,12 @@ from bot.telegram.handlers import (
 )
 from bot.telegram.http import AiohttpRequest
 from bot.telegram.runtime import KEY, Runtime
+from bot.telegram.updates import CONCURRENCY as UPDATES_AT_ONCE
 
 log = logging.getLogger(__name__)
 
-# As many as the update pump hands on at once (bot/telegram/updates.py, CONCURRENCY); each
-# answer to a press is one request on its own connection for a round trip, so a burst needs
-# hundreds of connections (PTB's own default is 256; 64 capped presses at 226/s).
-CONCURRENT_UPDATES = 512
+# Each answer to a press is one request on its own connection for a round trip, so a burst
+# needs hundreds of connections (PTB's own default is 256; 64 capped presses at 226/s).
 HTTP_CONNECTIONS = 256
 # What the bot asks Telegram for: my_chat_member tells it when someone adds it to a group.
 ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
@@ -63,7 +62,7 @@ def new_application(settings: Settings, token: str) -> Application:
     """PTB's Application, no handlers yet."""
     builder: ApplicationBuilder = (
         Application.builder().token(token)
-        .concurrent_updates(CONCURRENT_UPDATES)
+        .concurrent_updates(UPDATES_AT_ONCE)  # as many as the update pump hands on
         .request(AiohttpRequest(connection_limit=HTTP_CONNECTIONS))
         # No PTB Updater: updates come in through the inbox (bot/telegram/updates.py), stored
         # before Telegram is told they arrived.
