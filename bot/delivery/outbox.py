@@ -51,6 +51,14 @@ class Due:
     payload: dict
     attempts: int
     uncertain: bool
+    on_wire: bool = False  # marked 'sending' by this send (mark_sending)
+
+    @property
+    def left(self) -> tuple[str, int]:
+        """(state, attempts) this send left its row in. Its outcome is written only onto a row
+        still so: a leader that froze, lost the lead and woke must not undo what the new leader
+        has done with the row since (resent it, or marked it sent)."""
+        return ("sending", self.attempts + 1) if self.on_wire else ("pending", self.attempts)
 
 
 def html_message(text: str, keyboard: list[list[dict]] | None = None) -> dict:
@@ -222,25 +230,41 @@ def mark_sending(session: Session, message_id: int, seen_attempts: int) -> bool:
     return bool(result.rowcount)
 
 
+def unmark_sending(session: Session, message_id: int, seen_attempts: int) -> bool:
+    """Undo mark_sending: the request did not go after all (the leader's fence closed while the
+    row was being marked). The row is pending again, as it was read, for whoever leads now."""
+    return _still(session, message_id, ("sending", seen_attempts + 1),
+                  state="pending", attempts=seen_attempts)
+
+
+def _still(session: Session, row_id: int, left: tuple[str, int] | None, /,
+           **values: object) -> bool:
+    """Update the row; with `left` (Due.left), only if it is still in that state after that many
+    attempts. False if it is not (another process has taken the row over)."""
+    where = [col(OutboxMessage.id) == row_id]
+    if left is not None:
+        where += [OutboxMessage.state == left[0], OutboxMessage.attempts == left[1]]
+    return bool(session.exec(update(OutboxMessage).where(*where).values(**values)).rowcount)
+
+
 def mark_sent(session: Session, message_id: int, telegram_message_id: int | None,
-              now: datetime) -> None:
-    session.exec(update(OutboxMessage).where(col(OutboxMessage.id) == message_id)
-                 .values(state="sent", sent_at=now, message_id=telegram_message_id,
-                         last_error=None))
+              now: datetime, *, left: tuple[str, int] | None = None) -> bool:
+    return _still(session, message_id, left, state="sent", sent_at=now,
+                  message_id=telegram_message_id, last_error=None)
 
 
 def mark_retry(session: Session, message_id: int, *, error: str, at: datetime,
-               uncertain: bool = False) -> None:
+               uncertain: bool = False, left: tuple[str, int] | None = None) -> bool:
     values: dict = {"state": "pending", "next_attempt_at": at, "last_error": error[:500]}
     if uncertain:
         values["uncertain"] = True
-    session.exec(update(OutboxMessage).where(col(OutboxMessage.id) == message_id).values(**values))
+    return _still(session, message_id, left, **values)
 
 
-def mark_failed(session: Session, message_id: int, *, error: str, now: datetime) -> None:
-    session.exec(update(OutboxMessage).where(col(OutboxMessage.id) == message_id)
-                 .values(state="failed", last_error=error[:500], sent_at=None,
-                         next_attempt_at=now))
+def mark_failed(session: Session, message_id: int, *, error: str, now: datetime,
+                left: tuple[str, int] | None = None) -> bool:
+    return _still(session, message_id, left, state="failed", last_error=error[:500],
+                  sent_at=None, next_attempt_at=now)
 
 
 def move_chat(session: Session, old_chat_id: int, new_chat_id: int) -> int:
@@ -268,10 +292,10 @@ def follow(moves: dict[int, int], chat_id: int) -> int:
     return chat_id
 
 
-def requeue_to(session: Session, message_id: int, chat_id: int) -> None:
+def requeue_to(session: Session, message_id: int, chat_id: int, *,
+               left: tuple[str, int] | None = None) -> bool:
     """This row goes again, now, to `chat_id` (its group's new id after an upgrade)."""
-    session.exec(update(OutboxMessage).where(col(OutboxMessage.id) == message_id)
-                 .values(chat_id=chat_id, state="pending"))
+    return _still(session, message_id, left, chat_id=chat_id, state="pending")
 
 
 def recover_in_flight(session: Session, now: datetime) -> int:

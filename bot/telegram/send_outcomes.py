@@ -100,21 +100,25 @@ class Outcomes:
         else:  # NetworkError: 5xx and connection errors, worth trying again
             await self.retry(item, f"network: {err.message}", self.backoff(item.attempts + 1))
 
-    async def unexpected(self, item: Due, *, on_wire: bool) -> None:
+    async def unexpected(self, item: Due) -> None:
         """An error nobody foresaw: tried again later. Once marked 'sending' (`on_wire`) it may
         have left: then its resend is marked."""
         at = self.clock.now() + self.backoff(item.attempts + 1)
         await self.record(item, lambda s: outbox.mark_retry(
-            s, item.id, error="unexpected error", at=at, uncertain=on_wire))
+            s, item.id, error="unexpected error", at=at, uncertain=item.on_wire, left=item.left))
 
-    async def record(self, item: Due, write: Callable[[Session], object]) -> None:
+    async def record(self, item: Due, write: Callable[[Session], bool]) -> None:
         """Write what became of a send, trying again until the database takes it: Telegram
         has answered, and a lost answer would send the message again. Given up only while
-        stopping (after a few seconds): the row stays 'sending' and its resend is marked."""
+        stopping (after a few seconds): the row stays 'sending' and its resend is marked.
+        A row no longer as this send left it (Due.left) is not touched: another process
+        leads now and has taken it over."""
         delay, deadline = 0.1, None
         while True:
             try:
-                await self.db.run(write)
+                if not await self.db.run(write):
+                    log.warning("outbox row %d: taken over by the process leading now; this "
+                                "send's outcome is not written", item.id)
                 return
             except Exception:
                 log.warning("outbox row %d: recording the outcome failed; trying again",
@@ -139,7 +143,8 @@ class Outcomes:
         metrics.MESSAGES_SENT.labels(metrics.kind_of(item.key)).inc()
         self.last_success_at = self.clock.now()
         now = self.clock.now()
-        await self.record(item, lambda s: outbox.mark_sent(s, item.id, message_id, now))
+        await self.record(item, lambda s: outbox.mark_sent(
+            s, item.id, message_id, now, left=item.left))
 
     async def retry(self, item: Due, error: str, delay: timedelta, *,
                     count_attempt: bool = True) -> None:
@@ -148,7 +153,8 @@ class Outcomes:
             return
         self.stats["retried"] += 1
         at = self.clock.now() + delay
-        await self.record(item, lambda s: outbox.mark_retry(s, item.id, error=error, at=at))
+        await self.record(item, lambda s: outbox.mark_retry(
+            s, item.id, error=error, at=at, left=item.left))
         self.wake()
 
     async def _uncertain(self, item: Due, err: Exception) -> None:
@@ -159,16 +165,17 @@ class Outcomes:
             return
         at = self.clock.now() + self.backoff(1)
         await self.record(item, lambda s: outbox.mark_retry(
-            s, item.id, error=f"timed out: {err}", at=at, uncertain=True))
+            s, item.id, error=f"timed out: {err}", at=at, uncertain=True, left=item.left))
         self.wake()
 
     async def _migrated(self, item: Due, new_chat_id: int) -> None:
         log.warning("chat %d became supergroup %d; following it", item.chat_id, new_chat_id)
         self.moved[item.chat_id] = new_chat_id
 
-        def follow(session: Session) -> None:
-            outbox.move_chat(session, item.chat_id, new_chat_id)
-            outbox.requeue_to(session, item.id, new_chat_id)  # moved already by another send
+        def follow(session: Session) -> bool:
+            moved = outbox.move_chat(session, item.chat_id, new_chat_id)
+            # Moved already with the others, or by another send meanwhile.
+            return outbox.requeue_to(session, item.id, new_chat_id, left=item.left) or moved > 0
 
         await self.record(item, follow)
         if self.on_chat_migrated is not None:
@@ -181,8 +188,9 @@ class Outcomes:
         log.error("outbox row %d to chat %d failed: %s", item.id, item.chat_id, reason)
         now = self.clock.now()
 
-        def write(session) -> None:  # noqa: ANN001
-            outbox.mark_failed(session, item.id, error=reason, now=now)
+        def write(session) -> bool:  # noqa: ANN001
+            if not outbox.mark_failed(session, item.id, error=reason, now=now, left=item.left):
+                return False
             if self.operator_chat_id and item.chat_id != self.operator_chat_id:
                 # Keyed by chat and reason: the operator hears once, not once per message.
                 outbox.send_message(
@@ -191,6 +199,7 @@ class Outcomes:
                     text=render("operator_delivery_failed", chat_id=item.chat_id, reason=reason,
                                 kind=failure_kind(reason)),
                     now=now, priority=outbox.PRIORITY_REPORT)
+            return True
 
         await self.record(item, write)
 

@@ -162,7 +162,7 @@ class OutboxSender:
             pass  # read before its last send finished: that send was the one
         except Exception:
             log.exception("outbox row %d: unexpected error", item.id)
-            await self.outcomes.unexpected(item, on_wire=item.id in self._on_wire)
+            await self.outcomes.unexpected(replace(item, on_wire=item.id in self._on_wire))
         finally:
             self._claimed.discard(item.id)
             self._on_wire.discard(item.id)
@@ -170,10 +170,16 @@ class OutboxSender:
 
     async def _go_on_wire(self, item: Due) -> None:
         """Mark the row 'sending' as its request leaves; _Stale if it changed since it was read
-        (its earlier send finished meanwhile, so this one must not go)."""
-        if not self.may_send():  # no longer (or not surely) the leader: another one sends now
+        (its earlier send finished meanwhile, so this one must not go), or if this process is
+        no longer (or not surely) the leader: another one sends now. The fence is asked again
+        after the mark, since the process may have frozen during it; then the mark is undone,
+        for the new leader to send the row."""
+        if not self.may_send():
             raise _Stale
         if not await self.db.run(lambda s: outbox.mark_sending(s, item.id, item.attempts)):
+            raise _Stale
+        if not self.may_send():
+            await self.db.run(lambda s: outbox.unmark_sending(s, item.id, item.attempts))
             raise _Stale
         self._on_wire.add(item.id)
 
@@ -182,6 +188,7 @@ class OutboxSender:
         if kwargs is None:
             return
         await self.pace.turn(lambda: self._go_on_wire(item))
+        item = replace(item, on_wire=True)
         self.windows.sending(item.chat_id, reserved, time.monotonic())
         try:
             try:
