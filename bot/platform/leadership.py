@@ -66,10 +66,11 @@ class PgLeadership:
                 and time.monotonic() - self._confirmed_at < FENCE_S)
 
     def try_acquire(self) -> bool:
+        asked_at = time.monotonic()
         conn = self._lock_session()
         if conn is None:
             return False
-        self._conn, self._confirmed_at = conn, time.monotonic()
+        self._conn, self._confirmed_at = conn, asked_at
         self._beat = threading.Thread(target=self._heartbeat, name="leader-heartbeat",
                                       daemon=True)
         self._beat.start()
@@ -110,9 +111,12 @@ class PgLeadership:
 
     def _heartbeat(self) -> None:
         while not self._stopping.wait(HEARTBEAT_S):
+            # Stamped before the query: an answer read late (the process froze while it was on
+            # its way) confirms the lock as of when it was asked, not as of now.
+            asked_at = time.monotonic()
             try:
                 self._conn.execute("SELECT 1")
-                self._confirmed_at = time.monotonic()
+                self._confirmed_at = asked_at
             except psycopg.Error as err:
                 log.warning("leader's session ended (%s); sends held while taking the lock "
                             "again", err)
@@ -123,9 +127,11 @@ class PgLeadership:
         """The session went (PostgreSQL restarted, a connection cut, this process froze): sends
         stay fenced while the lock is taken again. Nobody else took it: lead on. Another
         process leads now: stop (a supervisor restarts this one as a standby)."""
+        self._confirmed_at = 0.0  # fenced until the lock is this process's again
         with contextlib.suppress(psycopg.Error):
             self._conn.close()
         while not self._stopping.wait(POLL_S):
+            asked_at = time.monotonic()
             try:
                 conn = self._lock_session()
             except psycopg.Error as err:
@@ -136,7 +142,7 @@ class PgLeadership:
                 log.critical("another `apel-bot run` leads now; stopping")
                 self._on_lost()
                 return False
-            self._conn, self._confirmed_at = conn, time.monotonic()
+            self._conn, self._confirmed_at = conn, asked_at
             log.warning("the lock is this process's again: leading on")
             return True
         return False
