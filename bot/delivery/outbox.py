@@ -298,13 +298,15 @@ def requeue_to(session: Session, message_id: int, chat_id: int, *,
     return _still(session, message_id, left, chat_id=chat_id, state="pending")
 
 
-def recover_in_flight(session: Session, now: datetime) -> int:
-    """At start-up: a row left 'sending' by a crash may or may not have arrived; resend, marked."""
-    result = session.exec(
-        update(OutboxMessage).where(OutboxMessage.state == "sending")
-        .values(state="pending", uncertain=True, next_attempt_at=now,
-                last_error="in flight at shutdown or crash")
-    )
+def recover_in_flight(session: Session, now: datetime, keep: Iterable[int] = ()) -> int:
+    """A row left 'sending' by a crash may or may not have arrived; resend, marked. At start-up,
+    and when a leader that lost its session leads on (the rows another leader left meanwhile;
+    `keep`: the rows this process's own sends still hold)."""
+    query = update(OutboxMessage).where(OutboxMessage.state == "sending")
+    if keep := list(keep):
+        query = query.where(col(OutboxMessage.id).not_in(keep))
+    result = session.exec(query.values(state="pending", uncertain=True, next_attempt_at=now,
+                                       last_error="in flight at shutdown or crash"))
     return result.rowcount or 0
 
 

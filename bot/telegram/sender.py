@@ -53,6 +53,7 @@ class OutboxSender:
         self._claimed: set[int] = set()
         self._on_wire: set[int] = set()  # claimed rows marked 'sending': they may have left
         self._sem = asyncio.Semaphore(self.limits.concurrency)
+        self._fenced = False  # may_send() said no at the last pass
         self.outcomes = Outcomes(db, clock, self.limits, pace=self.pace, windows=self.windows,
                                  moved=self._moved, wake=self.wake,
                                  stopping=lambda: self._stopping,
@@ -94,10 +95,7 @@ class OutboxSender:
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._moved.update(await self.db.run(outbox.chat_moves))
-        recovered = await self.db.run(lambda s: outbox.recover_in_flight(s, self.clock.now()))
-        if recovered:
-            log.warning("%d outbox messages were in flight at the last stop; resending, marked",
-                        recovered)
+        await self._recover_in_flight("were in flight at the last stop")
         while not self._stopping:
             try:
                 sent_any = await self._drain_once()
@@ -122,7 +120,23 @@ class OutboxSender:
 
     # --- one pass ------------------------------------------------------------------------------
 
+    async def _recover_in_flight(self, why: str) -> None:
+        """Rows left 'sending' by a process that is gone: they may have arrived; resent marked."""
+        keep = set(self._claimed)  # this process's own sends, still under way
+        recovered = await self.db.run(
+            lambda s: outbox.recover_in_flight(s, self.clock.now(), keep))
+        if recovered:
+            log.warning("%d outbox messages %s; resending, marked", recovered, why)
+
     async def _drain_once(self) -> bool:
+        if not self.may_send():
+            self._fenced = True  # not (or not surely) the leader: nothing to take now
+            return False
+        if self._fenced:
+            # Leading on after the session was lost: another leader may have led meanwhile
+            # and died with rows on the wire.
+            self._fenced = False
+            await self._recover_in_flight("were left in flight by another leader meanwhile")
         now_m = time.monotonic()
         skip = self.windows.busy(now_m)
         batch = await self.db.run(lambda s: outbox.due(s, self.clock.now(), 200, skip))

@@ -161,3 +161,40 @@ async def test_a_fence_closed_while_marking_leaves_the_row_for_the_new_leader(db
     row = one_row(db)
     assert NoWire.requests == 0
     assert (row.state, row.attempts, row.uncertain) == ("pending", 0, False)
+
+
+class Recorder:
+    """A Bot that takes every request."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    async def do_api_request(self, method, api_kwargs, **kwargs):  # noqa: ANN001, ANN003, ANN201
+        self.texts.append(api_kwargs["text"])
+        return {"message_id": len(self.texts)}
+
+
+async def test_leading_on_after_another_leader_resends_what_that_one_left_on_the_wire(db):
+    """This process lost its session and was fenced; another process led meanwhile, marked a
+    row 'sending' and died. Nobody else took the lock, so this one leads on: the row goes again,
+    marked, instead of staying 'sending' for ever."""
+    db.call(lambda s: outbox.send_message(s, key="t:0", chat_id=GROUPS[0], text="pesan",
+                                          now=SENT_AT))
+    leading = {"now": False}
+    bot = Recorder()
+    sender = OutboxSender(db, bot, FakeClock(SENT_AT), may_send=lambda: leading["now"])
+    running_sender = asyncio.create_task(sender.run())
+    try:
+        await asyncio.sleep(0.2)  # fenced: takes nothing
+        item = db.call(lambda s: outbox.due(s, SENT_AT, 10))[0]
+        assert db.call(lambda s: outbox.mark_sending(s, item.id, item.attempts))  # the other
+        leading["now"] = True
+        for _ in range(300):
+            if one_row(db).state == "sent":
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        await sender.stop()
+        await running_sender
+    assert one_row(db).state == "sent"
+    assert len(bot.texts) == 1 and bot.texts[0].startswith("<i>[Kiriman ulang")
