@@ -22,6 +22,7 @@ import gc
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -181,12 +182,16 @@ def build_application(settings: Settings, db: Database, clock: Clock, token: str
     leadership None: this process always leads (tests, the demo). run_scheduler False: the
     caller rings the bells itself (tests)."""
     app = new_application(settings, token)
-    sender = _sender(settings, db, clock, app, limits=limits, leadership=leadership)
+    # The leader's fence: what only the leader does (send, ring the bells, poll) stops at
+    # once when this process no longer surely leads, before it is told to stop.
+    leads = leadership.is_leader if leadership else lambda: True
+    sender = _sender(settings, db, clock, app, limits=limits, may_send=leads)
     alert = OperatorAlerts(db, clock, settings.telegram.operator_chat_id, wake=sender.wake)
     table = menu_table()  # the menus and /bantuan
     scheduler = ApelScheduler(db, settings, clock, on_queued=sender.wake, on_error=alert,
-                              menu_table=table)
-    pump = UpdatePump(app, db, clock, allowed_updates=ALLOWED_UPDATES, prepare=slim_press)
+                              menu_table=table, may_run=leads)
+    pump = UpdatePump(app, db, clock, allowed_updates=ALLOWED_UPDATES, prepare=slim_press,
+                      may_poll=leads)
     app.bot_data[KEY] = Runtime(
         settings=settings, db=db, clock=clock, sender=sender, scheduler=scheduler, pump=pump,
         writer=BatchWriter(db), pledges=BatchWriter(db, pledge_many),
@@ -198,14 +203,14 @@ def build_application(settings: Settings, db: Database, clock: Clock, token: str
 
 
 def _sender(settings: Settings, db: Database, clock: Clock, app: Application, *,
-            limits: Limits | None, leadership: Leadership | None) -> OutboxSender:
+            limits: Limits | None, may_send: Callable[[], bool]) -> OutboxSender:
     """The one pacer per bot token; it sends only while this process leads (the fence)."""
     return OutboxSender(
         db, app.bot, clock, limits=limits,
         operator_chat_id=settings.telegram.operator_chat_id,
         on_chat_migrated=lambda old, new: db.call(
             lambda s: move_chat(s, old, new, clock.now())),
-        may_send=leadership.is_leader if leadership else lambda: True)
+        may_send=may_send)
 
 
 def _ops_server(settings: Settings, db: Database, clock: Clock, leadership: Leadership | None,

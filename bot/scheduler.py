@@ -7,10 +7,11 @@ with the Apel rows, so a restart, a missed job or a second process cannot open a
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -59,8 +60,12 @@ class ApelScheduler:
     def __init__(self, db: Database, settings: Settings, clock: Clock,
                  on_queued: Callable[[], None] = lambda: None,
                  on_error: Callable[[str, BaseException], None] | None = None,
-                 menu_table: list[menus.MenuCommand] | None = None) -> None:
+                 menu_table: list[menus.MenuCommand] | None = None,
+                 may_run: Callable[[], bool] = lambda: True) -> None:
         self.db, self.settings, self.clock = db, settings, clock
+        # The leader's fence: a process that lost the lead (it froze, another took over, and it
+        # has woken but not yet stopped) rings no bell.
+        self.may_run = may_run
         self.on_queued = on_queued
         self.on_error = on_error
         self.menu_table = menu_table or []  # who sees which command (bot/telegram/app.py)
@@ -141,7 +146,7 @@ class ApelScheduler:
     def _close_due(self, session: Session, now: datetime) -> list[int]:
         """Close what passed its deadline; the Kalapas chats that got a report."""
         return [closing.close_apel(session, apel, now).unit.kalapas_chat_id
-                for apel in closing.apels_past_deadline(session, now)]
+                for apel in closing.apels_past_deadline(session, now, lock=True)]
 
     def signing_key(self) -> SigningKey:
         if self._key is None:  # created on first use, owner-only, outside the database
@@ -260,19 +265,10 @@ class ApelScheduler:
     # --- the bell ------------------------------------------------------------------------------
 
     def start(self) -> None:
-        import asyncio
-
-        async def reconcile_job() -> None:
-            await asyncio.to_thread(self.reconcile)
-
-        async def tally_job() -> None:
-            await asyncio.to_thread(self.refresh_tallies)
-
-        async def housekeeping_job() -> None:
-            await asyncio.to_thread(self.housekeeping)
-
-        async def announce_job() -> None:
-            await asyncio.to_thread(self.refresh_announcements)
+        reconcile_job = self._job(self.reconcile)
+        tally_job = self._job(self.refresh_tallies)
+        housekeeping_job = self._job(self.housekeeping)
+        announce_job = self._job(self.refresh_announcements)
 
         sched = AsyncIOScheduler(timezone="UTC", job_defaults={
             "coalesce": True, "max_instances": 1, "misfire_grace_time": 3600})
@@ -288,6 +284,13 @@ class ApelScheduler:
         sched.start()
         self._scheduler = sched
         log.info("scheduler started: %d jobs", len(sched.get_jobs()))
+
+    def _job(self, work: Callable[[], object]) -> Callable[[], Awaitable[None]]:
+        async def job() -> None:
+            if self.may_run():
+                await asyncio.to_thread(work)
+
+        return job
 
     def _bells(self) -> list[tuple[str, int, int]]:
         """Each distinct local minute at which some unit's apel opens or closes."""

@@ -178,8 +178,11 @@ def _group_chats(session: Session, apel: Apel) -> dict[int | None, int]:
         select(Briefing).where(Briefing.apel_id == apel.id))}
 
 
-def apels_past_deadline(session: Session, now: datetime) -> list[Apel]:
+def apels_past_deadline(session: Session, now: datetime, *, lock: bool = False) -> list[Apel]:
+    """`lock`: to close them. A second closer (a leader that froze mid-close and woke after
+    another took over) waits, then finds them closed: one report, one 'apel.closed' entry."""
     # In id order: the order in which every writer locks apel rows (apel_counts), so closing
     # several at once cannot deadlock with a batch of pledges.
-    return list(session.exec(select(Apel).where(Apel.state == "open", Apel.deadline_at <= now)
-                             .order_by(col(Apel.id))))
+    query = (select(Apel).where(Apel.state == "open", Apel.deadline_at <= now)
+             .order_by(col(Apel.id)))
+    return list(session.exec(query.with_for_update() if lock else query))

@@ -159,11 +159,13 @@ async def start_leading(app: Application) -> None:
 
 
 async def stop_services(app: Application) -> None:
-    """Stop receiving and let the updates being handled finish; stop ringing; let the sends in
-    flight finish, then stop the sender. Safe for parts that never started (a standby)."""
+    """Stop ringing (at once: draining the updates may take seconds, and a process stopping
+    because another leads now must queue nothing more); stop receiving and let the updates
+    being handled finish; let the sends in flight finish, then stop the sender. Safe for parts
+    that never started (a standby)."""
     rt: Runtime = app.bot_data[KEY]
-    await rt.pump.stop()
     rt.scheduler.stop()
+    await rt.pump.stop()
     await rt.sender.stop()
     for task in rt.background:
         task.cancel()

@@ -49,6 +49,7 @@ CURRENT: contextvars.ContextVar[Received | None] = contextvars.ContextVar(
 
 POLL_TIMEOUT_S = 10
 BATCH = 100  # Telegram's own maximum per getUpdates
+FENCED_POLL_S = 0.5  # fenced, look again this often (the fence reopens when leading on)
 # Updates handled at once. A press holds its place for a group commit and for its answer's
 # round trip to Telegram (0.2-0.3 s from Indonesia): 128 places capped presses at 226/s with a
 # 250 ms round trip (benchmarks/bench_pledges.py --rtt-ms 250); they wait on the network.
@@ -59,8 +60,12 @@ IDLE_S = 0.5
 class UpdatePump:
     def __init__(self, app: Application, db: Database, clock: Clock, *,
                  allowed_updates: list[str],
-                 prepare: Callable[[dict], dict] = lambda payload: payload) -> None:
+                 prepare: Callable[[dict], dict] = lambda payload: payload,
+                 may_poll: Callable[[], bool] = lambda: True) -> None:
         self.app, self.db, self.clock = app, db, clock
+        # The leader's fence: a process that no longer surely leads stops calling getUpdates,
+        # whose every call would end the new leader's long poll with a 409.
+        self._may_poll = may_poll
         self.allowed_updates = allowed_updates
         self._prepare = prepare  # trims what no handler reads before PTB parses it
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -105,6 +110,9 @@ class UpdatePump:
         offset: int | None = None
         delay = 1.0
         while not self._stopping.is_set():
+            if not self._may_poll():
+                await asyncio.sleep(FENCED_POLL_S)
+                continue
             try:
                 batch = await self.app.bot.do_api_request(
                     "getUpdates", api_kwargs={"offset": offset, "limit": BATCH,

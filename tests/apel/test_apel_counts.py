@@ -14,6 +14,7 @@ from sqlmodel import col, select
 from bot.apel import closing, opening, pledging
 from bot.apel import counts as apel_counts
 from bot.apel.models import Apel, ApelStatusCount, Pledge
+from bot.audit.models import AuditEntry
 from bot.calendar.duty import plan_apel
 from bot.delivery import outbox
 from bot.delivery.models import OutboxMessage
@@ -208,3 +209,21 @@ def test_a_close_and_a_pledge_being_written_do_not_deadlock(palu, settings):
     kept, live = kept_and_live(db, apel_id)
     assert is_current(db, apel_id) and kept == live
     assert tally.total(kept.values()).late == 1
+
+
+def test_two_closers_at_once_close_an_apel_once(palu, settings):
+    """A leader that froze in the middle of closing and woke after another had taken over:
+    the second closer waits for the first and finds the apel closed. One report, one entry."""
+    db = palu
+    plan = plan_apel(settings.unit("lapas-palu"), DAY, "pagi", settings.calendar)
+    db.call(lambda s: opening.open_apel(s, settings, plan, utc(23, 0)))
+    reports = []
+
+    def close_due(s):
+        reports.extend(closing.close_apel(s, apel, utc(23, 31))
+                       for apel in closing.apels_past_deadline(s, utc(23, 31), lock=True))
+
+    race(db, held=close_due, then=lambda s: None, meanwhile=close_due)
+    closed = db.read(lambda s: s.exec(select(AuditEntry).where(
+        AuditEntry.kind == "apel.closed")).all())
+    assert len(reports) == 1 and len(closed) == 1

@@ -97,3 +97,31 @@ def _no_wait(real_sleep):  # noqa: ANN001, ANN202
     async def sleep(seconds: float) -> None:
         await real_sleep(0)
     return sleep
+
+
+async def test_a_fenced_process_stops_polling_and_resumes_when_it_leads_on(sqlite_db):
+    """A leader that lost its lock calls getUpdates no more (each call would end the new
+    leader's long poll with a 409); leading on again, it polls again."""
+    asked: list[int | None] = []
+    leading = {"now": False}
+
+    class Bot:
+        async def do_api_request(self, method, api_kwargs, read_timeout):  # noqa: ANN001, ANN202
+            asked.append(api_kwargs["offset"])
+            await asyncio.sleep(0.01)
+            return []
+
+    app = _App()
+    app.bot = Bot()
+    pump = UpdatePump(app, sqlite_db, FakeClock(utc(23, 0)), allowed_updates=[],
+                      may_poll=lambda: leading["now"])
+    pump.start_polling()
+    try:
+        await asyncio.sleep(0.3)
+        assert asked == []
+        leading["now"] = True
+        async with asyncio.timeout(5):
+            while not asked:
+                await asyncio.sleep(0.01)
+    finally:
+        await pump.stop()

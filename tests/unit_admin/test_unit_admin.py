@@ -692,6 +692,28 @@ def test_scheduler_housekeeping_runs_reminders_and_menus(world, settings):
     assert sched.housekeeping() == 0
 
 
+async def test_a_fenced_scheduler_rings_no_bell(world, settings):
+    """A leader that lost its lock (it froze, another took over, it woke and is stopping)
+    runs none of its jobs; leading on again, it runs them."""
+    from bot.platform.clock import FakeClock
+
+    leading = {"now": False}
+    sched = ApelScheduler(world, settings, FakeClock(utc(1, 0, day=27)), menu_table=TABLE,
+                          may_run=lambda: leading["now"])
+    queued = lambda: len(call(world, lambda s: s.exec(select(OutboxMessage)).all()))  # noqa: E731
+    sched.start()
+    try:
+        jobs = {job.id: job.func for job in sched._scheduler.get_jobs()}
+        for job in jobs.values():
+            await job()
+        assert queued() == 0
+        leading["now"] = True
+        await jobs["housekeeping"]()
+        assert queued() == 8 + 9
+    finally:
+        sched.stop()
+
+
 def test_end_search_and_upcoming_swaps(world, settings):
     now = BEFORE_PAGI
     call(world, lambda s: add_leave(s, actor_for(s, settings, BUDI).employee, DAY,
