@@ -22,6 +22,12 @@ from bot.platform.db import Database
 
 log = logging.getLogger(__name__)
 
+
+class NotReceiving(Exception):  # noqa: N818 (a state, not an error)
+    """The receiver is stopping: the update is not stored, and Telegram delivers it again
+    (to whichever process receives then)."""
+
+
 # Beyond these the process is not doing its job, and a supervisor should know.
 SCHEDULER_STALE_S = 120.0  # the reconcile pass runs every 30 s
 OUTBOX_STUCK_S = 300.0  # a message that may go has waited this long
@@ -145,6 +151,8 @@ class OpsServer:
             return web.Response(status=400)
         try:
             await receive(update)  # committed before the 200
+        except NotReceiving:
+            return web.Response(status=503)
         except Exception:
             log.exception("webhook update %s not stored; Telegram will deliver it again",
                           update.get("update_id"))

@@ -30,6 +30,7 @@ from bot.delivery import inbox
 from bot.platform.batching import BatchWriter
 from bot.platform.clock import Clock
 from bot.platform.db import Database
+from bot.telegram.ops_server import NotReceiving
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +153,11 @@ class UpdatePump:
 
     async def receive_one(self, update: dict) -> None:
         """A webhook's update, committed (and held for handling here) with the others arriving
-        at the same moment: one transaction for many concurrent POSTs. Returns once committed."""
+        at the same moment: one transaction for many concurrent POSTs. Returns once committed.
+        Stopping, it stores nothing more: what it stored now would wait, held by a process that
+        will not handle it, until the hold runs out."""
+        if self._stopping.is_set():
+            raise NotReceiving
         rows = await self._webhook_writer.submit(update)
         self._start(rows)
         self._wake.set()

@@ -5,8 +5,13 @@ from __future__ import annotations
 import asyncio
 from types import SimpleNamespace
 
+import pytest
+from sqlmodel import select
+
+from bot.delivery.models import InboxUpdate
 from bot.platform.clock import FakeClock
 from bot.telegram import updates as pump_module
+from bot.telegram.ops_server import NotReceiving
 from bot.telegram.updates import CONCURRENCY, UpdatePump
 from tests.factories import utc
 
@@ -125,3 +130,17 @@ async def test_a_fenced_process_stops_polling_and_resumes_when_it_leads_on(sqlit
                 await asyncio.sleep(0.01)
     finally:
         await pump.stop()
+
+
+async def test_a_stopping_pump_stores_no_webhook_update(sqlite_db):
+    """Stopping, the process answers 503 (Telegram delivers the update again, to whichever
+    process receives then) instead of storing it held for itself, where it would wait until
+    the hold ran out."""
+    pump = UpdatePump(_App(), sqlite_db, FakeClock(utc(23, 0)), allowed_updates=[])
+    pump.start(poll=False)
+    await pump.receive_one({"update_id": 1})
+    await pump.stop()
+    with pytest.raises(NotReceiving):
+        await pump.receive_one({"update_id": 2})
+    stored = sqlite_db.read(lambda s: s.exec(select(InboxUpdate.update_id)).all())
+    assert stored == [1]
