@@ -87,6 +87,13 @@ def release_others(session: Session, holder: str) -> int:
     return result.rowcount or 0
 
 
+def release(session: Session, row_id: int, free_at: datetime) -> None:
+    """Not handled after all (its handler lost the database connection): free to claim again
+    from `free_at`, by any process."""
+    session.exec(update(InboxUpdate).where(col(InboxUpdate.id) == row_id)
+                 .values(claimed_by=None, claimed_until=free_at))
+
+
 def mark_handled(session: Session, ids: Iterable[int], now: datetime) -> int:
     ids = list(ids)
     if not ids:

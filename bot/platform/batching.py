@@ -13,10 +13,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
-from bot.platform.db import Database
+from bot.platform.db import Database, connection_lost
 
 log = logging.getLogger(__name__)
 # A connection cut mid-commit (PostgreSQL restarted, a backend terminated) rolls the whole batch
@@ -107,8 +106,8 @@ class BatchWriter(Generic[T, R]):
             try:
                 with self.db.transaction() as session:
                     return self.process(session, items)
-            except DBAPIError as err:
-                if not err.connection_invalidated or attempt == ATTEMPTS_ON_LOST_CONNECTION:
+            except Exception as err:
+                if not connection_lost(err) or attempt == ATTEMPTS_ON_LOST_CONNECTION:
                     raise
                 attempt += 1
                 log.warning("batch of %d writes: database connection lost (%s); "

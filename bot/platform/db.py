@@ -19,6 +19,7 @@ from sqlalchemy import Engine, Table, create_engine, event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,12 @@ def insert_ignoring_duplicates(session: Session, table: Table, index_elements: l
     """INSERT ... ON CONFLICT (index_elements) DO NOTHING, in the session's SQL dialect."""
     make = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     return make(table).on_conflict_do_nothing(index_elements=index_elements)
+
+
+def connection_lost(err: BaseException | None) -> bool:
+    """The database connection went (a restart, a cut, a session PostgreSQL ended while its
+    process was frozen): nothing of the transaction was kept, and a new connection may work."""
+    return isinstance(err, DBAPIError) and err.connection_invalidated
 
 
 class DatabaseNotMigrated(Exception):

@@ -12,6 +12,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes
 from bot.delivery import inbox
 from bot.org import menus
 from bot.platform.config import Settings
+from bot.platform.db import connection_lost
 from bot.platform.texts import render
 from bot.telegram import chat_guard
 from bot.telegram.handlers import (
@@ -28,6 +29,7 @@ from bot.telegram.handlers import (
 from bot.telegram.http import AiohttpRequest
 from bot.telegram.runtime import KEY, Runtime
 from bot.telegram.updates import CONCURRENCY as UPDATES_AT_ONCE
+from bot.telegram.updates import CURRENT as CURRENT_UPDATE
 
 log = logging.getLogger(__name__)
 
@@ -178,6 +180,12 @@ async def stop_services(app: Application) -> None:
 
 
 async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    received = CURRENT_UPDATE.get()
+    if received is not None and connection_lost(context.error):
+        received.again = True
+        log.warning("database connection lost while handling inbox row %d (%s); it will be "
+                    "handled again", received.inbox_id, context.error)
+        return
     log.error("error while handling an update", exc_info=context.error)
     rt: Runtime | None = context.application.bot_data.get(KEY)
     if rt is None:

@@ -19,7 +19,7 @@ import socket
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlmodel import Session
 from telegram import Update
@@ -43,6 +43,9 @@ class Received:
     at: datetime
     # Set by a handler that committed the handled mark itself: no second write for it.
     marked: bool = False
+    # Set by the error handler when the database connection went mid-handling: nothing of it
+    # was kept, so it is handled again (by whichever process claims it) instead of lost.
+    again: bool = False
 
 
 CURRENT: contextvars.ContextVar[Received | None] = contextvars.ContextVar(
@@ -56,6 +59,7 @@ FENCED_POLL_S = 0.5  # fenced, look again this often (the fence reopens when lea
 # 250 ms round trip (benchmarks/bench_pledges.py --rtt-ms 250); they wait on the network.
 CONCURRENCY = 512
 IDLE_S = 0.5
+AGAIN_AFTER = timedelta(seconds=2)  # a handler's connection went: handle it again this soon
 
 
 class UpdatePump:
@@ -219,8 +223,18 @@ class UpdatePump:
                 log.exception("update %s could not be handled", payload.get("update_id"))
             finally:
                 CURRENT.reset(token)
-        if not received.marked:
+        if received.again and not received.marked:
+            await self._release(received.inbox_id)
+        elif not received.marked:
             await self._mark_handled(received.inbox_id)
+
+    async def _release(self, row_id: int) -> None:
+        free_at = self.clock.now() + AGAIN_AFTER
+        try:
+            await self.db.run(lambda s: inbox.release(s, row_id, free_at))
+        except Exception as err:  # still no database: the claim runs out by itself
+            log.warning("inbox row %d: not released (%s); handled again once its claim runs "
+                        "out", row_id, err)
 
     async def _mark_handled(self, row_id: int) -> None:
         """Recorded with retries: a mark lost to a cut connection would handle it again."""
