@@ -101,3 +101,33 @@ async def test_a_frozen_leader_is_replaced_and_sends_nothing_when_it_wakes(tmp_p
             assert await standby.stop() == 0
             await server.stop()
     assert_each_group_once(server, groups)
+
+
+async def test_a_frozen_leader_leads_on_when_the_one_that_replaced_it_dies(tmp_path):
+    """The leader freezes, the standby takes over and is killed mid-fan-out; the frozen one
+    wakes, finds the lock free and leads on: what the dead one left on the wire goes again,
+    marked, and every group gets its briefing."""
+    server = FakeTelegram()
+    await server.start()
+    with database("postgres", tmp_path) as url:
+        groups, first, second = await two_processes(tmp_path, server, url)
+        try:
+            first.proc.send_signal(signal.SIGSTOP)
+            await wait_until(lambda: "this process leads this database" in
+                             (tmp_path / "standby.log").read_text(), timeout=IDLE_TIMEOUT_S + 25)
+            sent_at_takeover = len(server.calls("sendMessage"))
+            await wait_until(lambda: len(server.calls("sendMessage")) > sent_at_takeover + 30,
+                             timeout=IDLE_IN_TRANSACTION_S + 30)
+            second.kill9()
+            first.proc.send_signal(signal.SIGCONT)
+            await wait_until(lambda: "leading on" in (tmp_path / "leader.log").read_text(),
+                             timeout=30)
+            await wait_until(lambda: all(server.messages(g) for g in groups), timeout=90)
+            await asyncio.sleep(1.0)
+            assert first.proc.poll() is None  # it leads, and keeps running
+        finally:
+            if second.proc.poll() is None:
+                second.proc.kill()
+            assert await first.stop() == 0
+            await server.stop()
+    assert_each_group_once(server, groups)
