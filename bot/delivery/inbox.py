@@ -87,6 +87,21 @@ def release_others(session: Session, holder: str) -> int:
     return result.rowcount or 0
 
 
+def other_holders(session: Session, holder: str, now: datetime) -> list[str]:
+    """The processes other than `holder` holding unhandled updates now."""
+    return list(session.exec(select(InboxUpdate.claimed_by).distinct().where(
+        col(InboxUpdate.handled_at).is_(None), col(InboxUpdate.claimed_by).is_not(None),
+        col(InboxUpdate.claimed_by) != holder, col(InboxUpdate.claimed_until) >= now)).all())
+
+
+def release_held_by(session: Session, holders: list[str]) -> int:
+    """The unhandled updates these processes held (they are gone) are free to claim at once."""
+    result = session.exec(update(InboxUpdate).where(
+        col(InboxUpdate.handled_at).is_(None), col(InboxUpdate.claimed_by).in_(holders))
+        .values(claimed_by=None, claimed_until=None))
+    return result.rowcount or 0
+
+
 def release(session: Session, row_id: int, free_at: datetime) -> None:
     """Not handled after all (its handler lost the database connection): free to claim again
     from `free_at`, by any process."""

@@ -33,6 +33,12 @@ def insert_ignoring_duplicates(session: Session, table: Table, index_elements: l
     return make(table).on_conflict_do_nothing(index_elements=index_elements)
 
 
+def libpq_dsn(url: str) -> str:
+    """The database URL as psycopg takes it directly (for sessions of their own, outside the
+    pool: the leader's lock, the presence lock)."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 def connection_lost(err: BaseException | None) -> bool:
     """The database connection went (a restart, a cut, a session PostgreSQL ended while its
     process was frozen): nothing of the transaction was kept, and a new connection may work."""

@@ -25,11 +25,10 @@ import time
 from collections.abc import Callable
 
 import psycopg
-from sqlalchemy.engine import make_url
 
 from bot.platform import instance_lease
 from bot.platform.clock import Clock
-from bot.platform.db import Database
+from bot.platform.db import Database, libpq_dsn
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +44,7 @@ class PgLeadership:
     decides_at_once = False
 
     def __init__(self, url: str, on_lost: Callable[[], None]) -> None:
-        self._dsn = make_url(url).set(drivername="postgresql").render_as_string(
-            hide_password=False)
+        self._dsn = libpq_dsn(url)
         self._on_lost = on_lost
         self._conn: psycopg.Connection | None = None
         self._confirmed_at = 0.0

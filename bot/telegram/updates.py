@@ -16,6 +16,7 @@ import contextvars
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from bot.delivery import inbox
 from bot.platform.batching import BatchWriter
 from bot.platform.clock import Clock
 from bot.platform.db import Database
+from bot.platform.presence import Presence
 from bot.telegram.ops_server import NotReceiving
 
 log = logging.getLogger(__name__)
@@ -59,6 +61,7 @@ FENCED_POLL_S = 0.5  # fenced, look again this often (the fence reopens when lea
 # 250 ms round trip (benchmarks/bench_pledges.py --rtt-ms 250); they wait on the network.
 CONCURRENCY = 512
 IDLE_S = 0.5
+GONE_CHECK_S = 2.0  # how often a process looks for updates held by a process that is gone
 AGAIN_AFTER = timedelta(seconds=2)  # a handler's connection went: handle it again this soon
 
 
@@ -74,6 +77,9 @@ class UpdatePump:
         self.allowed_updates = allowed_updates
         self._prepare = prepare  # trims what no handler reads before PTB parses it
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        # PostgreSQL: this process's presence, and how it sees others gone (presence.py).
+        self.presence = None if db.is_sqlite else Presence(db.url, self.holder)
+        self._gone_checked_at = float("-inf")
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._sem = asyncio.Semaphore(CONCURRENCY)
@@ -108,6 +114,8 @@ class UpdatePump:
         if self._working:
             await asyncio.wait(self._working, timeout=timeout)
         await self._marks.close()
+        if self.presence is not None:
+            await asyncio.to_thread(self.presence.close)
 
     # --- receiving -------------------------------------------------------------------------------
 
@@ -174,8 +182,14 @@ class UpdatePump:
     # --- handling --------------------------------------------------------------------------------
 
     async def _handle(self) -> None:
+        if self.presence is not None:
+            try:  # before anything is claimed; if the database is away, at the next check
+                await asyncio.to_thread(self.presence.announce)
+            except Exception as err:
+                log.warning("presence not announced yet (%s)", err)
         while not self._stopping.is_set():
             try:
+                await self._take_up_the_gones()
                 took = await self._claim_some()
             except Exception:
                 log.exception("reading the inbox failed; trying again shortly")
@@ -187,6 +201,22 @@ class UpdatePump:
                     await asyncio.wait_for(self._wake.wait(), timeout=IDLE_S)
                 except TimeoutError:
                     pass
+
+    async def _take_up_the_gones(self) -> None:
+        """Updates held by a process that is gone (killed) are free at once, not after their
+        claim runs out."""
+        if self.presence is None or time.monotonic() - self._gone_checked_at < GONE_CHECK_S:
+            return
+        self._gone_checked_at = time.monotonic()
+        now = self.clock.now()
+        holders = await self.db.run_read(lambda s: inbox.other_holders(s, self.holder, now))
+        if not holders:
+            return
+        gone = sorted(await asyncio.to_thread(self.presence.dead, holders))
+        if gone:
+            freed = await self.db.run(lambda s: inbox.release_held_by(s, gone))
+            log.warning("%d updates held by %s, which is gone, are handled here now", freed,
+                        ", ".join(gone))
 
     async def _claim_some(self) -> int:
         free = CONCURRENCY - len(self._working)

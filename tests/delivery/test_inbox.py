@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from bot.delivery import inbox
+from bot.platform.presence import Presence
 
 T = datetime(2026, 11, 29, 7, 0, tzinfo=UTC)
 
@@ -70,3 +73,27 @@ def test_an_update_comes_back_from_the_database_exactly_as_telegram_sent_it(db):
     db.call(lambda s: inbox.release_others(s, "b"))
     [(_, stored, _)] = db.call(lambda s: inbox.claim(s, "b", T, 10))
     assert stored == sent
+
+
+@pytest.mark.postgres
+def test_updates_held_by_a_process_that_is_gone_are_freed_at_once(pg_db):
+    """PostgreSQL: each process holds a presence lock for as long as it lives; the updates a
+    killed one held are taken up at once, a living one's are left alone."""
+    db = pg_db
+    db.call(lambda s: inbox.store(s, [press(i, f"q{i}") for i in range(1, 5)], T))
+    alive, killed, me = (Presence(db.url, name) for name in ("alive", "killed", "me"))
+    try:
+        for process in (alive, killed, me):
+            process.announce()
+        db.call(lambda s: inbox.claim(s, "alive", T, 1))
+        db.call(lambda s: inbox.claim(s, "killed", T, 2))
+        holders = db.read(lambda s: inbox.other_holders(s, "me", T))
+        assert sorted(holders) == ["alive", "killed"] and me.dead(holders) == set()
+        killed.close()  # its connection goes with the process
+        assert me.dead(holders) == {"killed"}
+        assert db.call(lambda s: inbox.release_held_by(s, ["killed"])) == 2
+        taken = db.call(lambda s: inbox.claim(s, "me", T, 10))  # at T: no wait for the claim
+        assert len(taken) == 3  # the killed one's two and the one nobody held
+    finally:
+        for process in (alive, killed, me):
+            process.close()

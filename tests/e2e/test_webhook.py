@@ -73,6 +73,8 @@ async def test_presses_by_webhook_are_all_recorded_across_a_kill(tmp_path, monke
                 assert await bot.stop() == 0
             await server.stop()
         assert pledges(url) == (PRESSES, PRESSES)
+        # What the killed process held was taken up at once, not after its 60 s claim.
+        assert "which is gone, are handled here now" in (tmp_path / "bot.log").read_text()
         assert server.calls("getUpdates") == []  # webhook mode: nobody polls
         # As many deliveries at once as Telegram allows: each waits a round trip from Indonesia.
         assert {c.params.get("max_connections") for c in server.calls("setWebhook")} == {100}
