@@ -102,11 +102,13 @@ def release_held_by(session: Session, holders: list[str]) -> int:
     return result.rowcount or 0
 
 
-def release(session: Session, row_id: int, free_at: datetime) -> None:
+def release(session: Session, row_id: int, holder: str, free_at: datetime) -> None:
     """Not handled after all (its handler lost the database connection): free to claim again
-    from `free_at`, by any process."""
-    session.exec(update(InboxUpdate).where(col(InboxUpdate.id) == row_id)
-                 .values(claimed_by=None, claimed_until=free_at))
+    from `free_at`, by any process. Only if `holder` still holds it: a claim that ran out
+    meanwhile may be another process's now."""
+    session.exec(update(InboxUpdate).where(
+        col(InboxUpdate.id) == row_id, col(InboxUpdate.claimed_by) == holder,
+        col(InboxUpdate.handled_at).is_(None)).values(claimed_by=None, claimed_until=free_at))
 
 
 def mark_handled(session: Session, ids: Iterable[int], now: datetime) -> int:

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import tuple_, update
 from sqlmodel import Session, col, select
 
 from bot.delivery.html_parts import clip_html, split_html, visible_length
@@ -298,15 +298,17 @@ def requeue_to(session: Session, message_id: int, chat_id: int, *,
     return _still(session, message_id, left, chat_id=chat_id, state="pending")
 
 
-def recover_in_flight(session: Session, now: datetime, keep: Iterable[int] = ()) -> int:
+def recover_in_flight(session: Session, now: datetime,
+                      keep: Iterable[tuple[int, int]] = (), *,
+                      why: str = "in flight at shutdown or crash") -> int:
     """A row left 'sending' by a crash may or may not have arrived; resend, marked. At start-up,
     and when a leader that lost its session leads on (the rows another leader left meanwhile;
-    `keep`: the rows this process's own sends still hold)."""
+    `keep`: (id, attempts) of the rows this process's own sends still have on the wire)."""
     query = update(OutboxMessage).where(OutboxMessage.state == "sending")
     if keep := list(keep):
-        query = query.where(col(OutboxMessage.id).not_in(keep))
+        query = query.where(tuple_(OutboxMessage.id, OutboxMessage.attempts).not_in(keep))
     result = session.exec(query.values(state="pending", uncertain=True, next_attempt_at=now,
-                                       last_error="in flight at shutdown or crash"))
+                                       last_error=why[:500]))
     return result.rowcount or 0
 
 

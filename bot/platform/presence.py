@@ -3,7 +3,8 @@ lock keyed by its name (the inbox's `claimed_by`) on a connection of its own for
 lives. One killed (kill -9, out of memory, its host gone) loses the lock with its connection,
 so another process takes up the updates it held at once, while their toasts can still be
 answered, instead of after their 60 s claim. A frozen process keeps its lock: its claims run
-out as before.
+out as before. The connection must reach PostgreSQL itself or a session-pooling proxy (a
+transaction-pooling PgBouncer does not keep session locks), as for the leader's lock.
 
 SQLite needs none of this: one process per file (the lease) takes a dead one's updates at start.
 """
@@ -23,6 +24,10 @@ from bot.platform.db import libpq_dsn
 log = logging.getLogger(__name__)
 
 PRESENCE_CLASS = 0x61706C63  # "aplc": the first key of every presence lock
+# Keepalives both ways: a session whose host is gone ends within about 25 s (not hours), and
+# no statement on it waits long (the inbox loop asks it every few seconds).
+_SESSION_OPTIONS = ("-c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5 "
+                    "-c tcp_keepalives_count=3 -c statement_timeout=5000")
 
 
 def _key(name: str) -> int:
@@ -42,17 +47,29 @@ class Presence:
         """This process's presence session, opened again (and the lock taken again) if it
         went: PostgreSQL restarted, or the connection was cut."""
         if self._conn is None or self._conn.closed or self._conn.broken:
-            conn = psycopg.connect(self._dsn, autocommit=True, connect_timeout=5)
-            conn.execute("SELECT pg_advisory_lock(%s, %s)", (PRESENCE_CLASS, _key(self.name)))
+            conn = psycopg.connect(self._dsn, autocommit=True, connect_timeout=5,
+                                   keepalives=1, keepalives_idle=10, keepalives_interval=5,
+                                   keepalives_count=3, options=_SESSION_OPTIONS)
+            # Not taken: this process's own earlier session still holds it (a cut the server
+            # has not noticed yet), so it is seen alive all the same.
+            conn.execute("SELECT pg_try_advisory_lock(%s, %s)",
+                         (PRESENCE_CLASS, _key(self.name)))
             self._conn = conn
         return self._conn
 
     def announce(self) -> None:
+        """Present from now on; asked again before each look at the others, so a session that
+        went (PostgreSQL restarted, a cut) is opened again within seconds."""
         with self._lock:
-            self._connection()
+            try:
+                self._connection().execute("SELECT 1")
+            except psycopg.OperationalError:  # the session went: a new one, at once
+                self._drop()
+                self._connection().execute("SELECT 1")
 
-    def dead(self, names: Iterable[str]) -> set[str]:
-        """Those of `names` whose process holds no presence lock: gone."""
+    def missing(self, names: Iterable[str]) -> set[str]:
+        """Those of `names` whose process holds no presence lock now (gone, or its session was
+        cut a moment ago)."""
         names = set(names)
         if not names:
             return set()
@@ -68,7 +85,10 @@ class Presence:
 
     def close(self) -> None:
         with self._lock:
-            if self._conn is not None:
-                with contextlib.suppress(psycopg.Error):
-                    self._conn.close()
-                self._conn = None
+            self._drop()
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(psycopg.Error):
+                self._conn.close()
+            self._conn = None

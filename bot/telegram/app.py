@@ -131,6 +131,7 @@ async def start_services(app: Application) -> None:
 async def start_receiving(app: Application) -> None:
     """/healthz and /metrics, the webhook (webhook mode), and handling the inbox."""
     rt: Runtime = app.bot_data[KEY]
+    await rt.pump.announce()  # before the webhook stores anything in this process's name
     if rt.ops is not None:
         await rt.ops.start()
     rt.pump.start(poll=False)
@@ -162,7 +163,8 @@ async def start_leading(app: Application) -> None:
 
 async def stop_services(app: Application) -> None:
     """Stop ringing (at once: draining the updates may take seconds, and a process stopping
-    because another leads now must queue nothing more); stop receiving and let the updates
+    because another leads now should start no new job; one already running finishes, and its
+    writes are safe to repeat); stop receiving and let the updates
     being handled finish; let the sends in flight finish, then stop the sender. Safe for parts
     that never started (a standby)."""
     rt: Runtime = app.bot_data[KEY]

@@ -51,7 +51,8 @@ class OutboxSender:
         # the moment their request goes (see GlobalPace.turn), so a crash before then leaves
         # them certain: sent later once, unmarked.
         self._claimed: set[int] = set()
-        self._on_wire: set[int] = set()  # claimed rows marked 'sending': they may have left
+        # Claimed rows marked 'sending' (they may have left): id -> attempts, as Due.left.
+        self._on_wire: dict[int, int] = {}
         self._sem = asyncio.Semaphore(self.limits.concurrency)
         self._fenced = False  # may_send() said no at the last pass
         self.outcomes = Outcomes(db, clock, self.limits, pace=self.pace, windows=self.windows,
@@ -95,7 +96,7 @@ class OutboxSender:
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._moved.update(await self.db.run(outbox.chat_moves))
-        await self._recover_in_flight("were in flight at the last stop")
+        await self._recover_in_flight("in flight at the last stop")
         while not self._stopping:
             try:
                 sent_any = await self._drain_once()
@@ -122,11 +123,11 @@ class OutboxSender:
 
     async def _recover_in_flight(self, why: str) -> None:
         """Rows left 'sending' by a process that is gone: they may have arrived; resent marked."""
-        keep = set(self._claimed)  # this process's own sends, still under way
+        keep = list(self._on_wire.items())  # this process's own sends, still on the wire
         recovered = await self.db.run(
-            lambda s: outbox.recover_in_flight(s, self.clock.now(), keep))
+            lambda s: outbox.recover_in_flight(s, self.clock.now(), keep, why=why))
         if recovered:
-            log.warning("%d outbox messages %s; resending, marked", recovered, why)
+            log.warning("%d outbox messages were %s; resending, marked", recovered, why)
 
     async def _drain_once(self) -> bool:
         if not self.may_send():
@@ -136,7 +137,7 @@ class OutboxSender:
             # Leading on after the session was lost: another leader may have led meanwhile
             # and died with rows on the wire.
             self._fenced = False
-            await self._recover_in_flight("were left in flight by another leader meanwhile")
+            await self._recover_in_flight("left in flight by another leader meanwhile")
         now_m = time.monotonic()
         skip = self.windows.busy(now_m)
         batch = await self.db.run(lambda s: outbox.due(s, self.clock.now(), 200, skip))
@@ -173,13 +174,13 @@ class OutboxSender:
         try:
             await self._attempt(item, reserved)
         except _Stale:
-            pass  # read before its last send finished: that send was the one
+            pass  # another send of it was the one, or another leader's will be
         except Exception:
             log.exception("outbox row %d: unexpected error", item.id)
             await self.outcomes.unexpected(replace(item, on_wire=item.id in self._on_wire))
         finally:
             self._claimed.discard(item.id)
-            self._on_wire.discard(item.id)
+            self._on_wire.pop(item.id, None)
             self._sem.release()
 
     async def _go_on_wire(self, item: Due) -> None:
@@ -193,9 +194,12 @@ class OutboxSender:
         if not await self.db.run(lambda s: outbox.mark_sending(s, item.id, item.attempts)):
             raise _Stale
         if not self.may_send():
-            await self.db.run(lambda s: outbox.unmark_sending(s, item.id, item.attempts))
+            # Retried until the database takes it (often away just then): a row left
+            # 'sending' would wait for a restart.
+            await self.outcomes.record(
+                item, lambda s: outbox.unmark_sending(s, item.id, item.attempts))
             raise _Stale
-        self._on_wire.add(item.id)
+        self._on_wire[item.id] = item.attempts + 1
 
     async def _attempt(self, item: Due, reserved: float) -> None:
         kwargs = await self._prepare(item)
@@ -246,4 +250,5 @@ class OutboxSender:
 
 
 class _Stale(Exception):  # noqa: N818 (a signal, not an error)
-    """The row changed since it was read (its earlier send finished meanwhile): skip it."""
+    """Not this process's to send: the row changed since it was read (its earlier send
+    finished meanwhile), or this process no longer surely leads (the new leader sends it)."""

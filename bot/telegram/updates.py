@@ -63,6 +63,7 @@ CONCURRENCY = 512
 IDLE_S = 0.5
 GONE_CHECK_S = 2.0  # how often a process looks for updates held by a process that is gone
 AGAIN_AFTER = timedelta(seconds=2)  # a handler's connection went: handle it again this soon
+AGAIN_AT_MOST = 3  # ... this many times in this process, then it is given up (logged)
 
 
 class UpdatePump:
@@ -80,6 +81,8 @@ class UpdatePump:
         # PostgreSQL: this process's presence, and how it sees others gone (presence.py).
         self.presence = None if db.is_sqlite else Presence(db.url, self.holder)
         self._gone_checked_at = float("-inf")
+        self._missing: set[str] = set()  # holders without a presence lock at the last look
+        self._handled_again: dict[int, int] = {}  # inbox row -> times its connection went
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._sem = asyncio.Semaphore(CONCURRENCY)
@@ -182,11 +185,6 @@ class UpdatePump:
     # --- handling --------------------------------------------------------------------------------
 
     async def _handle(self) -> None:
-        if self.presence is not None:
-            try:  # before anything is claimed; if the database is away, at the next check
-                await asyncio.to_thread(self.presence.announce)
-            except Exception as err:
-                log.warning("presence not announced yet (%s)", err)
         while not self._stopping.is_set():
             try:
                 await self._take_up_the_gones()
@@ -202,17 +200,27 @@ class UpdatePump:
                 except TimeoutError:
                     pass
 
+    async def announce(self) -> None:
+        """PostgreSQL: present before anything is stored or claimed in this process's name
+        (else another process could take it for gone and handle its updates too)."""
+        if self.presence is not None:
+            try:
+                await asyncio.to_thread(self.presence.announce)
+            except Exception as err:  # the database is away: again at the next look
+                log.warning("presence not announced yet (%s)", err)
+
     async def _take_up_the_gones(self) -> None:
         """Updates held by a process that is gone (killed) are free at once, not after their
-        claim runs out."""
+        claim runs out. Gone means seen without its presence lock at two looks in a row: one
+        whose session was cut takes its lock again at its next look."""
         if self.presence is None or time.monotonic() - self._gone_checked_at < GONE_CHECK_S:
             return
         self._gone_checked_at = time.monotonic()
+        await asyncio.to_thread(self.presence.announce)
         now = self.clock.now()
         holders = await self.db.run_read(lambda s: inbox.other_holders(s, self.holder, now))
-        if not holders:
-            return
-        gone = sorted(await asyncio.to_thread(self.presence.dead, holders))
+        missing = await asyncio.to_thread(self.presence.missing, holders)
+        gone, self._missing = sorted(missing & self._missing), missing
         if gone:
             freed = await self.db.run(lambda s: inbox.release_held_by(s, gone))
             log.warning("%d updates held by %s, which is gone, are handled here now", freed,
@@ -253,15 +261,25 @@ class UpdatePump:
                 log.exception("update %s could not be handled", payload.get("update_id"))
             finally:
                 CURRENT.reset(token)
-        if received.again and not received.marked:
+        if received.again and not received.marked and self._again(received.inbox_id):
             await self._release(received.inbox_id)
         elif not received.marked:
             await self._mark_handled(received.inbox_id)
 
+    def _again(self, row_id: int) -> bool:
+        """May this update be handled again? Not for ever: one whose handling always loses the
+        connection would come back every AGAIN_AFTER."""
+        self._handled_again[row_id] = times = self._handled_again.get(row_id, 0) + 1
+        if times <= AGAIN_AT_MOST:
+            return True
+        log.error("inbox row %d: the database connection went each of %d times it was "
+                  "handled; given up", row_id, times)
+        return False
+
     async def _release(self, row_id: int) -> None:
         free_at = self.clock.now() + AGAIN_AFTER
         try:
-            await self.db.run(lambda s: inbox.release(s, row_id, free_at))
+            await self.db.run(lambda s: inbox.release(s, row_id, self.holder, free_at))
         except Exception as err:  # still no database: the claim runs out by itself
             log.warning("inbox row %d: not released (%s); handled again once its claim runs "
                         "out", row_id, err)

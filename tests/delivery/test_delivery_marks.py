@@ -198,3 +198,20 @@ async def test_leading_on_after_another_leader_resends_what_that_one_left_on_the
         await running_sender
     assert one_row(db).state == "sent"
     assert len(bot.texts) == 1 and bot.texts[0].startswith("<i>[Kiriman ulang")
+
+
+def test_leading_on_keeps_only_its_own_send_of_a_row_on_the_wire(db):
+    """Its own send of the row is still on the wire (attempt 1); another leader has since sent
+    the row again (attempt 2) and died: that second send is what is recovered, by attempts."""
+    db.call(lambda s: outbox.send_message(s, key="t:0", chat_id=GROUPS[0], text="pesan",
+                                          now=SENT_AT))
+    mine = db.call(lambda s: outbox.due(s, SENT_AT, 10))[0]
+    assert db.call(lambda s: outbox.mark_sending(s, mine.id, mine.attempts))
+    keep = [(mine.id, mine.attempts + 1)]
+    assert db.call(lambda s: outbox.recover_in_flight(s, SENT_AT, keep)) == 0
+    db.call(lambda s: outbox.recover_in_flight(s, SENT_AT))  # the other leader's start
+    theirs = db.call(lambda s: outbox.due(s, SENT_AT, 10))[0]
+    assert db.call(lambda s: outbox.mark_sending(s, theirs.id, theirs.attempts))
+    assert db.call(lambda s: outbox.recover_in_flight(s, SENT_AT, keep)) == 1
+    row = one_row(db)
+    assert (row.state, row.uncertain, row.attempts) == ("pending", True, 2)

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
 
 from bot.delivery import inbox
+from bot.platform.db import libpq_dsn
 from bot.platform.presence import Presence
 
 T = datetime(2026, 11, 29, 7, 0, tzinfo=UTC)
@@ -88,12 +90,27 @@ def test_updates_held_by_a_process_that_is_gone_are_freed_at_once(pg_db):
         db.call(lambda s: inbox.claim(s, "alive", T, 1))
         db.call(lambda s: inbox.claim(s, "killed", T, 2))
         holders = db.read(lambda s: inbox.other_holders(s, "me", T))
-        assert sorted(holders) == ["alive", "killed"] and me.dead(holders) == set()
+        assert sorted(holders) == ["alive", "killed"] and me.missing(holders) == set()
         killed.close()  # its connection goes with the process
-        assert me.dead(holders) == {"killed"}
+        assert me.missing(holders) == {"killed"}
         assert db.call(lambda s: inbox.release_held_by(s, ["killed"])) == 2
         taken = db.call(lambda s: inbox.claim(s, "me", T, 10))  # at T: no wait for the claim
         assert len(taken) == 3  # the killed one's two and the one nobody held
     finally:
         for process in (alive, killed, me):
             process.close()
+
+
+@pytest.mark.postgres
+def test_a_process_whose_presence_session_was_cut_is_present_again_at_its_next_look(pg_db):
+    me, other = Presence(pg_db.url, "me"), Presence(pg_db.url, "other")
+    try:
+        me.announce()
+        with psycopg.connect(libpq_dsn(pg_db.url), autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (me._conn.info.backend_pid,))
+        assert other.missing(["me"]) == {"me"}  # one look: not yet taken for gone
+        me.announce()
+        assert other.missing(["me"]) == set()
+    finally:
+        me.close()
+        other.close()

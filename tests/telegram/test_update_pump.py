@@ -144,3 +144,24 @@ async def test_a_stopping_pump_stores_no_webhook_update(sqlite_db):
         await pump.receive_one({"update_id": 2})
     stored = sqlite_db.read(lambda s: s.exec(select(InboxUpdate.update_id)).all())
     assert stored == [1]
+
+
+@pytest.mark.postgres
+async def test_updates_of_a_process_without_presence_are_freed_at_the_second_look(pg_db):
+    """One look without its presence lock may be a cut session (taken again at its own next
+    look); at the second look in a row the process is gone, and its updates are free."""
+    from bot.delivery import inbox
+
+    now = utc(23, 0)
+    pg_db.call(lambda s: inbox.store_claimed(s, [{"update_id": 1}], now, "ghost"))
+    pump = UpdatePump(_App(), pg_db, FakeClock(now), allowed_updates=[])
+    held = lambda: pg_db.read(lambda s: s.exec(select(InboxUpdate.claimed_by)).all())  # noqa: E731
+    try:
+        await pump.announce()
+        await pump._take_up_the_gones()
+        assert held() == ["ghost"]
+        pump._gone_checked_at = float("-inf")  # the next look is due
+        await pump._take_up_the_gones()
+        assert held() == [None]
+    finally:
+        pump.presence.close()
