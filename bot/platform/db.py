@@ -88,8 +88,11 @@ _JSON_CODEC = {"json_serializer": _json_text, "json_deserializer": orjson.loads}
 
 # A process frozen mid-transaction (SIGSTOP, a suspended VM) keeps its row locks, and the
 # standby that took over would wait on them for as long as it stays frozen: PostgreSQL ends
-# such a transaction after this long. Nothing here leaves a transaction idle for seconds.
-IDLE_IN_TRANSACTION_S = 30
+# such a transaction after this long. Nothing here leaves a transaction idle for seconds (the
+# longest pause is between two 10,000-row fetches of an export). 30 s stalled a takeover for
+# 25 s after the lock changed hands (tests/e2e/test_standby.py): every press waited, and its
+# toast expired; with 15 s the wait is about 10 s.
+IDLE_IN_TRANSACTION_S = 15
 _PG_SESSION_OPTIONS = f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_S * 1000}"
 
 
