@@ -56,6 +56,13 @@ async def two_processes(tmp_path, server, url):  # noqa: ANN001, ANN201
     return {u["regu"][0]["chat_id"] for u in units}, leader, standby
 
 
+async def freeze_until_replaced(leader: BotProcess, tmp_path) -> None:  # noqa: ANN001
+    leader.proc.send_signal(signal.SIGSTOP)
+    # Not "leads this database": the standby's own waiting message says that too.
+    await wait_until(lambda: "this process leads this database" in
+                     (tmp_path / "standby.log").read_text(), timeout=IDLE_TIMEOUT_S + 25)
+
+
 async def test_the_standby_takes_over_a_killed_leader(tmp_path):
     server = FakeTelegram()
     await server.start()
@@ -84,10 +91,7 @@ async def test_a_frozen_leader_is_replaced_and_sends_nothing_when_it_wakes(tmp_p
     with database("postgres", tmp_path) as url:
         groups, leader, standby = await two_processes(tmp_path, server, url)
         try:
-            leader.proc.send_signal(signal.SIGSTOP)
-            # Not "leads this database": the standby's own waiting message says that too.
-            await wait_until(lambda: "this process leads this database" in
-                             (tmp_path / "standby.log").read_text(), timeout=IDLE_TIMEOUT_S + 25)
+            await freeze_until_replaced(leader, tmp_path)
             # Frozen mid-transaction, the leader holds row locks until PostgreSQL ends it.
             await wait_until(lambda: all(server.messages(g) for g in groups),
                              timeout=IDLE_IN_TRANSACTION_S + 60)
@@ -112,9 +116,7 @@ async def test_a_frozen_leader_leads_on_when_the_one_that_replaced_it_dies(tmp_p
     with database("postgres", tmp_path) as url:
         groups, first, second = await two_processes(tmp_path, server, url)
         try:
-            first.proc.send_signal(signal.SIGSTOP)
-            await wait_until(lambda: "this process leads this database" in
-                             (tmp_path / "standby.log").read_text(), timeout=IDLE_TIMEOUT_S + 25)
+            await freeze_until_replaced(first, tmp_path)
             sent_at_takeover = len(server.calls("sendMessage"))
             await wait_until(lambda: len(server.calls("sendMessage")) > sent_at_takeover + 30,
                              timeout=IDLE_IN_TRANSACTION_S + 30)
